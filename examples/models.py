@@ -1,0 +1,112 @@
+"""Small real models with random weights, for tests, examples and benchmarks.
+
+Each factory returns ``(model, example_inputs, dynamic_dims)``, the three arguments of
+``graphsynth.import_torch`` (and what ``graphsynth-import examples/models.py:gpt2`` expects).
+Models are built from a config with random weights (``Config(...)`` + ``_from_config``): nothing
+is downloaded.  ``return_dict=False`` goes in the example inputs, because setting it on the
+config breaks head models such as GPT2LMHeadModel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+FACTORIES = ("gpt2", "bert", "vit", "resnet", "llama")
+
+
+def _quiet() -> Any:
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    return transformers
+
+
+def gpt2(layers: int = 2, hidden: int = 64, heads: int = 4, vocab: int = 128, positions: int = 64, batch: int = 2, seq: int = 8) -> tuple:
+    """GPT2LMHeadModel (Conv1D projections as addmm, causal mask built from cumsum/index)."""
+    T = _quiet()
+    torch.manual_seed(0)
+    cfg = T.GPT2Config(n_layer=layers, n_embd=hidden, n_head=heads, vocab_size=vocab, n_positions=positions, bos_token_id=0, eos_token_id=0)
+    model = T.GPT2LMHeadModel._from_config(cfg).eval()
+    inputs = {"input_ids": torch.randint(0, vocab, (batch, seq)), "use_cache": False, "return_dict": False}
+    return model, inputs, {"input_ids": {0: "B", 1: "S"}}
+
+
+def bert(layers: int = 2, hidden: int = 64, heads: int = 4, vocab: int = 128, positions: int = 64, batch: int = 2, seq: int = 8) -> tuple:
+    """BertModel with an attention mask (padding mask expanded to 4-d, pooler on token 0)."""
+    T = _quiet()
+    torch.manual_seed(0)
+    cfg = T.BertConfig(
+        num_hidden_layers=layers, hidden_size=hidden, num_attention_heads=heads, intermediate_size=2 * hidden,
+        vocab_size=vocab, max_position_embeddings=positions,
+    )
+    model = T.BertModel._from_config(cfg).eval()
+    mask = torch.ones(batch, seq, dtype=torch.long)
+    mask[0, seq // 2 :] = 0
+    inputs = {"input_ids": torch.randint(0, vocab, (batch, seq)), "attention_mask": mask, "return_dict": False}
+    return model, inputs, {"input_ids": {0: "B", 1: "S"}, "attention_mask": {0: "B", 1: "S"}}
+
+
+def vit(layers: int = 2, hidden: int = 64, heads: int = 4, image: int = 32, patch: int = 8, batch: int = 2) -> tuple:
+    """ViTModel (patch conv, class token concat, position embeddings of a fixed image size)."""
+    T = _quiet()
+    torch.manual_seed(0)
+    cfg = T.ViTConfig(
+        num_hidden_layers=layers, hidden_size=hidden, num_attention_heads=heads, intermediate_size=2 * hidden,
+        image_size=image, patch_size=patch,
+    )
+    model = T.ViTModel._from_config(cfg).eval()
+    inputs = {"pixel_values": torch.randn(batch, 3, image, image), "return_dict": False}
+    return model, inputs, {"pixel_values": {0: "B"}}
+
+
+def resnet(image: int = 32, batch: int = 2, dynamic_hw: bool = False) -> tuple:
+    """ResNetModel, basic blocks (conv, batch norm, max pool, residual add_, adaptive pool)."""
+    T = _quiet()
+    torch.manual_seed(0)
+    cfg = T.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1], layer_type="basic")
+    model = T.ResNetModel._from_config(cfg).eval()
+    inputs = {"pixel_values": torch.randn(batch, 3, image, image), "return_dict": False}
+    dims: dict[int, str] = {0: "B"}
+    if dynamic_hw:
+        dims.update({2: "H", 3: "W"})
+    return model, inputs, {"pixel_values": dims}
+
+
+def llama(layers: int = 2, hidden: int = 64, heads: int = 4, kv_heads: int = 2, vocab: int = 128, positions: int = 64, batch: int = 2, seq: int = 8) -> tuple:
+    """LlamaForCausalLM: RMSNorm, rotary embeddings (inside wrap_with_set_grad_enabled), GQA, SiLU MLP."""
+    T = _quiet()
+    torch.manual_seed(0)
+    cfg = T.LlamaConfig(
+        num_hidden_layers=layers, hidden_size=hidden, num_attention_heads=heads, num_key_value_heads=kv_heads,
+        intermediate_size=2 * hidden, vocab_size=vocab, max_position_embeddings=positions,
+    )
+    model = T.LlamaForCausalLM._from_config(cfg).eval()
+    inputs = {"input_ids": torch.randint(0, vocab, (batch, seq)), "use_cache": False, "return_dict": False}
+    return model, inputs, {"input_ids": {0: "B", 1: "S"}}
+
+
+def fresh_inputs(example_inputs: dict[str, Any], bindings: dict[str, int], dynamic_dims: dict[str, Any], seed: int = 1) -> dict[str, Any]:
+    """New random inputs like ``example_inputs`` with the dynamic dims set from ``bindings``
+    (``{"B": 3, "S": 5}``): integer inputs keep their value range, masks stay 0/1."""
+    g = torch.Generator().manual_seed(seed)
+    out: dict[str, Any] = {}
+    for name, v in example_inputs.items():
+        if not isinstance(v, torch.Tensor):
+            out[name] = v
+            continue
+        shape = list(v.shape)
+        for axis, sym in (dynamic_dims.get(name) or {}).items():
+            if isinstance(sym, str) and sym in bindings:
+                shape[axis] = bindings[sym]
+        if v.dtype.is_floating_point:
+            out[name] = torch.randn(*shape, generator=g, dtype=v.dtype)
+        else:
+            hi = int(v.max()) + 1 if v.numel() else 2
+            out[name] = torch.randint(0, max(hi, 2), shape, generator=g, dtype=v.dtype)
+            if name == "attention_mask":
+                out[name] = torch.ones(shape, dtype=v.dtype)
+                if shape[-1] > 1:
+                    out[name][0, shape[-1] // 2 :] = 0
+    return out

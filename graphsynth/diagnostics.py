@@ -1,0 +1,134 @@
+"""Diagnostics: what went wrong, where, and what would fix it; rendered as text or JSON.
+
+Codes are stable, grouped by the room that reports them:
+
+- GS1xx syntax (parser): GS101 unexpected token, GS102 unexpected end of input,
+  GS103 invalid character or bytes, GS104 empty input, GS105 malformed dim or type,
+  GS106 bad attribute value.
+- GS2xx structure: GS201 undefined value, GS202 duplicate name, GS203 use before definition,
+  GS204 cycle, GS205 return does not match the signature, GS206 parameter declared twice or
+  with conflicting types, GS207 unknown op, GS208 wrong number of operands/results,
+  GS209 unknown, missing or mistyped attribute, GS210 unknown symbol in a type,
+  GS211 malformed graph structure (missing return, op outside a graph...).
+- GS3xx shapes: GS301 dim mismatch, GS302 rank mismatch, GS303 dtype mismatch,
+  GS304 cannot prove two dims equal, GS305 declared result type differs from the inferred
+  one, GS306 invalid attribute value for the shapes at hand.
+- GS4xx passes: GS401 a pass's output does not verify, GS402 a pass raised, GS403 a pattern
+  reported a change that left the IR identical, GS404 unknown pass or option.
+- GS5xx LLM proposals: GS501 malformed edit, GS502 anchor not found, GS503 anchor ambiguous,
+  GS504 edit outside the offered text, GS505 interface changed, GS506 numerics differ,
+  GS507 proposer failure.
+- GS6xx import/lowering: GS601 export failed, GS602 unsupported aten op, GS603 specialised
+  dynamic dim, GS604 lowering failed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass
+class Diagnostic:
+    """One finding.  ``message`` names the op, the operand, the expected and the actual
+    value, in that order; the other fields carry the same facts for machines."""
+
+    severity: str
+    code: str
+    message: str
+    op: str | None = None
+    value: str | None = None
+    loc: Location | None = None
+    expected: str | None = None
+    got: str | None = None
+    relation: str | None = None
+    origin: str | None = None
+    fix: str | None = None
+    notes: list[str] = field(default_factory=list)
+    source_line: str | None = None
+
+    def render(self) -> str:
+        """MLIR style: ``file:line:col: error[GS301]: message``, the source line and a caret."""
+        where = f"{self.loc}: " if self.loc else ""
+        head = f"{where}{self.severity}[{self.code}]: {self.message}"
+        lines = [head]
+        if self.source_line is not None and self.loc is not None:
+            lines.append("  " + self.source_line.rstrip("\n"))
+            # The caret sits under the column; tabs keep their width.
+            pad = "".join("\t" if ch == "\t" else " " for ch in self.source_line[: max(self.loc.column - 1, 0)])
+            lines.append("  " + pad + "^")
+        if self.relation:
+            lines.append(f"  note: violated: {self.relation}")
+        if self.origin:
+            lines.append(f"  note: introduced by {self.origin}")
+        if self.fix:
+            lines.append(f"  help: {self.fix}")
+        for n in self.notes:
+            lines.append(f"  note: {n}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["loc"] = asdict(self.loc) if self.loc else None
+        d.pop("source_line")
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def render_all(diags: list[Diagnostic], fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps([d.to_dict() for d in diags], indent=1, sort_keys=True)
+    return "\n".join(d.render() for d in diags)
+
+
+class GraphsynthError(Exception):
+    """Base of the errors that carry diagnostics."""
+
+    def __init__(self, diagnostics: list[Diagnostic], summary: str | None = None):
+        self.diagnostics = list(diagnostics)
+        text = summary or (diagnostics[0].message if diagnostics else "error")
+        if len(self.diagnostics) > 1 and summary is None:
+            text += f" (and {len(self.diagnostics) - 1} more)"
+        super().__init__(text)
+
+    def render(self) -> str:
+        return render_all(self.diagnostics)
+
+
+class ParseError(GraphsynthError):
+    """The text does not parse; ``.diagnostics`` says where and why."""
+
+
+class VerificationError(GraphsynthError):
+    """The module does not verify."""
+
+
+class PassError(GraphsynthError):
+    """A pass failed or produced IR that does not verify; the input is unchanged."""
+
+    def __init__(self, pass_name: str, diagnostics: list[Diagnostic], summary: str | None = None):
+        self.pass_name = pass_name
+        super().__init__(diagnostics, summary or f"pass '{pass_name}' failed: " + (diagnostics[0].message if diagnostics else ""))
+
+
+class FrontendError(GraphsynthError):
+    """A model could not be imported."""
+
+
+def error(code: str, message: str, **kw) -> Diagnostic:
+    return Diagnostic("error", code, message, **kw)

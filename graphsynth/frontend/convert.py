@@ -1,0 +1,918 @@
+"""The ATen graph of a torch.export ExportedProgram -> one gs GraphOp.
+
+One handler per ATen op family (``add``, ``view``, ``scaled_dot_product_attention``...; they live
+in :mod:`graphsynth.frontend.aten`) turns a node into gs ops with :meth:`Converter.emit`.  The type of every value the importer writes is
+torch.export's own (``node.meta["val"]``), and the gs shape rule of the op is run on the same
+operands and must agree with it: a disagreement is a bug in a rule or a handler and is reported
+as one, never written into the IR.
+
+What export hands over is not clean, and this module owns that:
+
+- no-ops (``dropout`` in eval, ``_assert_tensor_metadata``, ``alias``, ``contiguous``, ``clone``,
+  casts to the same dtype, full slices, ``x + 0``) map to their input and leave no op;
+- in-place ops (``add_``, ``copy_``, ``fill_``, ``masked_fill_``, ``x[...] = v``) become
+  functional ops whose result replaces the mutated tensor for every later use; an update of a
+  view is written back into the tensor it views and the other views are recomputed (see
+  :meth:`Converter.inplace`); what cannot be written back (a strided slice, an expand, an input
+  of the graph) is refused with the source line rather than imported wrongly;
+- symbolic sizes (``sym_size`` and the Python arithmetic on it) never become ops: they are
+  folded into dim expressions in attributes;
+- higher-order ops (``wrap_with_set_grad_enabled``, ``wrap_with_autocast``) are inlined
+  recursively, keeping the module path of the nodes inside;
+- ops nobody uses after this clean-up are dropped (export keeps dead mask-building nodes).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
+from xdsl.ir import Block, Operation, Region, SSAValue
+
+from graphsynth.diagnostics import Diagnostic, FrontendError, Location, error
+from graphsynth.dialects import gs, rules
+from graphsynth.dialects.rules import Sig
+from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
+from graphsynth.frontend.symbols import SymbolError, value_to_dim
+
+DTYPES: dict[Any, str] = {
+    torch.float32: "f32",
+    torch.float16: "f16",
+    torch.bfloat16: "bf16",
+    torch.float64: "f64",
+    torch.int64: "i64",
+    torch.int32: "i32",
+    torch.int16: "i16",
+    torch.int8: "i8",
+    torch.uint8: "u8",
+    torch.bool: "bool",
+}
+FLOATS = rules.FLOAT_DTYPES
+_BIG = 2**62  # slice ends at or beyond this mean "to the end"
+_MAX_CONSTANT = 65536  # elements of a non-persistent buffer written inline as a constant
+
+
+class _Unusable:
+    """A value export produces that gs cannot represent (an op's second result such as
+    max_pool2d's indices, a symbolic float).  Using it is an error naming why."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+
+@dataclass
+class _Lazy:
+    """A non-persistent buffer or lifted constant: written as ops at its first use, in the
+    module that uses it."""
+
+    tensor: torch.Tensor
+    name: str
+
+
+def dtype_name(dt: Any) -> str:
+    name = DTYPES.get(dt)
+    if name is None:
+        raise _Fail(f"dtype {dt} is not supported by graphsynth (supported: {', '.join(DTYPES.values())})")
+    return name
+
+
+class _Fail(Exception):
+    """Raised by handlers; the converter turns it into a GS602 diagnostic at the node."""
+
+    def __init__(self, message: str, fix: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+
+# -- source locations of fx nodes ---------------------------------------------------------
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)')
+
+
+def source_of(node: Any) -> tuple[Location | None, str | None]:
+    """The innermost user frame of a node's stack trace: (file:line, code)."""
+    trace = node.meta.get("stack_trace") if node is not None else None
+    if not trace:
+        return None, None
+    frames = _FRAME.findall(trace)
+    if not frames:
+        return None, None
+    # Prefer the innermost frame outside torch itself (the model's own code).
+    pick = frames[-1]
+    for f in reversed(frames):
+        if "/torch/" not in f[0]:
+            pick = f
+            break
+    return Location(pick[0], int(pick[1]), 1), pick[3]
+
+
+def module_stack(node: Any) -> tuple[tuple[str, str], ...] | None:
+    """``nn_module_stack`` as ((path, class name), ...), outermost first, without the root."""
+    st = node.meta.get("nn_module_stack")
+    if not st:
+        return None
+    out = []
+    for path, cls in st.values():
+        path = re.sub(r"@\d+$", "", str(path))
+        if not path:
+            continue
+        name = cls.__name__ if isinstance(cls, type) else str(cls).rsplit(".", 1)[-1]
+        if out and out[-1][0] == path:
+            continue
+        out.append((path, name))
+    return tuple(out)
+
+
+def aten_name(target: Any) -> str:
+    if isinstance(target, torch._ops.OpOverload):
+        return str(target)
+    if isinstance(target, torch._ops.HigherOrderOperator):
+        return target.name()
+    return getattr(target, "__name__", str(target))
+
+
+def packet_name(target: Any) -> str:
+    """``aten.add_.Tensor`` -> ``add_``; higher-order ops and Python functions by name."""
+    if isinstance(target, torch._ops.OpOverload):
+        return target._schema.name.split("::", 1)[-1]
+    if isinstance(target, torch._ops.HigherOrderOperator):
+        return target.name()
+    return getattr(target, "__name__", str(target))
+
+
+def bind(node: Any) -> dict[str, Any]:
+    """The node's arguments by schema name, with defaults filled in."""
+    target = node.target
+    if not isinstance(target, torch._ops.OpOverload):
+        return {f"arg{i}": a for i, a in enumerate(node.args)} | dict(node.kwargs)
+    out: dict[str, Any] = {}
+    for i, a in enumerate(target._schema.arguments):
+        if i < len(node.args):
+            out[a.name] = node.args[i]
+        elif a.name in node.kwargs:
+            out[a.name] = node.kwargs[a.name]
+        elif a.has_default_value():
+            out[a.name] = a.default_value
+        else:
+            out[a.name] = None
+    return out
+
+
+# -- the converter --------------------------------------------------------------------------
+
+
+Handler = Callable[["Converter", Any, dict[str, Any]], None]
+HANDLERS: dict[str, Handler] = {}
+VIEW_OPS = {
+    "view", "reshape", "_unsafe_view", "expand", "expand_as", "slice", "select", "transpose", "permute",
+    "unsqueeze", "squeeze", "t", "alias", "detach", "narrow", "unflatten", "flatten", "as_strided",
+    "diagonal", "view_as", "movedim", "swapaxes", "split", "split_with_sizes", "chunk", "unbind",
+    "getitem",
+}
+_INPLACE_BASE = {"copy_": "_copy", "fill_": "_fill", "zero_": "_zero"}
+
+
+def handles(*names: str) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        for n in names:
+            HANDLERS[n] = fn
+        return fn
+
+    return deco
+
+
+def has_handler(target: Any) -> bool:
+    name = packet_name(target)
+    if name in HANDLERS or name in _INPLACE_BASE:
+        return True
+    return name.endswith("_") and not name.startswith("_") and name[:-1] in HANDLERS
+
+
+class Converter:
+    """Walks the fx graph of an ExportedProgram and builds the gs GraphOp."""
+
+    def __init__(self, ep: Any, model: torch.nn.Module, symbols: dict[str, str], input_names: list[str], graph_name: str):
+        self.ep = ep
+        self.model = model
+        self.symbols = symbols
+        self.input_names = input_names
+        self.graph_name = graph_name
+        self.ops: list[Operation] = []
+        self.op_stack: dict[int, tuple[tuple[str, str], ...]] = {}
+        self.params: list[gs.ParamOp] = []
+        self.env: dict[Any, Any] = {}
+        self.node: Any = None
+        self.op_name = ""
+        self.stack: tuple[tuple[str, str], ...] = ()
+        self.view_base: dict[Any, Any] = {}
+        self.view_parent: dict[Any, Any] = {}
+        self.views_of: dict[Any, list[Any]] = {}
+        self.placeholders: set[Any] = set()
+        self.gm_stack: list[Any] = []
+        self.tied = _tied_keys(model)
+        self.param_keys: dict[Any, str] = {}
+        self.buffer_keys: dict[Any, str] = {}
+        self.param_values: dict[str, SSAValue] = {}
+
+    # -- errors ---------------------------------------------------------------------------
+    def diag(self, code: str, message: str, node: Any = None, fix: str | None = None, op: str | None = None) -> Diagnostic:
+        node = node if node is not None else self.node
+        loc, line = source_of(node) if node is not None else (None, None)
+        notes = []
+        if node is not None:
+            st = module_stack(node) or self.stack
+            if st:
+                notes.append(f"in module {st[-1][0]} ({st[-1][1]})")
+            notes.append(f"fx node: {node.format_node()}"[:300])
+        return error(code, message, op=op, loc=loc, fix=fix, notes=notes, source_line=line)
+
+    def fail(self, message: str, fix: str | None = None) -> FrontendError:
+        d = self.diag("GS602", message, fix=fix, op=aten_name(self.node.target) if self.node is not None else None)
+        return FrontendError([d])
+
+    # -- values ---------------------------------------------------------------------------
+    def value(self, a: Any) -> Any:
+        """The converted value of an fx argument (Node, list, literal)."""
+        if isinstance(a, torch.fx.Node):
+            if a not in self.env:
+                raise _Fail(f"value {a.name} is used before it is defined")
+            v = self.env[a]
+            if isinstance(v, _Lazy):
+                v = self.materialize(v)
+                self.env[a] = v
+            if isinstance(v, _Unusable):
+                raise _Fail(f"uses {a.name}, which graphsynth cannot represent: {v.why}")
+            if a in self.param_keys and self.stack:
+                v = self.tied_param(self.param_keys[a], v)
+            return v
+        if isinstance(a, (list, tuple)):
+            return type(a)(self.value(x) for x in a)
+        return a
+
+    def tied_param(self, key: str, v: SSAValue) -> SSAValue:
+        """A tied weight has one placeholder per state_dict key and export may hand any of them
+        to any use (GPT-2's token embedding reads ``lm_head.weight``); use the key that belongs
+        to the module using it, so the IR reads the way the model is written."""
+        group = self.tied.get(key)
+        if not group:
+            return v
+        scope = self.stack[-1][0] + "."
+        for k in group:
+            if k.startswith(scope) and "." not in k[len(scope):] and k in self.param_values:
+                return self.param_values[k]
+        return v
+
+    def t(self, a: Any) -> SSAValue:
+        v = self.value(a)
+        if not isinstance(v, SSAValue):
+            raise _Fail(f"expected a tensor, got {v!r}")
+        return v
+
+    def opt_t(self, a: Any) -> SSAValue | None:
+        return None if a is None else self.t(a)
+
+    def num(self, a: Any) -> Any:
+        """A scalar-capable argument: a tensor, or a Python number (a size must be concrete)."""
+        v = self.value(a)
+        if isinstance(v, SymDim):
+            raise _Fail(
+                f"uses the symbolic size {v} as a number in tensor arithmetic, which gs cannot express",
+                fix="compute it from a tensor (e.g. torch.arange) or mark the dim static",
+            )
+        if isinstance(v, (SSAValue, int, float, bool)):
+            return v
+        raise _Fail(f"expected a tensor or a number, got {v!r}")
+
+    def dim(self, a: Any) -> Dim:
+        v = self.value(a)
+        if isinstance(v, (int, SymDim)) and not isinstance(v, bool):
+            return v
+        raise _Fail(f"expected a size, got {v!r}")
+
+    def sig(self, v: SSAValue) -> Sig:
+        return v.type.sig()
+
+    def val_sig(self, val: Any) -> Sig:
+        try:
+            shape = tuple(value_to_dim(s, self.symbols) for s in val.shape)
+        except SymbolError as e:
+            raise _Fail(str(e), fix="mark the dim static, or make the size independent of tensor data") from None
+        return Sig(shape, dtype_name(val.dtype))
+
+    def meta_sigs(self, node: Any) -> list[Sig]:
+        val = node.meta.get("val")
+        if isinstance(val, torch.Tensor):
+            return [self.val_sig(val)]
+        if isinstance(val, (list, tuple)) and all(isinstance(v, torch.Tensor) for v in val):
+            return [self.val_sig(v) for v in val]
+        raise _Fail(f"node {node.name} has no tensor metadata")
+
+    # -- emitting ops ---------------------------------------------------------------------
+    def infer(self, name: str, args: list[Any], attrs: dict[str, Any]) -> list[Sig]:
+        spec = gs.OPS[name].SPEC
+        full = {}
+        for a in spec.attrs:
+            full[a.name] = attrs.get(a.name, None if a.default is gs.REQUIRED else a.default)
+        rargs: list[Any] = []
+        arg_operand: list[int | None] = []
+        k = 0
+        for x in args:
+            if isinstance(x, SSAValue):
+                rargs.append(self.sig(x))
+                arg_operand.append(k)
+                k += 1
+            else:
+                rargs.append(x)
+                arg_operand.append(None)
+        ctx = rules.RuleContext(name, rargs, full, arg_operand)
+        try:
+            return spec.rule(ctx)
+        except rules.ShapeError as e:
+            raise _Fail(
+                f"gs op '{name}' rejects the operands the importer built for it: {e.message} "
+                "(a bug in the importer or in the shape rule)"
+            ) from None
+
+    def emit(self, name: str, args: list[Any], attrs: dict[str, Any] | None = None, out: Any = None) -> list[SSAValue]:
+        """Append a gs op; ``out`` (an fx node or a list of Sigs) gives the result types that
+        torch.export computed, which the gs rule must agree with."""
+        spec = gs.OPS[name].SPEC
+        attrs = {k: v for k, v in (attrs or {}).items() if not _is_default(spec.attr_index[k], v)}
+        while args and args[-1] is None and len(args) > 1:
+            args = args[:-1]
+        sigs = self.infer(name, args, attrs)
+        if out is not None:
+            want = self.meta_sigs(out) if isinstance(out, torch.fx.Node) else list(out)
+            if len(want) == len(sigs) and any(a.dtype != b.dtype for a, b in zip(sigs, want)) and len(want) == 1:
+                # torch promotes 0-dim tensors like scalars and runs ops under autocast in
+                # another dtype: cast the float operands to the dtype torch computed in.
+                target = want[0].dtype
+                if target in FLOATS and spec.name != "cast":
+                    fixed = [
+                        self.cast(a, target) if isinstance(a, SSAValue) and self.sig(a).dtype in FLOATS and self.sig(a).dtype != target else a
+                        for a in args
+                    ]
+                    if fixed != args:
+                        args = fixed
+                        sigs = self.infer(name, args, attrs)
+            sigs = self.check(name, sigs, want)
+        op = gs.make_op(name, args, attrs, [gs.sig_type(s) for s in sigs], scope=self.stack[-1][0] if self.stack else "")
+        self.ops.append(op)
+        self.op_stack[id(op)] = self.stack
+        return list(op.results)
+
+    def e1(self, name: str, args: list[Any], attrs: dict[str, Any] | None = None, out: Any = None) -> SSAValue:
+        return self.emit(name, args, attrs, out)[0]
+
+    def check(self, name: str, ours: list[Sig], theirs: list[Sig]) -> list[Sig]:
+        """The result types to write: torch's, which the gs rule must reproduce.  Where the
+        two are equal but the canonical forms cannot prove it (floor identities), sampled
+        values decide and our rule's form is written, so the verifier infers the same."""
+        if len(ours) != len(theirs):
+            raise _Fail(f"gs op '{name}' gives {len(ours)} results, torch.export {len(theirs)}")
+        out = []
+        for a, b in zip(ours, theirs):
+            same = a.dtype == b.dtype and len(a.shape) == len(b.shape)
+            proved = same and all(compare(x, y) is True for x, y in zip(a.shape, b.shape))
+            if proved:
+                out.append(b)
+                continue
+            if same and all(_sample_equal(x, y) for x, y in zip(a.shape, b.shape)):
+                out.append(a)
+                continue
+            raise _Fail(
+                f"the shape rule of gs op '{name}' gives {a}, but torch.export computed {b} "
+                "(a bug in the importer or in the rule)"
+            )
+        return out
+
+    def cast(self, v: SSAValue, dtype: str) -> SSAValue:
+        if self.sig(v).dtype == dtype:
+            return v
+        return self.e1("cast", [v], {"dtype": dtype})
+
+    def set(self, node: Any, value: Any) -> None:
+        self.env[node] = value
+
+    def out_sig(self, node: Any) -> Sig:
+        return self.meta_sigs(node)[0]
+
+    def same_as(self, v: Any, node: Any) -> bool:
+        """Whether tensor ``v`` already has the node's type (the op would be a no-op)."""
+        if not isinstance(v, SSAValue):
+            return False
+        a, b = self.sig(v), self.out_sig(node)
+        return a.dtype == b.dtype and len(a.shape) == len(b.shape) and all(compare(x, y) is True for x, y in zip(a.shape, b.shape))
+
+    # -- constants ------------------------------------------------------------------------
+    def materialize(self, lazy: _Lazy) -> SSAValue:
+        """A constant tensor as the smallest op that makes it: full, arange (+reshape), constant."""
+        t = lazy.tensor.detach()
+        dtype = dtype_name(t.dtype)
+        shape = tuple(t.shape)
+        flat = t.reshape(-1)
+        n = flat.numel()
+        if n == 0 or bool((flat == flat[0]).all()):
+            value = _py(flat[0]) if n else 0
+            return self.e1("full", [], {"shape": shape, "value": value, "dtype": dtype})
+        if n > 1 and dtype != "bool":
+            step = flat[1] - flat[0]
+            start = _py(flat[0])
+            stepv = _py(step)
+            if (
+                isinstance(start, (int, float)) and float(start).is_integer()
+                and float(stepv).is_integer() and stepv > 0
+                and bool((flat[1:] - flat[:-1] == step).all())
+            ):
+                start_i, step_i = int(start), int(stepv)
+                v = self.e1("arange", [], {"start": start_i, "end": start_i + n * step_i, "step": step_i, "dtype": dtype})
+                if len(shape) != 1:
+                    v = self.e1("reshape", [v], {"shape": shape})
+                return v
+        if n > _MAX_CONSTANT:
+            raise _Fail(
+                f"constant tensor {lazy.name} {list(shape)} has {n} elements; graphsynth writes constants inline "
+                f"and takes at most {_MAX_CONSTANT}",
+                fix="register it as a persistent buffer (register_buffer(..., persistent=True)) so it is a parameter of the graph",
+            )
+        values = [float(x) for x in flat.tolist()]
+        return self.e1("constant", [], {"value": values, "shape": shape, "dtype": dtype})
+
+    # -- the walk -------------------------------------------------------------------------
+    def convert(self) -> ModuleOp:
+        ep = self.ep
+        gm = ep.graph_module
+        self.gm_stack.append(gm)
+        self.prescan(gm)
+        specs = ep.graph_signature.input_specs
+        placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+        if len(specs) != len(placeholders):
+            raise FrontendError([error("GS601", "torch.export returned a graph whose inputs do not match its signature")])
+        user_types: list[gs.TensorType] = []
+        user_nodes: list[Any] = []
+        from torch.export.graph_signature import InputKind
+
+        for spec, ph in zip(specs, placeholders):
+            self.node = ph
+            self.placeholders.add(ph)
+            val = ph.meta.get("val")
+            try:
+                if spec.kind == InputKind.USER_INPUT:
+                    if not isinstance(val, torch.Tensor):
+                        raise _Fail(f"input {ph.name} is not a tensor ({type(val).__name__})")
+                    user_nodes.append(ph)
+                    user_types.append(gs.sig_type(self.val_sig(val)))
+                elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER) and spec.persistent is not False:
+                    kind = "param" if spec.kind == InputKind.PARAMETER else "buffer"
+                    op = gs.ParamOp.create(
+                        properties={"name": StringAttr(spec.target), "kind": StringAttr(kind)},
+                        result_types=[gs.sig_type(self.val_sig(val))],
+                    )
+                    self.params.append(op)
+                    self.env[ph] = op.results[0]
+                    self.param_keys[ph] = spec.target
+                    if kind == "buffer":
+                        self.buffer_keys[ph] = spec.target
+                    self.param_values[spec.target] = op.results[0]
+                elif spec.kind in (InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
+                    tensor = ep.constants.get(spec.target)
+                    if tensor is None:
+                        raise _Fail(f"constant {spec.target} has no value in the exported program")
+                    self.env[ph] = _Lazy(tensor, spec.target)
+                elif spec.kind == InputKind.TOKEN:
+                    self.env[ph] = _Unusable("an effect token")
+                else:
+                    raise _Fail(f"input {ph.name} of kind {spec.kind.name} is not supported (script objects cannot be imported)")
+            except _Fail as e:
+                raise self.fail(e.message, e.fix) from None
+        if len(user_nodes) != len(self.input_names):
+            names = [n.name for n in user_nodes]
+            raise FrontendError([error("GS601", f"torch.export saw inputs {names}, expected {self.input_names}")])
+        block = Block(arg_types=user_types)
+        for ph, arg in zip(user_nodes, block.args):
+            self.env[ph] = arg
+        out_node = self.walk(gm.graph, top=True)
+        returned = self.outputs(out_node)
+        return self.finish(block, returned)
+
+    def prescan(self, gm: Any) -> None:
+        """Report every ATen op that has no handler at once (not one per run)."""
+        seen: dict[str, list[Any]] = {}
+
+        def scan(g: Any, owner: Any) -> None:
+            for n in g.nodes:
+                if n.op == "get_attr":
+                    sub = getattr(owner, n.target, None)
+                    if isinstance(sub, torch.fx.GraphModule):
+                        scan(sub.graph, sub)
+                if n.op != "call_function":
+                    continue
+                val = n.meta.get("val")
+                if _is_sym(val) or has_handler(n.target) or n.target is operator.getitem:
+                    continue
+                seen.setdefault(aten_name(n.target), []).append(n)
+
+        scan(gm.graph, gm)
+        if not seen:
+            return
+        diags = []
+        for name, nodes in seen.items():
+            first = nodes[0]
+            st = module_stack(first)
+            where = f" in module {st[-1][0]} ({st[-1][1]})" if st else ""
+            count = f" ({len(nodes)} uses)" if len(nodes) > 1 else ""
+            loc, line = source_of(first)
+            at = f" at {loc.file.rsplit('/', 1)[-1]}:{loc.line}" if loc else ""
+            diags.append(
+                error(
+                    "GS602",
+                    f"unsupported ATen op {name}{where}{at}{count}",
+                    op=name,
+                    loc=loc,
+                    source_line=line,
+                    fix="graphsynth has no gs op for it yet: rewrite the model code to use supported ops, or add a "
+                    "gs op (defop in graphsynth/dialects/gs.py) and a handler in graphsynth/frontend/convert.py",
+                    notes=[f"fx node: {first.format_node()}"[:300]],
+                )
+            )
+        raise FrontendError(diags)
+
+    def walk(self, graph: Any, top: bool = False) -> Any:
+        out = None
+        outer_stack = self.stack
+        for n in graph.nodes:
+            if n.op == "placeholder":
+                continue
+            if n.op == "output":
+                out = n
+                continue
+            if n.op == "get_attr":
+                self.env[n] = getattr(self.gm_stack[-1], n.target)
+                continue
+            self.node = n
+            st = module_stack(n)
+            self.stack = st if st is not None else outer_stack
+            try:
+                self.convert_node(n)
+            except _Fail as e:
+                raise self.fail(e.message, e.fix) from None
+            except FrontendError:
+                raise
+            except Exception as e:  # an importer bug is still a diagnostic at the node
+                raise self.fail(
+                    f"the importer failed on {aten_name(n.target)}: {type(e).__name__}: {e}",
+                    fix="this is a bug in graphsynth's importer; please report it with the model",
+                ) from e
+        self.stack = outer_stack
+        return out
+
+    def convert_node(self, n: Any) -> None:
+        val = n.meta.get("val")
+        if _is_sym(val):
+            self.env[n] = self.sym_value(val)
+            return
+        if n.target is operator.getitem:
+            src = self.env.get(n.args[0])
+            if not isinstance(src, (tuple, list)):
+                raise _Fail(f"getitem on {n.args[0].name}, which is not a tuple")
+            self.env[n] = src[n.args[1]]
+            if n.args[0] in self.view_parent:  # a piece of split/chunk/unbind views the split tensor
+                self.note_view(n, self.view_parent[n.args[0]])
+            return
+        name = packet_name(n.target)
+        self.op_name = name
+        args = bind(n)
+        if name in VIEW_OPS and n.args and isinstance(n.args[0], torch.fx.Node):
+            self.note_view(n, n.args[0])
+        handler = HANDLERS.get(name)
+        if handler is not None:
+            handler(self, n, args)
+            return
+        if name in _INPLACE_BASE or (name.endswith("_") and name[:-1] in HANDLERS):
+            self.inplace(n, name, args)
+            return
+        raise _Fail(f"unsupported ATen op {aten_name(n.target)}")
+
+    def sym_value(self, val: Any) -> Any:
+        if isinstance(val, (torch.SymInt, int)) and not isinstance(val, bool):
+            try:
+                return value_to_dim(val, self.symbols)
+            except SymbolError as e:
+                return _Unusable(str(e))
+        if isinstance(val, (torch.SymBool, bool)):
+            return _Unusable("a symbolic condition (a runtime assertion)")
+        return _Unusable(f"a symbolic {type(val).__name__}")
+
+    def note_view(self, n: Any, parent: Any) -> None:
+        """Record that node ``n`` views ``parent`` (and so the root tensor of ``parent``)."""
+        self.view_parent[n] = parent
+        root = self.view_base.get(parent, parent)
+        self.view_base[n] = root
+        self.views_of.setdefault(root, []).append(n)
+
+    def inplace(self, n: Any, name: str, args: dict[str, Any]) -> None:
+        """``x.add_(y)``: compute ``x + y`` functionally and let it replace ``x`` from here on.
+
+        When ``x`` is a view (``y = x[:, 0]; y.add_(1)`` or ``x[:, :k] = v``) the new value is
+        written back through the chain of views into the tensor they view (slices and selects
+        become concatenations, reshapes and permutes are undone), and every view of that
+        tensor that is used later is recomputed from its new value -- what functionalization
+        does, op by op."""
+        target = n.args[0]
+        if not isinstance(target, torch.fx.Node):
+            raise _Fail(f"in-place {name} on a non-tensor")
+        if self.batch_counter(target):
+            # BatchNorm counts batches in training mode; with a momentum the count is never
+            # read, and gs batch_norm updates the running statistics itself.
+            self.env[n] = _Unusable("the batch counter update")
+            return
+        root = self.view_base.get(target, target)
+        if root in self.placeholders:
+            raise _Fail(
+                f"{name} updates the input, parameter or buffer '{root.name}' in place; graphsynth graphs are pure functions",
+                fix="compute a new tensor instead of updating the input (x = x + y rather than x += y)",
+            )
+        base_name = _INPLACE_BASE.get(name, name[:-1])
+        self.op_name = base_name
+        HANDLERS[base_name](self, n, args)
+        new = self.env[n]
+        old = self.env.get(target)
+        if not isinstance(new, SSAValue) or not isinstance(old, SSAValue):
+            raise _Fail(f"in-place {name} on a value that is not a tensor")
+        if self.sig(new).dtype != self.sig(old).dtype:
+            new = self.cast(new, self.sig(old).dtype)
+        if self.sig(new).shape != self.sig(old).shape:
+            new = self.e1("expand", [new], {"shape": self.sig(old).shape})
+        node, value = target, new
+        while node in self.view_parent:
+            parent = self.view_parent[node]
+            value = self.scatter(node, parent, value)
+            node = parent
+        self.env[root] = value
+        self.refresh_views(root, n)
+        self.env[n] = self.env[target]
+
+    def refresh_views(self, root: Any, upto: Any) -> None:
+        """Recompute, from the root's new value, every view of it made before ``upto``."""
+        views = [v for v in self.views_of.get(root, []) if v is not upto]
+        if not views:
+            return
+        saved = (self.node, self.stack, self.op_name)
+        try:
+            for v in views:
+                self.node = v
+                self.stack = module_stack(v) or saved[1]
+                if v.target is operator.getitem:
+                    self.env[v] = self.env[v.args[0]][v.args[1]]
+                    continue
+                self.op_name = packet_name(v.target)
+                HANDLERS[self.op_name](self, v, bind(v))
+        finally:
+            self.node, self.stack, self.op_name = saved
+
+    def scatter(self, view: Any, parent: Any, value: SSAValue) -> SSAValue:
+        """The parent's value once ``view`` (a view of it) holds ``value``."""
+        old = self.env[parent]
+        if not isinstance(old, SSAValue):
+            raise _Fail(f"in-place update through {view.name}, whose base is not a tensor")
+        shape = self.sig(old).shape
+        r = len(shape)
+        if view.target is operator.getitem:
+            src = view.args[0]
+            kind = packet_name(src.target)
+            a = bind(src)
+            dim = int(a.get("dim", 0)) % r
+            pieces = [p.shape[dim] for p in self.meta_sigs(src)]
+            start = sum_dims(pieces[: view.args[1]])
+            if kind == "unbind":
+                return self.put_along(old, dim, start, add(start, 1), self.e1("unsqueeze", [value], {"dim": dim}))
+            return self.put_along(old, dim, start, add(start, pieces[view.args[1]]), value)
+        kind = packet_name(view.target)
+        a = bind(view)
+        if kind in ("alias", "detach"):
+            return value
+        if kind in ("view", "reshape", "_unsafe_view", "flatten", "unflatten", "view_as", "squeeze", "unsqueeze"):
+            return self.e1("reshape", [value], {"shape": shape})
+        if kind in ("transpose", "swapaxes", "t"):
+            if kind == "t":
+                d0, d1 = (0, 1) if r == 2 else (0, 0)
+            else:
+                keys = list(a)
+                d0, d1 = int(a[keys[1]]), int(a[keys[2]])
+            return value if d0 % max(r, 1) == d1 % max(r, 1) else self.e1("transpose", [value], {"dim0": d0, "dim1": d1})
+        if kind == "permute":
+            dims = [int(d) % r for d in a["dims"]]
+            inverse = [dims.index(k) for k in range(r)]
+            return self.e1("permute", [value], {"dims": inverse})
+        if kind in ("slice", "narrow"):
+            dim = int(a["dim"]) % r
+            if kind == "narrow":
+                start = self.dim(a["start"])
+                end: Dim = add(start, self.dim(a["length"]))
+            else:
+                if int(a.get("step") or 1) != 1:
+                    raise _Fail("an in-place update of a strided slice (x[::2] = ...) has no gs form")
+                start = 0 if a.get("start") is None else self.dim(a["start"])
+                end = shape[dim] if a.get("end") is None else self.dim(a["end"])
+            start, end = _bound(start, shape[dim]), _bound(end, shape[dim])
+            return self.put_along(old, dim, start, end, value)
+        if kind == "select":
+            dim = int(a["dim"]) % r
+            index = _bound(self.dim(a["index"]), shape[dim])
+            return self.put_along(old, dim, index, add(index, 1), self.e1("unsqueeze", [value], {"dim": dim}))
+        raise _Fail(
+            f"an in-place update through a {kind} view has no functional gs form",
+            fix="build the tensor functionally (torch.where, torch.cat, masked_fill without the underscore)",
+        )
+
+    def put_along(self, old: SSAValue, dim: int, start: Dim, end: Dim, value: SSAValue) -> SSAValue:
+        """``old`` with ``old[start:end]`` along ``dim`` replaced by ``value``."""
+        size = self.sig(old).shape[dim]
+        parts = []
+        if compare(start, 0) is not True:
+            parts.append(self.e1("slice", [old], {"dim": dim, "start": 0, "end": start}))
+        parts.append(value)
+        if compare(end, size) is not True:
+            parts.append(self.e1("slice", [old], {"dim": dim, "start": end}))
+        return parts[0] if len(parts) == 1 else self.e1("concat", parts, {"dim": dim})
+
+    def batch_counter(self, node: Any) -> bool:
+        """Whether ``node`` is the num_batches_tracked buffer of a BatchNorm with a momentum."""
+        key = self.buffer_keys.get(node)
+        if key is None or not key.endswith("num_batches_tracked"):
+            return False
+        owner = key.rsplit(".", 1)[0] if "." in key else ""
+        try:
+            mod = self.model.get_submodule(owner)
+        except AttributeError:
+            return False
+        return isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and mod.momentum is not None
+
+    def bn_state(self, key: str) -> bool:
+        """Running statistics and batch counters of BatchNorm modules, which gs batch_norm
+        (training=true) maintains itself."""
+        owner, _, leaf = key.rpartition(".")
+        try:
+            mod = self.model.get_submodule(owner)
+        except AttributeError:
+            return False
+        return isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and leaf in ("running_mean", "running_var", "num_batches_tracked")
+
+    def outputs(self, out_node: Any) -> list[SSAValue]:
+        from torch.export.graph_signature import OutputKind
+
+        flat = list(out_node.args[0]) if isinstance(out_node.args[0], (list, tuple)) else [out_node.args[0]]
+        specs = self.ep.graph_signature.output_specs
+        returned = []
+        self.node = out_node
+        for spec, a in zip(specs, flat):
+            if spec.kind != OutputKind.USER_OUTPUT:
+                if spec.kind == OutputKind.BUFFER_MUTATION and not self.bn_state(spec.target):
+                    raise self.fail(
+                        f"the model updates buffer '{spec.target}' in forward; graphsynth graphs are pure functions",
+                        fix="import the model in eval mode (model.eval()) or without the buffer update",
+                    )
+                continue
+            if not isinstance(a, torch.fx.Node):
+                continue  # constant outputs (None, ints) are not part of the graph
+            try:
+                v = self.value(a)
+            except _Fail as e:
+                raise self.fail(e.message, e.fix) from None
+            if not isinstance(v, SSAValue):
+                raise self.fail(f"output {a.name} is not a tensor ({v!r})")
+            returned.append(v)
+        return returned
+
+    def finish(self, block: Block, returned: list[SSAValue]) -> ModuleOp:
+        # Dead-code elimination: every gs op is pure; export keeps dead mask-building nodes.
+        live: set[SSAValue] = set(returned)
+        kept: list[Operation] = []
+        for op in reversed(self.ops):
+            if any(r in live for r in op.results):
+                kept.append(op)
+                live.update(op.operands)
+        kept.reverse()
+        # Parameters in state_dict order (export lists parameters before buffers).
+        order = {k: i for i, k in enumerate(self.model.state_dict(keep_vars=True))}
+        for p in sorted(self.params, key=lambda p: order.get(p.param_name.data, len(order))):
+            block.add_op(p)
+        counter = 0
+        modules: dict[str, tuple[str, str]] = {}
+        for op in kept:
+            gs.set_result_names(op, [str(counter + i) for i in range(len(op.results))])
+            counter += len(op.results)
+            parent = ""
+            for path, cls in self.op_stack.get(id(op), ()):
+                if path not in modules:
+                    modules[path] = (cls, parent)
+                parent = path
+            block.add_op(op)
+        block.add_op(gs.ReturnOp.create(operands=returned))
+        graph = gs.GraphOp.create(
+            properties={
+                "sym_name": StringAttr(self.graph_name),
+                "arg_names": ArrayAttr([StringAttr(a) for a in self.input_names]),
+                "output_types": ArrayAttr([v.type for v in returned]),
+                "modules": ArrayAttr([ArrayAttr([StringAttr(p), StringAttr(c), StringAttr(par)]) for p, (c, par) in modules.items()]),
+            },
+            regions=[Region(block)],
+        )
+        return ModuleOp([graph])
+
+    # -- higher-order ops ------------------------------------------------------------------
+    def inline(self, gm: Any, inputs: list[Any]) -> list[Any]:
+        phs = [n for n in gm.graph.nodes if n.op == "placeholder"]
+        if len(phs) != len(inputs):
+            raise _Fail(f"subgraph takes {len(phs)} inputs, got {len(inputs)}")
+        for ph, v in zip(phs, inputs):
+            self.env[ph] = v
+        self.gm_stack.append(gm)
+        saved = self.node
+        try:
+            out = self.walk(gm.graph)
+        finally:
+            self.gm_stack.pop()
+            self.node = saved
+        res = out.args[0]
+        return [self.env_value(r) for r in (res if isinstance(res, (list, tuple)) else [res])]
+
+    def env_value(self, a: Any) -> Any:
+        if isinstance(a, torch.fx.Node):
+            return self.env.get(a)
+        return a
+
+
+def _bound(v: Dim, size: Dim) -> Dim:
+    """A slice bound as a position in [0, size]: negative ints count from the end, ends past
+    the size stop at it."""
+    if isinstance(v, int):
+        if v < 0:
+            return add(size, v)
+        if v >= _BIG or (isinstance(size, int) and v > size):
+            return size
+    return v
+
+
+def sum_dims(dims: list[Dim]) -> Dim:
+    total: Dim = 0
+    for d in dims:
+        total = add(total, d)
+    return total
+
+
+def _sample_equal(a: Dim, b: Dim) -> bool:
+    """Whether two dims agree at a spread of values of their symbols (1..97)."""
+    if compare(a, b) is True:
+        return True
+    syms = sorted(free_symbols(a) | free_symbols(b))
+    if not syms:
+        return a == b
+    for k in range(24):
+        bind = {s: 1 + (k * 7 + 13 * j * j + 3 * k * j) % 97 for j, s in enumerate(syms)}
+        try:
+            if evaluate(a, bind) != evaluate(b, bind):
+                return False
+        except ZeroDivisionError:
+            return False
+    return True
+
+
+def _is_sym(val: Any) -> bool:
+    return isinstance(val, (torch.SymInt, torch.SymBool, torch.SymFloat, int, float, bool)) and not isinstance(val, torch.Tensor)
+
+
+def _is_default(spec: gs.AttrSpec, v: Any) -> bool:
+    if spec.default is gs.REQUIRED:
+        return False
+    d = spec.default
+    if isinstance(v, list):
+        v = tuple(v)
+    if isinstance(d, bool) or isinstance(v, bool):
+        return type(d) is type(v) and d == v
+    return v == d and type(v) is type(d) if not isinstance(d, float) else (isinstance(v, (int, float)) and float(v) == d)
+
+
+def _py(x: torch.Tensor) -> Any:
+    v = x.item()
+    return v
+
+
+def _tied_keys(model: torch.nn.Module) -> dict[str, list[str]]:
+    """For each state_dict key of a tensor that has several keys (tied weights), all its keys."""
+    by_id: dict[int, list[str]] = {}
+    for k, v in model.state_dict(keep_vars=True).items():
+        by_id.setdefault(id(v), []).append(k)
+    return {k: keys for keys in by_id.values() if len(keys) > 1 for k in keys}
+
+
+# The handlers register themselves in HANDLERS when imported.
+from graphsynth.frontend import aten as _aten
+
+_ = _aten

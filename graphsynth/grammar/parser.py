@@ -1,0 +1,672 @@
+"""Text -> gs IR.
+
+Lark (LALR, positions kept) turns the text into a tree; this module turns the tree into xDSL ops
+and reports what cannot be built (syntax errors, unknown ops, undefined names, malformed
+attributes) as Diagnostics with file:line:column.  What *can* be built but is wrong (shapes,
+ordering, cycles) is left to the verifier, so the two never report the same problem twice.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from xdsl.dialects.builtin import ArrayAttr, FileLineColLoc, IntAttr, ModuleOp, StringAttr
+from xdsl.ir import Block, Region, SSAValue
+from xdsl.parser.core import ForwardDeclaredValue
+
+from graphsynth.diagnostics import Diagnostic, Location, ParseError, error
+from graphsynth.dialects import gs
+from graphsynth.dialects.shapes import DimSyntaxError, SymDim, parse_dim
+from graphsynth.dialects.shapes import add as gs_add
+from graphsynth.dialects.shapes import floordiv as gs_floordiv
+from graphsynth.dialects.shapes import mod as gs_mod
+from graphsynth.dialects.shapes import mul as gs_mul
+from graphsynth.dialects.shapes import sub as gs_sub
+
+_GRAMMAR = (Path(__file__).parent / "gs.lark").read_text()
+_LARK = Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+# Source text by file name, so diagnostics found later (by the verifier) can show the line.
+SOURCES: dict[str, list[str]] = {}
+_MAX_SOURCES = 64
+
+_TERMINAL_NAMES = {
+    "_NL": "end of line",
+    "$END": "end of input",
+    "NAME": "a name",
+    "VALUE": "a %value",
+    "TYPE": "a type like f32[B, 768]",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "PKIND": "'param'",
+    "RKIND": "'return'",
+    "GRAPH": "'graph'",
+    "MODULE": "'module'",
+    "CIRCUMFLEX": "'^'",
+    "__ANON_0": "'->'",
+}
+
+_TYPE_RE = re.compile(r"^(f64|f32|f16|bf16|i64|i32|i16|i8|u8|bool)\[(.*)\]$")
+
+
+def source_line(loc: Location | None) -> str | None:
+    if loc is None:
+        return None
+    lines = SOURCES.get(loc.file)
+    if lines and 0 < loc.line <= len(lines):
+        return lines[loc.line - 1]
+    return None
+
+
+def _remember(filename: str, text: str) -> None:
+    if len(SOURCES) >= _MAX_SOURCES:
+        SOURCES.pop(next(iter(SOURCES)))
+    SOURCES[filename] = text.splitlines()
+
+
+def parse_type(text: str) -> gs.TensorType:
+    """``f32[B, S+1]`` -> TensorType (memoised: types repeat on most lines)."""
+    t = _TYPE_CACHE.get(text)
+    if t is None:
+        m = _TYPE_RE.match(text)
+        if m is None:
+            raise DimSyntaxError(f"malformed type '{text}'", 0)
+        inner = m.group(2).strip()
+        dims = []
+        if inner:
+            offset = text.index("[") + 1
+            for part in _split_dims(inner):
+                stripped = part.strip()
+                if not stripped:
+                    raise DimSyntaxError(f"empty dim in type '{text}'", offset)
+                try:
+                    d = parse_dim(stripped)
+                except DimSyntaxError as e:
+                    raise DimSyntaxError(str(e), offset + e.column) from None
+                if isinstance(d, int) and d < 0:
+                    raise DimSyntaxError(f"negative dim {d} in type '{text}'", offset)
+                dims.append(d)
+                offset += len(part) + 1
+        t = gs.tensor_type(dims, m.group(1))
+        _TYPE_CACHE[text] = t
+    return t
+
+
+_TYPE_CACHE: dict[str, gs.TensorType] = {}
+
+
+def _split_dims(inner: str) -> list[str]:
+    parts, depth, cur = [], 0, []
+    for ch in inner:
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+class _Name(str):
+    """A bare name in an attribute value (a dim symbol, a dtype or an enum word)."""
+
+
+def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
+    """Parse the gs text form into a ``builtin.module`` holding one ``gs.graph`` per graph.
+
+    Raises ``ParseError`` whose ``.diagnostics`` locate every problem found.
+    """
+    filename = filename or "<input>"
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ParseError([error("GS103", f"input is not UTF-8 text (byte {e.start})", loc=_byte_loc(text, e.start, filename))]) from None
+    _remember(filename, text)
+    if not text.strip():
+        raise ParseError([error("GS104", "empty input: expected 'graph NAME(...) -> ... { ... }'", loc=Location(filename, 1, 1))])
+    bad = next((i for i, ch in enumerate(text) if (ord(ch) < 32 and ch not in "\t\n\r") or ch == "\ufffd"), None)
+    if bad is not None:
+        loc = _offset_loc(text, bad, filename)
+        raise ParseError([_with_line(error("GS103", f"invalid character {text[bad]!r} (binary data?)", loc=loc))])
+    try:
+        tree = _LARK.parse(text if text.endswith("\n") else text + "\n")
+    except UnexpectedInput as e:
+        raise ParseError([_syntax_diagnostic(e, text, filename)]) from None
+    builder = _Builder(filename)
+    module = builder.build(tree)
+    if builder.diagnostics:
+        raise ParseError(builder.diagnostics)
+    return module
+
+
+def _offset_loc(text: str, offset: int, filename: str) -> Location:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Location(filename, line, col)
+
+
+def _byte_loc(data: bytes, offset: int, filename: str) -> Location:
+    line = data.count(b"\n", 0, offset) + 1
+    col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    return Location(filename, line, col)
+
+
+def _with_line(d: Diagnostic) -> Diagnostic:
+    d.source_line = source_line(d.loc)
+    return d
+
+
+def _describe_expected(expected: set[str] | frozenset[str]) -> str:
+    names = sorted({_TERMINAL_NAMES.get(t, t.lower()) for t in expected})
+    if len(names) > 6:
+        names = names[:6] + ["..."]
+    return ", ".join(names)
+
+
+def _syntax_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnostic:
+    if isinstance(e, UnexpectedToken) and e.token.type == "$END" or isinstance(e, UnexpectedEOF):
+        line = text.count("\n") + (0 if text.endswith("\n") else 1)
+        last = text.rstrip("\n").split("\n")[-1] if text.strip() else ""
+        loc = Location(filename, max(line, 1), len(last) + 1)
+        expected = getattr(e, "expected", None) or getattr(e, "accepts", None) or set()
+        msg = "unexpected end of input (truncated file?)"
+        if expected:
+            msg += f"; expected {_describe_expected(expected)}"
+        return _with_line(error("GS102", msg, loc=loc, expected=_describe_expected(expected) or None, got="end of input"))
+    loc = Location(filename, e.line if e.line > 0 else 1, e.column if e.column > 0 else 1)
+    if isinstance(e, UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        allowed = e.allowed or set()
+        msg = f"unexpected character {ch!r}"
+        if allowed:
+            msg += f"; expected {_describe_expected(allowed)}"
+        return _with_line(error("GS103", msg, loc=loc, got=repr(ch), expected=_describe_expected(allowed) or None))
+    assert isinstance(e, UnexpectedToken)
+    tok = e.token
+    expected = e.accepts or e.expected or set()
+    got = "end of line" if tok.type == "_NL" else repr(str(tok))
+    return _with_line(
+        error(
+            "GS101",
+            f"unexpected {got}; expected {_describe_expected(expected)}",
+            loc=loc,
+            expected=_describe_expected(expected),
+            got=got,
+        )
+    )
+
+
+class _Builder:
+    """Walks the Lark tree and builds xDSL ops, collecting diagnostics on the way."""
+
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.file_attr = StringAttr(filename)
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- helpers ----------------------------------------------------------
+    def loc(self, node: Tree | Token) -> Location:
+        if isinstance(node, Token):
+            return Location(self.filename, node.line or 1, node.column or 1)
+        meta = node.meta
+        return Location(self.filename, getattr(meta, "line", 1), getattr(meta, "column", 1))
+
+    def report(self, code: str, message: str, node: Tree | Token, **kw: Any) -> None:
+        self.diagnostics.append(_with_line(error(code, message, loc=self.loc(node), **kw)))
+
+    def xloc(self, node: Tree | Token) -> FileLineColLoc:
+        loc = self.loc(node)
+        return FileLineColLoc(self.file_attr, IntAttr(loc.line), IntAttr(loc.column))
+
+    def type_of(self, tok: Token) -> gs.TensorType | None:
+        try:
+            return parse_type(str(tok))
+        except DimSyntaxError as e:
+            col = (tok.column or 1) + e.column
+            self.diagnostics.append(
+                _with_line(error("GS105", f"malformed type '{tok}': {e}", loc=Location(self.filename, tok.line or 1, col)))
+            )
+            return None
+
+    # -- structure ----------------------------------------------------------
+    def build(self, tree: Tree) -> ModuleOp:
+        graphs = []
+        seen: dict[str, Tree] = {}
+        for g in tree.children:
+            name = str(g.children[0])
+            if name in seen:
+                self.report("GS202", f"graph '{name}' is defined twice (first at line {seen[name].meta.line})", g, value=name)
+                continue
+            seen[name] = g
+            graph = self.build_graph(g)
+            if graph is not None:
+                graphs.append(graph)
+        return ModuleOp(graphs)
+
+    def build_graph(self, g: Tree) -> gs.GraphOp | None:
+        name_tok = g.children[0]
+        args = [c for c in g.children[1:] if isinstance(c, Tree) and c.data == "arg"]
+        results = next(c for c in g.children if isinstance(c, Tree) and c.data == "result_types")
+        body = next(c for c in g.children if isinstance(c, Tree) and c.data == "body")
+        arg_names = [str(a.children[0]) for a in args]
+        arg_types = [self.type_of(a.children[1]) for a in args]
+        out_types = [self.type_of(t) for t in results.children]
+        if any(t is None for t in arg_types + out_types):
+            return None
+        block = Block(arg_types=arg_types)
+        self.env: dict[str, SSAValue | None] = {}
+        self.def_site: dict[str, Tree | Token] = {}
+        self.forward: dict[str, ForwardDeclaredValue] = {}
+        self.forward_site: dict[str, Tree | Token] = {}
+        for a, v, tree in zip(arg_names, block.args, args):
+            if a in self.env:
+                self.report("GS202", f"graph input '{a}' is declared twice", tree, value=a)
+            self.env[a] = v
+            self.def_site[a] = tree
+        self.modules: dict[str, list[str]] = {}
+        self.params: dict[str, gs.TensorType] = {}
+        self.build_body(body, block, scope="", parent_tree=g)
+        for name, fwd in self.forward.items():
+            if fwd.uses:
+                self.report("GS201", f"use of undefined value '{name}'", self.forward_site[name], value=name)
+        if not self.diagnostics:
+            last = block.last_op
+            if not isinstance(last, gs.ReturnOp):
+                self.report("GS211", f"graph '{name_tok}' has no 'return'", g, fix="end the graph body with 'return %value'")
+        graph = gs.GraphOp.create(
+            properties={
+                "sym_name": StringAttr(str(name_tok)),
+                "arg_names": ArrayAttr([StringAttr(a) for a in arg_names]),
+                "output_types": ArrayAttr(out_types),
+                "modules": ArrayAttr(
+                    [ArrayAttr([StringAttr(p), StringAttr(c), StringAttr(par)]) for p, (c, par) in self.modules.items()]
+                ),
+            },
+            regions=[Region(block)],
+        )
+        graph.location = self.xloc(g)
+        return graph
+
+    def build_body(self, body: Tree, block: Block, scope: str, parent_tree: Tree, in_region: bool = False) -> None:
+        for stmt in body.children:
+            kind = stmt.data
+            if kind == "op":
+                self.build_op(stmt, block, scope)
+            elif kind == "param":
+                self.build_param(stmt, block, scope)
+            elif kind == "module":
+                path, cls = str(stmt.children[0]), str(stmt.children[1])
+                known = self.modules.get(path)
+                if known is not None and (known[0] != cls or known[1] != scope):
+                    self.report(
+                        "GS202",
+                        f"module '{path}' is declared as {known[0]} (in '{known[1] or '<top>'}') and again as {cls} (in '{scope or '<top>'}')",
+                        stmt,
+                        value=path,
+                    )
+                self.modules.setdefault(path, [cls, scope])
+                self.build_body(stmt.children[2], block, path, stmt, in_region)
+            elif kind == "ret":
+                self.build_return(stmt, block, in_region)
+
+    def build_param(self, stmt: Tree, block: Block, scope: str) -> None:
+        kind_tok, name_tok, type_tok = stmt.children
+        name = str(name_tok)
+        t = self.type_of(type_tok)
+        if t is None:
+            return
+        if name in self.params:
+            prev = self.params[name]
+            detail = "" if prev == t else f" with another type ({prev} vs {t})"
+            self.report("GS206", f"parameter '{name}' is declared twice{detail}", stmt, value=name, expected=str(prev), got=str(t))
+            return
+        if name in self.env:
+            self.report("GS202", f"'{name}' is already defined (line {self.loc(self.def_site[name]).line})", stmt, value=name)
+            return
+        op = gs.ParamOp.create(properties={"name": StringAttr(name), "kind": StringAttr(str(kind_tok))}, result_types=[t])
+        op.location = self.xloc(stmt)
+        block.add_op(op)
+        self.params[name] = t
+        self.define(name, op.results[0], stmt)
+
+    def define(self, name: str, value: SSAValue | None, site: Tree | Token) -> None:
+        if name in self.env:
+            self.report(
+                "GS202",
+                f"'{name}' is defined twice (first at line {self.loc(self.def_site[name]).line})",
+                site,
+                value=name,
+                fix=f"rename one of the two definitions of '{name}'",
+            )
+            return
+        self.env[name] = value
+        self.def_site[name] = site
+        fwd = self.forward.pop(name, None)
+        if fwd is not None and value is not None:
+            if fwd.type != value.type:
+                # The later definition decides; the verifier reports the operand mismatch.
+                pass
+            fwd.replace_all_uses_with(value)
+
+    def lookup(self, tok: Token, expected_type: gs.TensorType | None = None) -> SSAValue | None:
+        name = str(tok)
+        if name in self.env:
+            return self.env[name]
+        fwd = self.forward.get(name)
+        if fwd is None:
+            fwd = ForwardDeclaredValue(expected_type or gs.tensor_type((), "f32"))
+            self.forward[name] = fwd
+            self.forward_site[name] = tok
+        return fwd
+
+    def build_op(self, stmt: Tree, block: Block, scope: str) -> None:
+        defs, name_tok = stmt.children[0], stmt.children[1]
+        rest = stmt.children[2:]
+        items = next((c for c in rest if isinstance(c, Tree) and c.data == "items"), None)
+        region = next((c for c in rest if isinstance(c, Tree) and c.data == "region"), None)
+        names = [str(d.children[0])[1:] for d in defs.children]
+        types = [self.type_of(d.children[1]) for d in defs.children]
+        opname = str(name_tok)
+        positional: list[Any] = []
+        kwargs: list[tuple[Token, Any]] = []
+        for item in items.children if items is not None else []:
+            if item.data == "kwarg":
+                kwargs.append((item.children[0], self.literal(item.children[1])))
+            else:
+                positional.append(item.children[0])
+        if opname == "fused":
+            op = self.build_fused(stmt, positional, kwargs, region, types, names, scope)
+        else:
+            op = self.build_primitive(stmt, name_tok, positional, kwargs, region, types, names, scope)
+        if op is None or any(t is None for t in types):
+            for n, d in zip(names, defs.children):
+                self.define("%" + n, None, d)
+            return
+        op.location = self.xloc(stmt)
+        block.add_op(op)
+        for n, r, d in zip(names, op.results, defs.children):
+            self.define("%" + n, r, d)
+
+    def operand(self, tok: Token) -> Any:
+        if tok.type == "INT":
+            return int(tok)
+        if tok.type == "FLOAT":
+            return float(tok)
+        if tok.type == "NONE":
+            return None
+        return self.lookup(tok)
+
+    def build_primitive(self, stmt, name_tok, positional, kwargs, region, types, names, scope):
+        opname = str(name_tok)
+        cls = gs.op_class(opname)
+        if cls is None:
+            close = _close_matches(opname, list(gs.OPS))
+            self.report(
+                "GS207",
+                f"unknown op '{opname}'",
+                name_tok,
+                op=opname,
+                fix=f"did you mean {close}?" if close else "see `graphsynth-opt --list-ops` for the op set",
+            )
+            return None
+        if region is not None:
+            self.report("GS211", f"{opname}: op takes no region", region, op=opname)
+            return None
+        spec = cls.SPEC
+        args = []
+        ok = True
+        for i, tok in enumerate(positional):
+            value = self.operand(tok)
+            arg_spec = spec.args[min(i, len(spec.args) - 1)] if spec.args else None
+            if not isinstance(value, SSAValue) and (arg_spec is None or not (arg_spec.scalar or (arg_spec.optional and value is None))):
+                what = "None" if value is None else f"number {tok}"
+                where = f"argument #{i} ({arg_spec.name})" if arg_spec and i < len(spec.args) else f"argument #{i}"
+                self.report("GS209", f"{opname}: {where} must be a value, got {what}", tok, op=opname, got=str(tok), expected="a %value or a name")
+                ok = False
+            args.append(value)
+        attrs: dict[str, Any] = {}
+        for key_tok, value in kwargs:
+            key = str(key_tok)
+            a = spec.attr_index.get(key)
+            if a is None:
+                valid = ", ".join(x.name for x in spec.attrs) or "none"
+                self.report("GS209", f"{opname}: unknown attribute '{key}' (valid: {valid})", key_tok, op=opname, got=key)
+                ok = False
+                continue
+            if key in attrs:
+                self.report("GS209", f"{opname}: attribute '{key}' given twice", key_tok, op=opname)
+                ok = False
+                continue
+            converted = self.convert(a, value, key_tok, opname)
+            if converted is _BAD:
+                ok = False
+                continue
+            attrs[key] = converted
+        if not ok or any(t is None for t in types):
+            return None
+        try:
+            return gs.make_op(opname, args, attrs, types, names=names, scope=scope)
+        except (ValueError, TypeError, OverflowError) as e:
+            self.report("GS106", f"{opname}: {e}", stmt, op=opname)
+            return None
+
+    def build_fused(self, stmt, positional, kwargs, region, types, names, scope):
+        if region is None:
+            self.report("GS211", "fused: expected a region '{ ^(...) ... yield ... }'", stmt, op="fused")
+            return None
+        if kwargs:
+            self.report("GS209", "fused: takes no attributes", kwargs[0][0], op="fused")
+            return None
+        operands = []
+        for tok in positional:
+            v = self.operand(tok)
+            if not isinstance(v, SSAValue):
+                self.report("GS209", f"fused: operands must be values, got {tok}", tok, op="fused")
+                return None
+            operands.append(v)
+        bargs = [c for c in region.children if isinstance(c, Tree) and c.data == "barg"]
+        body = next(c for c in region.children if isinstance(c, Tree) and c.data == "body")
+        btypes = [self.type_of(b.children[1]) for b in bargs]
+        if any(t is None for t in btypes) or any(t is None for t in types):
+            return None
+        inner = Block(arg_types=btypes)
+        saved = (self.env, self.def_site)
+        # Region bodies see their block arguments and nothing else (isolated from above).
+        self.env, self.def_site = {}, {}
+        saved_fwd = (self.forward, self.forward_site)
+        self.forward, self.forward_site = {}, {}
+        for b, v in zip(bargs, inner.args):
+            self.define(str(b.children[0]), v, b)
+        self.build_body(body, inner, scope="", parent_tree=stmt, in_region=True)
+        for name, fwd in self.forward.items():
+            if fwd.uses:
+                self.report("GS201", f"use of undefined value '{name}' (a fused region sees only its block arguments)", self.forward_site[name], value=name)
+        self.env, self.def_site = saved
+        self.forward, self.forward_site = saved_fwd
+        # The inner ops carry no scope: the fused op's scope covers them.
+        for inner_op in inner.ops:
+            gs.set_scope(inner_op, "")
+        props = {"names": ArrayAttr([StringAttr(n) for n in names]), "arg_names": ArrayAttr([StringAttr(str(b.children[0])[1:]) for b in bargs])}
+        if scope:
+            props["scope"] = StringAttr(scope)
+        return gs.FusedOp.create(operands=operands, result_types=types, properties=props, regions=[Region(inner)])
+
+    def build_return(self, stmt: Tree, block: Block, in_region: bool) -> None:
+        kind_tok = stmt.children[0]
+        kind = str(kind_tok)
+        if (kind == "yield") != in_region:
+            where = "a fused region" if in_region else "a graph"
+            want = "yield" if in_region else "return"
+            self.report("GS211", f"'{kind}' cannot end {where}; use '{want}'", kind_tok)
+            return
+        values = []
+        for op_tree in stmt.children[1:]:
+            v = self.operand(op_tree.children[0])
+            if not isinstance(v, SSAValue):
+                self.report("GS209", f"{kind}: operands must be values, got {op_tree.children[0]}", op_tree.children[0])
+                return
+            values.append(v)
+        op = (gs.YieldOp if in_region else gs.ReturnOp).create(operands=values)
+        op.location = self.xloc(stmt)
+        block.add_op(op)
+
+    # -- attribute values ------------------------------------------------------------
+    def literal(self, node: Tree | Token) -> Any:
+        """Attribute value tree -> Python: ints, floats, str, None, lists, dims, _Name."""
+        if isinstance(node, Token):
+            return node
+        kind = node.data
+        if kind == "int":
+            return int(node.children[0])
+        if kind == "float":
+            return float(node.children[0])
+        if kind == "string":
+            return _unquote(str(node.children[0]))
+        if kind == "none":
+            return None
+        if kind == "list":
+            return [self.literal(c) for c in node.children]
+        if kind == "dname":
+            return _Name(str(node.children[0]))
+        a = self.dim_of(node.children[0])
+        b = self.dim_of(node.children[-1])
+        if a is _BAD or b is _BAD:
+            return _BAD
+        if kind == "dadd":
+            return gs_add(a, b)
+        if kind == "dsub":
+            return gs_sub(a, b)
+        if kind == "dmul":
+            return gs_mul(a, b)
+        if b == 0:
+            return _BAD
+        return gs_floordiv(a, b) if kind == "dfloordiv" else gs_mod(a, b)
+
+    def dim_of(self, node: Tree | Token) -> Any:
+        v = self.literal(node)
+        if isinstance(v, _Name):
+            if v in ("true", "false") or v in _DTYPE_WORDS or "." in v:
+                return _BAD
+            return SymDim.symbol(v)
+        if isinstance(v, (int, SymDim)) and not isinstance(v, bool):
+            return v
+        return _BAD
+
+    def convert(self, a: gs.AttrSpec, value: Any, key_tok: Token, opname: str) -> Any:
+        """Check a literal against the attribute's kind and convert it."""
+        kind = a.kind
+
+        def bad(expected: str) -> Any:
+            self.report(
+                "GS106",
+                f"{opname}: attribute '{a.name}' expects {expected}, got {_show(value)}",
+                key_tok,
+                op=opname,
+                expected=expected,
+                got=_show(value),
+            )
+            return _BAD
+
+        if value is _BAD:
+            return bad("a valid dim expression")
+        if value is None:
+            if a.default is None or a.default is gs.REQUIRED:
+                return None if a.default is None else bad(kind)
+            return bad(kind)
+        if kind == "bool":
+            if isinstance(value, _Name) and value in ("true", "false"):
+                return value == "true"
+            return bad("true or false")
+        if kind == "int":
+            return value if isinstance(value, int) and not isinstance(value, bool) else bad("an integer")
+        if kind == "float":
+            if isinstance(value, (int, float)) and not isinstance(value, _Name):
+                return float(value)
+            return bad("a number")
+        if kind == "scalar":
+            if isinstance(value, _Name) and value in ("true", "false"):
+                return value == "true"
+            if isinstance(value, (int, float)) and not isinstance(value, _Name):
+                return value
+            return bad("a number")
+        if kind == "str":
+            return value if isinstance(value, str) and not isinstance(value, _Name) else bad('a quoted string')
+        if kind == "dtype":
+            return str(value) if isinstance(value, _Name) and value in _DTYPE_WORDS else bad("a dtype (" + ", ".join(_DTYPE_WORDS) + ")")
+        if kind == "dim":
+            d = self._as_dim(value)
+            return d if d is not _BAD else bad("a dim (integer or symbolic expression)")
+        if kind in ("ints", "dims"):
+            if not isinstance(value, list):
+                if isinstance(value, int) and kind == "ints":
+                    return (value,)
+                return bad("a list")
+            out = []
+            for v in value:
+                d = self._as_dim(v) if kind == "dims" else (v if isinstance(v, int) and not isinstance(v, (bool, _Name)) else _BAD)
+                if d is _BAD:
+                    return bad("a list of " + ("dims" if kind == "dims" else "integers"))
+                out.append(d)
+            return tuple(out)
+        if kind == "floats":
+            if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, _Name) for v in value):
+                return bad("a list of numbers")
+            return tuple(float(v) for v in value)
+        return bad(kind)
+
+    def _as_dim(self, v: Any) -> Any:
+        if isinstance(v, _Name):
+            return _BAD if v in ("true", "false") or v in _DTYPE_WORDS or "." in v else SymDim.symbol(v)
+        if isinstance(v, bool) or isinstance(v, float):
+            return _BAD
+        if isinstance(v, (int, SymDim)):
+            return v
+        if isinstance(v, str):
+            try:
+                return parse_dim(v)
+            except DimSyntaxError:
+                return _BAD
+        return _BAD
+
+
+_BAD = object()
+_DTYPE_WORDS = ("f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool")
+
+
+def _show(v: Any) -> str:
+    if v is None:
+        return "None"
+    if isinstance(v, list):
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    if isinstance(v, str) and not isinstance(v, _Name):
+        return f'"{v}"'
+    return str(v)
+
+
+def _unquote(s: str) -> str:
+    body = s[1:-1]
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+
+
+def _close_matches(word: str, choices: list[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
+    return ", ".join(f"'{c}'" for c in found) if found else None
