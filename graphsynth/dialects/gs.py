@@ -375,7 +375,7 @@ class ParamOp(IRDLOperation):
     param_name = prop_def(StringAttr, prop_name="name")
     kind = prop_def(StringAttr)
     out = var_result_def(TensorType)
-    traits = traits_def(Pure())
+    # Not Pure: dce must keep unused parameters, they are part of the state_dict contract.
 
 
 @irdl_op_definition

@@ -1,0 +1,274 @@
+"""``graphsynth-opt``: read IR, run a pass pipeline, verify, print — the mlir-opt of gs IR.
+
+Exit codes: 0 ok, 1 diagnostics (the input or a pass is at fault), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import io
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from graphsynth.diagnostics import Diagnostic, GraphsynthError, Location, error, render_all
+
+SPLIT_MARKER = re.compile(r"^// -----\s*$", re.M)
+EXPECTED = re.compile(r"//\s*expected-(error|warning|note|remark)(@([+-]\d+|above|below))?\s*\{\{(.*?)\}\}")
+
+
+class UsageError(Exception):
+    """Bad command line: exit code 2."""
+
+
+def _epilog() -> str:
+    from graphsynth.passes.registry import PASSES, _load_builtin_passes, pass_summary
+
+    _load_builtin_passes()
+    lines = ["passes (use with -p, options in MLIR syntax: name{opt=value other=value}):"]
+    for name in sorted(PASSES):
+        lines.append(f"  {name:<22} {pass_summary(name)}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="graphsynth-opt",
+        description="Read gs IR (text form or MLIR generic form), run a pass pipeline, verify and print it.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", nargs="?", default="-", help="input file (.gs or .mlir); '-' or nothing reads stdin")
+    p.add_argument("-p", "--passes", default="", help="pass pipeline, e.g. 'canonicalize,cse'")
+    p.add_argument("-o", "--output", default="-", help="output file (default stdout)")
+    p.add_argument("--emit", choices=["gs", "mlir", "python"], default="gs", help="output form")
+    p.add_argument("--input-format", "--input", dest="input_format", choices=["gs", "mlir"], default=None, help="input form (default: by extension)")
+    p.add_argument("--depth", type=int, default=None, help="fold modules nested deeper than this when printing gs")
+    p.add_argument("--split-input-file", action="store_true", help="process chunks separated by '// -----' independently")
+    p.add_argument("--verify-diagnostics", action="store_true", help="check '// expected-error@+N {{...}}' comments against the diagnostics")
+    p.add_argument("--diagnostics", choices=["text", "json"], default="text", help="diagnostic format on stderr")
+    p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (to stderr)")
+    p.add_argument("--print-ir-diff", action="store_true", help="with --print-ir-after-all: print a unified diff per pass")
+    p.add_argument("--list-ops", action="store_true", help="list the ops of the gs dialect with their signatures")
+    p.add_argument("--replay", metavar="TRANSCRIPT", help="re-run a recorded llm-rewrite session bit for bit")
+    p.add_argument("--import", dest="import_spec", metavar="MODULE:FACTORY", help="import a torch model from a factory function")
+    return p
+
+
+@dataclass
+class Result:
+    output: str
+    diagnostics: list[Diagnostic]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as e:
+        print(f"graphsynth-opt: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_ops:
+        from graphsynth.dialects import gs
+
+        for name in sorted(gs.OPS):
+            spec = gs.OPS[name].SPEC
+            print(f"{spec.signature():<70} {spec.doc}")
+        return 0
+    if args.replay:
+        from graphsynth.llm import replay_main
+
+        return replay_main(args.replay, output_path=None if args.output == "-" else args.output)
+    if args.import_spec:
+        from graphsynth.frontend.cli import main as import_main
+
+        argv = [args.import_spec, "-o", args.output, "--diagnostics", args.diagnostics]
+        if args.depth is not None:
+            argv += ["--depth", str(args.depth)]
+        return import_main(argv)
+    if args.passes:
+        from graphsynth.diagnostics import PassError
+        from graphsynth.passes.registry import parse_pipeline
+
+        try:
+            parse_pipeline(args.passes)
+        except PassError as e:
+            print(render_all(e.diagnostics, args.diagnostics), file=sys.stderr)
+            return 2
+    filename, data = _read_input(args.input)
+    fmt = args.input_format or ("mlir" if filename.endswith(".mlir") else "gs")
+    chunks = _split(data) if args.split_input_file else [data]
+    outputs: list[str] = []
+    failed = False
+    for chunk in chunks:
+        result = process(chunk, filename, fmt, args)
+        if args.verify_diagnostics:
+            problems = check_expected(chunk, filename, result.diagnostics)
+            if problems:
+                failed = True
+                print(render_all(problems, args.diagnostics), file=sys.stderr)
+            continue
+        if result.diagnostics:
+            failed = True
+            print(render_all(result.diagnostics, args.diagnostics), file=sys.stderr)
+        if result.output:
+            outputs.append(result.output)
+    if outputs:
+        text = "// -----\n".join(outputs)
+        if args.output == "-":
+            sys.stdout.write(text)
+        else:
+            with open(args.output, "w") as f:
+                f.write(text)
+    return 1 if failed else 0
+
+
+def _read_input(path: str) -> tuple[str, str | bytes]:
+    if path == "-":
+        return "<stdin>", sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as f:
+            return path, f.read()
+    except OSError as e:
+        raise UsageError(f"cannot read '{path}': {e.strerror}") from None
+
+
+def _split(data: str | bytes) -> list[str | bytes]:
+    """Chunks keep their original line numbers (blank lines stand in for earlier chunks)."""
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    pieces = SPLIT_MARKER.split(text)
+    out = []
+    line = 0
+    for piece in pieces:
+        out.append("\n" * line + piece)
+        line += piece.count("\n")
+    return out
+
+
+def process(data: str | bytes, filename: str, fmt: str, args: argparse.Namespace) -> Result:
+    """Parse, run the pipeline, verify and print one chunk."""
+    from graphsynth.diagnostics import PassError
+    from graphsynth.passes.registry import run_pipeline
+    from graphsynth.verifier import verify
+
+    try:
+        module = _parse(data, filename, fmt)
+    except GraphsynthError as e:
+        return Result("", e.diagnostics)
+    diags = verify(module)
+    if diags:
+        return Result("", diags)
+    if args.passes:
+        hook = _after_pass_printer(args) if args.print_ir_after_all else None
+        try:
+            module = run_pipeline(module, args.passes, after_pass=hook)
+        except PassError as e:
+            return Result("", e.diagnostics)
+    return Result(emit(module, args.emit, args.depth), [])
+
+
+def _parse(data: str | bytes, filename: str, fmt: str):
+    from graphsynth.grammar.parser import parse_ir
+
+    if fmt == "gs":
+        return parse_ir(data, filename=filename)
+    return parse_mlir(data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data, filename)
+
+
+def parse_mlir(text: str, filename: str):
+    """MLIR generic syntax -> module, through xDSL's own parser."""
+    from xdsl.parser import Parser
+    from xdsl.utils.exceptions import ParseError as XParseError
+
+    from graphsynth.diagnostics import ParseError
+    from graphsynth.passes.registry import context
+
+    try:
+        return Parser(context(), text, name=filename).parse_module()
+    except XParseError as e:
+        span = getattr(e, "span", None)
+        loc = None
+        if span is not None:
+            line, col = span.get_line_col()
+            loc = Location(filename, line, col)
+        msg = str(getattr(e, "msg", "")) or str(e).strip().splitlines()[-1]
+        raise ParseError([error("GS101", f"MLIR syntax error: {msg}", loc=loc)]) from None
+    except Exception as e:  # xDSL raises VerifyException and others while building ops
+        raise ParseError([error("GS101", f"cannot read MLIR input: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}", loc=Location(filename, 1, 1))]) from None
+
+
+def emit(module, form: str, depth: int | None = None) -> str:
+    if form == "mlir":
+        from xdsl.printer import Printer
+
+        stream = io.StringIO()
+        Printer(stream=stream, print_generic_format=True).print_op(module)
+        return stream.getvalue() + "\n"
+    if form == "python":
+        from graphsynth.backend.torch import to_python
+
+        return to_python(module)
+    from graphsynth.grammar.printer import print_ir
+
+    return print_ir(module, depth=depth)
+
+
+def _after_pass_printer(args: argparse.Namespace):
+    from graphsynth.grammar.printer import print_ir
+
+    def hook(p, before, after) -> None:
+        if args.print_ir_diff:
+            diff = difflib.unified_diff(
+                print_ir(before).splitlines(keepends=True),
+                print_ir(after).splitlines(keepends=True),
+                fromfile=f"before {p.name}",
+                tofile=f"after {p.name}",
+            )
+            sys.stderr.write(f"// -----// IR Diff After {p.name} //----- //\n" + "".join(diff))
+        else:
+            sys.stderr.write(f"// -----// IR Dump After {p.name} //----- //\n" + print_ir(after))
+
+    return hook
+
+
+def check_expected(data: str | bytes, filename: str, diags: list[Diagnostic]) -> list[Diagnostic]:
+    """mlir-opt's --verify-diagnostics: every expected-* comment must be matched by a diagnostic
+    on its line containing its text, and every diagnostic must be expected."""
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    expected: list[tuple[int, str, int]] = []  # (line, substring, comment line)
+    for i, line in enumerate(text.splitlines(), start=1):
+        for m in EXPECTED.finditer(line):
+            offset = m.group(3)
+            target = i
+            if offset in ("above",):
+                target = i - 1
+            elif offset in ("below",):
+                target = i + 1
+            elif offset:
+                target = i + int(offset)
+            expected.append((target, m.group(4), i))
+    problems: list[Diagnostic] = []
+    unmatched = list(diags)
+    for line, sub, at in expected:
+        hit = next((d for d in unmatched if d.loc is not None and d.loc.line == line and sub in d.message), None)
+        if hit is None:
+            near = [d for d in unmatched if d.loc is not None and d.loc.line == line]
+            note = [f"got on that line: {d.message}" for d in near] or ["no diagnostic was produced on that line"]
+            problems.append(error("GS000", f"expected error \"{sub}\" on line {line} was not produced", loc=Location(filename, at, 1), notes=note))
+        else:
+            unmatched.remove(hit)
+    for d in unmatched:
+        problems.append(error("GS000", f"unexpected error: {d.message}", loc=d.loc, notes=[d.code]))
+    return problems
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
