@@ -545,6 +545,9 @@ class _Builder:
             return [self.literal(c) for c in node.children]
         if kind == "dname":
             return _Name(str(node.children[0]))
+        if kind == "dneg":
+            inner = self.dim_of(node.children[0])
+            return _BAD if inner is _BAD else gs_mul(inner, -1)
         a = self.dim_of(node.children[0])
         b = self.dim_of(node.children[-1])
         if a is _BAD or b is _BAD:

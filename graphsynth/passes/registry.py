@@ -105,3 +105,6 @@ def _load_builtin_passes() -> None:
     if not _LOADED:
         _LOADED = True
         import graphsynth.passes.builtin  # noqa: F401  (registers on import)
+        from graphsynth.llm.rewrite_pass import LLMRewritePass
+
+        register(LLMRewritePass)
