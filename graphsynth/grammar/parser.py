@@ -411,6 +411,8 @@ class _Builder:
             return float(tok)
         if tok.type == "NONE":
             return None
+        if tok.type == "NAME" and str(tok) in ("true", "false") and str(tok) not in self.env:
+            return str(tok) == "true"  # a bool scalar, unless a graph input is named so
         return self.lookup(tok)
 
     def build_primitive(self, stmt, name_tok, positional, kwargs, region, types, names, scope):
