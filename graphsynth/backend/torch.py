@@ -279,6 +279,8 @@ class _Lowerer:
         self.named: set[fx.Node] = set()
         self.scope = ""  # module path of the op being lowered (node.meta["gs_scope"])
         self.in_fused = False
+        # IR value name -> fx node, for the grad tools (gm.meta["gs_values"]); see build().
+        self.value_nodes: dict[str, fx.Node] = {}
 
     # -- building -----------------------------------------------------------------------
     def build(self) -> fx.GraphModule:
@@ -286,10 +288,11 @@ class _Lowerer:
         arg_names = [a.data for a in self.graph_op.arg_names.data]
         if len(arg_names) != len(block.args):
             raise _fail(None, f"graph '{self.graph_op.graph_name}' names {len(arg_names)} inputs but has {len(block.args)}")
-        for name, value in zip(_placeholder_names(arg_names), block.args):
+        for name, ir_name, value in zip(_placeholder_names(arg_names), arg_names, block.args):
             node = self.g.placeholder(name)
             self.placeholders.append(node)
             self.env[value] = node
+            self.value_nodes[ir_name] = node
         self._collect_symbols(block)
         self._declare_state(block)
         outputs = self.lower_block(block)
@@ -304,6 +307,10 @@ class _Lowerer:
         cls_name = re.sub(r"\W", "_", self.graph_op.graph_name) or "Graph"
         gm = fx.GraphModule(self.root, self.g, class_name=cls_name if cls_name.isidentifier() else "Graph")
         self._adopt_tree(gm)
+        # Where each IR value lives in the fx graph (by node name, which survives deepcopy):
+        # several values share a node when an op lowers to no computation (identity, full slice).
+        live = set(self.g.nodes)
+        gm.meta["gs_values"] = {k: n.name for k, n in self.value_nodes.items() if n in live}
         return gm
 
     def _adopt_tree(self, gm: fx.GraphModule) -> None:
@@ -356,7 +363,7 @@ class _Lowerer:
                     raise _fail(op, f"'{key}' has kind '{kind}', expected param or buffer", value=key)
             except (KeyError, AttributeError, TypeError) as e:
                 raise _fail(op, f"cannot place '{key}' in the module tree: {e}", value=key) from None
-            self.env[op.results[0]] = self.g.get_attr(key)
+            self.env[op.results[0]] = self.value_nodes[key] = self.g.get_attr(key)
 
     # -- symbols and dims ------------------------------------------------------------------
     def _collect_symbols(self, block: Block) -> None:
@@ -498,6 +505,7 @@ class _Lowerer:
                 return [self.env[v] for v in op.operands]
             if not self.in_fused:
                 self.scope = getattr(op, "scope", "")
+            before = len(self.g.nodes)
             if isinstance(op, gs.FusedOp):
                 results = self.lower_fused(op)
             elif isinstance(op, gs.GsOp):
@@ -505,6 +513,12 @@ class _Lowerer:
             else:
                 raise _fail(op, "is not a gs op this backend knows")
             self.bind(op, results)
+            if not self.in_fused:
+                # Tag the nodes this op created (node.meta["gs_op"] = its result names), so the
+                # grad tools can re-run one op's computation in isolation.
+                tag = tuple(n or "" for n in gs.result_names(op))
+                for node, _ in zip(reversed(self.g.nodes), range(len(self.g.nodes) - before)):
+                    node.meta.setdefault("gs_op", tag)
         raise _fail(None, "block has no terminator")
 
     def bind(self, op: Any, results: Any) -> None:
@@ -526,6 +540,8 @@ class _Lowerer:
                 if name:
                     node.meta.setdefault("gs_value", name)
                 node.meta.setdefault("gs_scope", self.scope)
+                if name and not self.in_fused:
+                    self.value_nodes[name] = node
             self.env[value] = node
 
     def lower_op(self, op: gs.GsOp) -> Any:

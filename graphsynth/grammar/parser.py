@@ -405,15 +405,32 @@ class _Builder:
             self.define("%" + n, r, d)
 
     def operand(self, tok: Token) -> Any:
+        """A value, a literal (int, float, bool, None), or _BAD for a name whose definition
+        failed (already reported, so its uses stay quiet) or an integer out of range."""
         if tok.type == "INT":
-            return int(tok)
+            return self.int_literal(tok)
         if tok.type == "FLOAT":
             return float(tok)
         if tok.type == "NONE":
             return None
         if tok.type == "NAME" and str(tok) in ("true", "false") and str(tok) not in self.env:
             return str(tok) == "true"  # a bool scalar, unless a graph input is named so
-        return self.lookup(tok)
+        v = self.lookup(tok)
+        return _BAD if v is None else v
+
+    def int_literal(self, tok: Token) -> Any:
+        """An integer operand; scalars are int64 in every backend, so a larger one is an error."""
+        v = int(tok)
+        if not _I64_MIN <= v <= _I64_MAX:
+            self.report(
+                "GS106",
+                f"integer literal {_short(str(tok))} does not fit in 64 bits",
+                tok,
+                got=_short(str(tok)),
+                expected="an integer in [-2**63, 2**63-1]",
+            )
+            return _BAD
+        return v
 
     def build_primitive(self, stmt, name_tok, positional, kwargs, region, types, names, scope):
         opname = str(name_tok)
@@ -436,6 +453,10 @@ class _Builder:
         ok = True
         for i, tok in enumerate(positional):
             value = self.operand(tok)
+            if value is _BAD:
+                ok = False
+                args.append(None)
+                continue
             arg_spec = spec.args[min(i, len(spec.args) - 1)] if spec.args else None
             if not isinstance(value, SSAValue) and (arg_spec is None or not (arg_spec.scalar or (arg_spec.optional and value is None))):
                 what = "None" if value is None else f"number {tok}"
@@ -479,6 +500,8 @@ class _Builder:
         operands = []
         for tok in positional:
             v = self.operand(tok)
+            if v is _BAD:
+                return None
             if not isinstance(v, SSAValue):
                 self.report("GS209", f"fused: operands must be values, got {tok}", tok, op="fused")
                 return None
@@ -521,6 +544,8 @@ class _Builder:
         values = []
         for op_tree in stmt.children[1:]:
             v = self.operand(op_tree.children[0])
+            if v is _BAD:
+                return
             if not isinstance(v, SSAValue):
                 self.report("GS209", f"{kind}: operands must be values, got {op_tree.children[0]}", op_tree.children[0])
                 return
@@ -652,6 +677,11 @@ class _Builder:
 
 
 _BAD = object()
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
+def _short(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 _DTYPE_WORDS = ("f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool")
 
 

@@ -29,6 +29,8 @@ from graphsynth.diagnostics import PassError, error
 
 @dataclass(frozen=True)
 class LLMRewritePass(ModulePass):
+    """Ask a language model for an edit towards `goal`; accept it only if it parses and verifies."""
+
     name = "llm-rewrite"
 
     goal: str = ""

@@ -28,9 +28,9 @@ def register(cls: type[ModulePass]) -> type[ModulePass]:
 
 
 def pass_summary(name: str) -> str:
-    cls = PASSES[name]()
-    doc = (cls.__doc__ or "").strip().splitlines()
-    return doc[0] if doc else ""
+    """The first paragraph of the pass's docstring, on one line (for ``--help``)."""
+    doc = (PASSES[name]().__doc__ or "").strip()
+    return " ".join(doc.split("\n\n")[0].split())
 
 
 def context() -> Context:
