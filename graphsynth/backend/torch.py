@@ -307,8 +307,9 @@ class _Lowerer:
         cls_name = re.sub(r"\W", "_", self.graph_op.graph_name) or "Graph"
         gm = fx.GraphModule(self.root, self.g, class_name=cls_name if cls_name.isidentifier() else "Graph")
         self._adopt_tree(gm)
-        # Where each IR value lives in the fx graph (by node name, which survives deepcopy):
-        # several values share a node when an op lowers to no computation (identity, full slice).
+        # Where each IR value lives in the fx graph, keyed as the text form spells it ("%3", an
+        # input name, a state_dict key), by node name (which survives deepcopy); several values
+        # share a node when an op lowers to no computation (identity, full slice).
         live = set(self.g.nodes)
         gm.meta["gs_values"] = {k: n.name for k, n in self.value_nodes.items() if n in live}
         return gm
@@ -541,7 +542,7 @@ class _Lowerer:
                     node.meta.setdefault("gs_value", name)
                 node.meta.setdefault("gs_scope", self.scope)
                 if name and not self.in_fused:
-                    self.value_nodes[name] = node
+                    self.value_nodes["%" + name] = node
             self.env[value] = node
 
     def lower_op(self, op: gs.GsOp) -> Any:

@@ -99,6 +99,8 @@ def parse_type(text: str) -> gs.TensorType:
                     raise DimSyntaxError(str(e), offset + e.column) from None
                 if isinstance(d, int) and d < 0:
                     raise DimSyntaxError(f"negative dim {d} in type '{text}'", offset)
+                if isinstance(d, int) and d > _I64_MAX:
+                    raise DimSyntaxError(f"dim {_short(str(d))} does not fit in 64 bits", offset)
                 dims.append(d)
                 offset += len(part) + 1
         t = gs.tensor_type(dims, m.group(1))
@@ -459,7 +461,7 @@ class _Builder:
                 continue
             arg_spec = spec.args[min(i, len(spec.args) - 1)] if spec.args else None
             if not isinstance(value, SSAValue) and (arg_spec is None or not (arg_spec.scalar or (arg_spec.optional and value is None))):
-                what = "None" if value is None else f"number {tok}"
+                what = "None" if value is None else f"literal {tok}" if isinstance(value, bool) else f"number {tok}"
                 where = f"argument #{i} ({arg_spec.name})" if arg_spec and i < len(spec.args) else f"argument #{i}"
                 self.report("GS209", f"{opname}: {where} must be a value, got {what}", tok, op=opname, got=str(tok), expected="a %value or a name")
                 ok = False
@@ -616,6 +618,8 @@ class _Builder:
 
         if value is _BAD:
             return bad("a valid dim expression")
+        if _out_of_range(value):
+            return bad("integers that fit in 64 bits")
         if value is None:
             if a.default is None or a.default is gs.REQUIRED:
                 return None if a.default is None else bad(kind)
@@ -678,6 +682,12 @@ class _Builder:
 
 _BAD = object()
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
+def _out_of_range(v: Any) -> bool:
+    if isinstance(v, list):
+        return any(_out_of_range(x) for x in v)
+    return isinstance(v, int) and not _I64_MIN <= v <= _I64_MAX
 
 
 def _short(text: str, limit: int = 24) -> str:
