@@ -429,3 +429,10 @@ graph Tied(ids: i64[B, S]) -> f32[B, S, 10] {
     net(ids).pow(2).sum().backward()
     model(ids).pow(2).sum().backward()
     torch.testing.assert_close(net.wte.weight.grad, model.wte.weight.grad)
+
+
+def test_pow_with_negative_literal_base_keeps_its_sign() -> None:
+    """fx prints operator.pow(-2.0, x) as `-2.0 ** x`, i.e. -(2.0 ** x); the lowering must not."""
+    m = parse_ir("graph P(x: f32[3]) -> f32[3] {\n  %0: f32[3] = pow(-2.0, x)\n  return %0\n}\n")
+    x = torch.tensor([1.0, 2.0, 3.0])
+    torch.testing.assert_close(lower(m)(x), torch.pow(-2.0, x))

@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 from torch import fx, nn
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr
 from xdsl.ir import Block, SSAValue
 
 from graphsynth.diagnostics import Diagnostic, GraphsynthError, VerificationError, error
@@ -86,7 +86,8 @@ class LoweringError(GraphsynthError):
 FusedHook = Callable[[gs.FusedOp], "Callable[..., Any] | None"]
 
 
-def lower(module: ModuleOp, *, graph: str | None = None, fused: FusedHook | None = None) -> fx.GraphModule:
+def lower(module: ModuleOp, *, graph: str | None = None, fused: FusedHook | None = None,
+          fusion: str | None = None) -> fx.GraphModule:
     """Lower a verified module to a ``torch.fx.GraphModule``.
 
     Unverified IR is refused: the verifier runs first and any diagnostic raises
@@ -94,8 +95,20 @@ def lower(module: ModuleOp, *, graph: str | None = None, fused: FusedHook | None
     an ill-typed graph would fail far from the cause (or, worse, compute something else).
     ``graph`` picks a graph by name when the module holds several.  ``fused(op)`` may return a
     callable (an ``nn.Module`` or a function) that computes a ``gs.fused`` region; ``None`` (or no
-    hook) inlines the region's body.
+    hook) inlines the region's body.  ``fusion="triton"`` is a shorthand for
+    ``fused=graphsynth.backend.triton.fused_hook`` (generated Triton kernels on CUDA, torch ops on
+    CPU); ``fusion="inline"`` (or None) inlines.
     """
+    if fusion is not None:
+        if fusion not in ("triton", "inline"):
+            raise LoweringError([error("GS604", f"lower: unknown fusion {fusion!r}", expected="'triton' | 'inline'",
+                                       got=repr(fusion))])
+        if fused is not None:
+            raise LoweringError([error("GS604", "lower: give either fused= or fusion=, not both")])
+        if fusion == "triton":
+            from graphsynth.backend.triton import fused_hook
+
+            fused = fused_hook
     diags = _verify(module)
     if diags:
         raise VerificationError(diags, f"cannot lower a module that does not verify: {diags[0].message}"
@@ -176,6 +189,14 @@ def _verify(module: ModuleOp) -> list[Diagnostic]:
 
 def _pick_graph(module: ModuleOp, name: str | None) -> gs.GraphOp:
     graphs = gs.graph_ops(module)
+    if name is None and len(graphs) > 1:
+        # After `outline` the module holds the entry graph and the graphs it calls: the entry is
+        # the one graph nobody calls.
+        called = {op.attr_values()["callee"] for g in graphs for op in g.body.walk()
+                  if isinstance(op, gs.GsOp) and op.SPEC.name == "call"}
+        roots = [g for g in graphs if g.graph_name not in called]
+        if len(roots) == 1 and called:
+            return roots[0]
     if name is not None:
         for g in graphs:
             if g.graph_name == name:
@@ -208,6 +229,25 @@ def _is_persistent(op: gs.ParamOp) -> bool:
     if isinstance(flag, IntegerAttr):
         return bool(flag.value.data)
     return True
+
+
+def _initial_value(op: gs.ParamOp, shape: list[int], dtype: torch.dtype) -> torch.Tensor:
+    """Zeros, unless the op carries the discardable ``init`` attribute that passes creating new
+    parameters set (``zeros``, ``ones``, ``normal:<std>``; see passes/insert_block.py)."""
+    tensor = torch.zeros(shape, dtype=dtype)
+    init = op.attributes.get("init")
+    spec = init.data if isinstance(init, StringAttr) else "zeros"
+    if spec == "ones":
+        tensor.fill_(1)
+    elif spec.startswith("normal:") and tensor.is_floating_point():
+        try:
+            std = float(spec.split(":", 1)[1])
+        except ValueError:
+            raise _fail(op, f"init={spec!r}: expected normal:<std>") from None
+        tensor.normal_(0.0, std)
+    elif spec != "zeros":
+        raise _fail(op, f"init={spec!r} is not one of zeros, ones, normal:<std>", value=op.param_name.data)
+    return tensor
 
 
 def _placeholder_names(arg_names: Sequence[str]) -> list[str]:
@@ -279,6 +319,8 @@ class _Lowerer:
         self.named: set[fx.Node] = set()
         self.scope = ""  # module path of the op being lowered (node.meta["gs_scope"])
         self.in_fused = False
+        self.call_stack: tuple[str, ...] = (graph_op.graph_name,)  # graphs being lowered (call recursion)
+        self.callees: dict[str, str] = {}  # callee graph -> its submodule under _gs_calls
         # IR value name -> fx node, for the grad tools (gm.meta["gs_values"]); see build().
         self.value_nodes: dict[str, fx.Node] = {}
 
@@ -354,7 +396,7 @@ class _Lowerer:
                         owner.add_module(p, child)
                     owner = child
                 dtype = TORCH_DTYPES[sig.dtype]
-                tensor = torch.zeros(shape, dtype=dtype)
+                tensor = _initial_value(op, shape, dtype)
                 kind = op.kind.data
                 if kind == "param":
                     owner.register_parameter(parts[-1], nn.Parameter(tensor, requires_grad=sig.dtype in FLOAT_DTYPES))
@@ -713,7 +755,8 @@ for _name, _fn in {
     "add": operator.add,
     "sub": operator.sub,
     "mul": operator.mul,
-    "pow": operator.pow,
+    # torch.pow, not operator.pow: fx prints the latter as `-2.0 ** x`, which Python reads as -(2.0 ** x).
+    "pow": torch.pow,
     "remainder": operator.mod,
     "bitwise_and": operator.and_,
     "bitwise_or": operator.or_,
@@ -766,6 +809,34 @@ LOWERINGS["masked_fill"] = _masked_fill
 # Linear algebra, convolution, pooling.
 LOWERINGS["linear"] = lambda L, a, s, k, out: L.call(torch._C._nn.linear, a[0], a[1], a[2] if len(a) > 2 else None)
 LOWERINGS["addmm"] = lambda L, a, s, k, out: L.call(torch.addmm, a[0], a[1], a[2])
+
+
+def linear_relu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """relu(linear(x)) as one addmm with a ReLU epilogue (cuBLASLt on CUDA; no second pass over the
+    output on the CPU) where that kernel applies: 2-d input, a bias, and no autograd graph to record
+    (``_addmm_activation`` has no derivative).  Otherwise linear then relu in place."""
+    if bias is not None and x.dim() == 2 and not (
+        torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad or bias.requires_grad)
+    ):
+        return torch._addmm_activation(bias, x, weight.t())
+    return torch.relu_(torch._C._nn.linear(x, weight, bias))
+
+
+def _linear_act(L: _Lowerer, a: list[Arg], s: list[Sig | None], k: dict[str, Any], out: list[Sig]) -> Any:
+    """linear_act: the linear's output is a fresh tensor nobody else reads, so the activation
+    runs in place on it (one buffer instead of two); relu_, silu_ and gelu_ are autograd-safe there
+    (their backward gives the same gradients as the out-of-place ops)."""
+    act = _choice(L, "activation", k["activation"], ("relu", "gelu", "silu"))
+    bias = a[2] if len(a) > 2 else None
+    if act == "relu":
+        return L.call(linear_relu, a[0], a[1], bias)
+    y = L.call(torch._C._nn.linear, a[0], a[1], bias)
+    if act == "silu":
+        return L.call(torch._C._nn.silu_, y)
+    return L.call(torch._C._nn.gelu_, y, approximate=_choice(L, "approximate", k["approximate"], ("none", "tanh")))
+
+
+LOWERINGS["linear_act"] = _linear_act
 LOWERINGS["matmul"] = lambda L, a, s, k, out: L.call(torch.matmul, a[0], a[1])
 
 
@@ -1006,3 +1077,44 @@ def _constant(L: _Lowerer, a: list[Arg], s: list[Sig | None], k: dict[str, Any],
 
 
 LOWERINGS["constant"] = _constant
+
+
+_CALLS = "_gs_calls"
+
+
+def _call(L: _Lowerer, a: list[Arg], s: list[Sig | None], k: dict[str, Any], out: list[Sig]) -> Any:
+    """A call of another graph of the module: that graph lowered once to its own GraphModule,
+    held (stateless: parameters are passed as arguments) under ``_gs_calls`` and called there."""
+    name = k["callee"]
+    module = L.graph_op.parent_op()
+    callee = next((g for g in gs.graph_ops(module) if g.graph_name == name), None) if module is not None else None
+    if callee is None:
+        raise _fail(L.op, f"no graph named {name!r} in the module")
+    if name in L.call_stack:
+        raise _fail(L.op, f"graph {name!r} calls itself ({' -> '.join([*L.call_stack, name])})")
+    target = L.callees.get(name)
+    if target is None:
+        if any(isinstance(op, gs.ParamOp) for op in callee.body.block.ops):
+            raise _fail(L.op, f"graph {name!r} declares parameters; a called graph takes them as inputs")
+        sub = _Lowerer(callee, L.fused_hook)
+        sub.call_stack = (*L.call_stack, name)
+        gm = sub.build()
+        holder = L.root._modules.get(_CALLS)
+        if holder is None:
+            if hasattr(L.root, _CALLS):
+                raise _fail(L.op, f"the name '{_CALLS}' is taken by the model's state")
+            holder = nn.Module()
+            L.root.add_module(_CALLS, holder)
+        attr = re.sub(r"\W", "_", name)
+        while attr in holder._modules:
+            attr += "_"
+        holder.add_module(attr, gm)
+        target = f"{_CALLS}.{attr}"
+        L.callees[name] = target
+    node = L.g.call_module(target, tuple(a))
+    if len(out) == 1:
+        return node
+    return [L.call(operator.getitem, node, i) for i in range(len(out))]
+
+
+LOWERINGS["call"] = _call
