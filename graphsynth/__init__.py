@@ -38,12 +38,19 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+# Subpackages that pull in torch (or are large) load on first attribute access, so
+# `import graphsynth; graphsynth.grad.instrument(...)` works without paying for them up front.
+_SUBPACKAGES = ("grad", "llm", "query", "testing")
 
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"graphsynth.{name}")
     raise AttributeError(f"module 'graphsynth' has no attribute '{name}'")
 
 
