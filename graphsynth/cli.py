@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from graphsynth.diagnostics import Diagnostic, GraphsynthError, Location, error, render_all
 
-SPLIT_MARKER = re.compile(r"^// -----\s*$", re.M)
-EXPECTED = re.compile(r"//\s*expected-(error|warning|note|remark)(@([+-]\d+|above|below))?\s*\{\{(.*?)\}\}")
+SPLIT_MARKER = re.compile(r"^// -----[ \t\r]*$", re.M)  # not \s*: the next lines keep their numbers
+EXPECTED = re.compile(r"//\s*expected-(error|warning|note|remark)(@([+-]\d+|above|below|unknown))?\s*\{\{(.*?)\}\}")
 
 
 class UsageError(Exception):
@@ -81,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.depth is not None and args.depth < 0:
+        raise UsageError(f"--depth must be 0 or more, got {args.depth}")
     if args.list_ops:
         from graphsynth.dialects import gs
 
@@ -131,8 +133,11 @@ def run(args: argparse.Namespace) -> int:
         if args.output == "-":
             sys.stdout.write(text)
         else:
-            with open(args.output, "w") as f:
-                f.write(text)
+            try:
+                with open(args.output, "w") as f:
+                    f.write(text)
+            except OSError as e:
+                raise UsageError(f"cannot write '{args.output}': {e.strerror}") from None
     return 1 if failed else 0
 
 
@@ -177,7 +182,10 @@ def process(data: str | bytes, filename: str, fmt: str, args: argparse.Namespace
             module = run_pipeline(module, args.passes, after_pass=hook)
         except PassError as e:
             return Result("", e.diagnostics)
-    return Result(emit(module, args.emit, args.depth), [])
+    try:
+        return Result(emit(module, args.emit, args.depth), [])
+    except GraphsynthError as e:  # --emit=python lowers: a LoweringError is a diagnostic, not a traceback
+        return Result("", e.diagnostics)
 
 
 def _parse(data: str | bytes, filename: str, fmt: str):
@@ -189,25 +197,79 @@ def _parse(data: str | bytes, filename: str, fmt: str):
 
 
 def parse_mlir(text: str, filename: str):
-    """MLIR generic syntax -> module, through xDSL's own parser."""
+    """MLIR generic syntax -> module, through xDSL's own parser.
+
+    Syntax errors become GS101 at xDSL's position; the module is then checked against the op
+    definitions (xDSL's verify: regions, properties, operand types) so that the gs verifier only
+    sees well-formed ops; each op gets the line and column of its text, as the gs parser gives
+    them, so verifier diagnostics point into the .mlir file."""
     from xdsl.parser import Parser
     from xdsl.utils.exceptions import ParseError as XParseError
 
     from graphsynth.diagnostics import ParseError
+    from graphsynth.grammar.parser import _remember
     from graphsynth.passes.registry import context
 
+    _remember(filename, text)
+    if not re.sub(r"//[^\n]*", "", text).strip():
+        raise ParseError([error("GS104", "empty input: expected a builtin.module of gs.graph ops", loc=Location(filename, 1, 1))])
     try:
-        return Parser(context(), text, name=filename).parse_module()
+        module = Parser(context(), text, name=filename).parse_module()
     except XParseError as e:
         span = getattr(e, "span", None)
         loc = None
         if span is not None:
-            line, col = span.get_line_col()
-            loc = Location(filename, line, col)
+            where = span.get_location()
+            loc = Location(filename, where.line, where.col)
+            if span.start >= len(text.rstrip()):
+                # Cut short: point at the end of the last line with text, as for gs input.
+                body = text.rstrip()
+                loc = Location(filename, body.count("\n") + 1, len(body) - body.rfind("\n"))
         msg = str(getattr(e, "msg", "")) or str(e).strip().splitlines()[-1]
-        raise ParseError([error("GS101", f"MLIR syntax error: {msg}", loc=loc)]) from None
+        raise ParseError([_with_source(error("GS101", f"MLIR syntax error: {msg}", loc=loc))]) from None
     except Exception as e:  # xDSL raises VerifyException and others while building ops
-        raise ParseError([error("GS101", f"cannot read MLIR input: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}", loc=Location(filename, 1, 1))]) from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ParseError([error("GS101", f"cannot read MLIR input: {first}", loc=Location(filename, 1, 1))]) from None
+    _locate_mlir_ops(module, text, filename)
+    from graphsynth.verifier import location
+
+    for op in module.walk():
+        try:
+            op.verify(verify_nested_ops=False)
+        except Exception as e:  # VerifyException, or a malformed op that xDSL trips over
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            d = error("GS211", f"{op.name}: malformed MLIR input: {first}", op=op.name, loc=location(op) or Location(filename, 1, 1))
+            raise ParseError([_with_source(d)]) from None
+    if not any(True for _ in module.body.block.ops):
+        raise ParseError([error("GS104", "no graph in the input: expected a builtin.module of gs.graph ops", loc=Location(filename, 1, 1))])
+    return module
+
+
+_MLIR_OP_LINE = re.compile(r'^([ \t]*)(?:%[^=]*=[ \t]*)?"([A-Za-z_][\w.$]*)"\(', re.M)
+
+
+def _locate_mlir_ops(module, text: str, filename: str) -> None:
+    """Give every op the position of its line in generic-format text (one op per line, in walk
+    order, as xDSL prints it).  When the lines and the ops do not pair up, locations stay unset."""
+    from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr
+
+    starts = list(_MLIR_OP_LINE.finditer(text))
+    ops = list(module.walk())
+    if not starts or starts[0].group(2) != "builtin.module":
+        ops = ops[1:]  # the module was implicit: top-level ops without a builtin.module around them
+    if len(starts) != len(ops) or any(m.group(2) != op.name for m, op in zip(starts, ops)):
+        return
+    file_attr = StringAttr(filename)
+    for m, op in zip(starts, ops):
+        line = text.count("\n", 0, m.start()) + 1
+        op.location = FileLineColLoc(file_attr, IntAttr(line), IntAttr(len(m.group(1)) + 1))
+
+
+def _with_source(d: Diagnostic) -> Diagnostic:
+    from graphsynth.grammar.parser import source_line
+
+    d.source_line = source_line(d.loc)
+    return d
 
 
 def emit(module, form: str, depth: int | None = None) -> str:
@@ -245,33 +307,60 @@ def _after_pass_printer(args: argparse.Namespace):
 
 
 def check_expected(data: str | bytes, filename: str, diags: list[Diagnostic]) -> list[Diagnostic]:
-    """mlir-opt's --verify-diagnostics: every expected-* comment must be matched by a diagnostic
-    on its line containing its text, and every diagnostic must be expected."""
+    """mlir-opt's --verify-diagnostics: every ``// expected-<severity>[@where] {{text}}`` comment
+    must be matched by a diagnostic of that severity on the target line whose ``CODE: message``
+    contains ``text``, and every error or warning must be expected.
+
+    ``where`` is ``+N``/``-N`` (lines below/above the comment), ``above``, ``below`` or
+    ``unknown`` (a diagnostic without a location); without it, the comment's own line.
+    ``expected-note`` matches a note of a diagnostic on the target line (its notes, the violated
+    relation, its origin or its suggested fix) and does not consume the diagnostic.
+    """
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
-    expected: list[tuple[int, str, int]] = []  # (line, substring, comment line)
+    expected: list[tuple[str, int | None, str, int]] = []  # (severity, target line, substring, comment line)
     for i, line in enumerate(text.splitlines(), start=1):
         for m in EXPECTED.finditer(line):
             offset = m.group(3)
-            target = i
-            if offset in ("above",):
+            target: int | None = i
+            if offset == "above":
                 target = i - 1
-            elif offset in ("below",):
+            elif offset == "below":
                 target = i + 1
+            elif offset == "unknown":
+                target = None
             elif offset:
                 target = i + int(offset)
-            expected.append((target, m.group(4), i))
+            expected.append((m.group(1), target, m.group(4), i))
+
+    def on_line(d: Diagnostic, line: int | None) -> bool:
+        return d.loc is None if line is None else d.loc is not None and d.loc.line == line
+
+    def notes_of(d: Diagnostic) -> list[str]:
+        extra = [f"violated: {d.relation}"] if d.relation else []
+        extra += [f"introduced by {d.origin}"] if d.origin else []
+        extra += [d.fix] if d.fix else []
+        return list(d.notes) + extra
+
     problems: list[Diagnostic] = []
     unmatched = list(diags)
-    for line, sub, at in expected:
-        hit = next((d for d in unmatched if d.loc is not None and d.loc.line == line and sub in d.message), None)
+    where = {None: "without a location"}
+    for severity, line, sub, at in expected:
+        place = where.get(line, f"on line {line}")
+        if severity == "note":
+            if not any(on_line(d, line) and any(sub in n for n in notes_of(d)) for d in diags):
+                got = [f"got note: {n}" for d in diags if on_line(d, line) for n in notes_of(d)] or ["no note was produced there"]
+                problems.append(error("GS000", f'expected note "{sub}" {place} was not produced', loc=Location(filename, at, 1), notes=got))
+            continue
+        hit = next((d for d in unmatched if d.severity == severity and on_line(d, line) and sub in f"{d.code}: {d.message}"), None)
         if hit is None:
-            near = [d for d in unmatched if d.loc is not None and d.loc.line == line]
-            note = [f"got on that line: {d.message}" for d in near] or ["no diagnostic was produced on that line"]
-            problems.append(error("GS000", f"expected error \"{sub}\" on line {line} was not produced", loc=Location(filename, at, 1), notes=note))
+            near = [d for d in unmatched if on_line(d, line)]
+            note = [f"got {d.severity} there: [{d.code}] {d.message}" for d in near] or [f"no {severity} was produced there"]
+            problems.append(error("GS000", f'expected {severity} "{sub}" {place} was not produced', loc=Location(filename, at, 1), notes=note))
         else:
             unmatched.remove(hit)
     for d in unmatched:
-        problems.append(error("GS000", f"unexpected error: {d.message}", loc=d.loc, notes=[d.code]))
+        if d.severity in ("error", "warning"):
+            problems.append(error("GS000", f"unexpected {d.severity}: [{d.code}] {d.message}", loc=d.loc, notes=[d.code]))
     return problems
 
 

@@ -14,12 +14,23 @@ Codes are stable, grouped by the room that reports them:
   GS304 cannot prove two dims equal, GS305 declared result type differs from the inferred
   one, GS306 invalid attribute value for the shapes at hand.
 - GS4xx passes: GS401 a pass's output does not verify, GS402 a pass raised, GS403 a pattern
-  reported a change that left the IR identical, GS404 unknown pass or option.
+  reported a change that left the IR identical, GS404 unknown pass or option,
+  GS405 a module named by a pass option does not exist (or the path it would create is taken),
+  GS406 the modules named do not have the required form (no edge between them, several values
+  on the edge, nested modules, a module that is not convex), GS407 a block's interface does not
+  fit the edge's type.
 - GS5xx LLM proposals: GS501 malformed edit, GS502 anchor not found, GS503 anchor ambiguous,
   GS504 edit outside the offered text, GS505 interface changed, GS506 numerics differ,
   GS507 proposer failure.
 - GS6xx import/lowering: GS601 export failed, GS602 unsupported aten op, GS603 specialised
   dynamic dim, GS604 lowering failed.
+- GS7xx graph queries (graphsynth.query): GS701 unknown value or module, GS702 no path,
+  GS703 token budget too small for the target, GS704 missing or bad symbol binding,
+  GS705 invalid query argument.
+- GS8xx gradient tools (graphsynth.grad): GS801 unknown value or module, GS802 nothing recorded
+  yet (no forward or no backward), GS803 a value that cannot be differentiated or perturbed,
+  GS804 the net was not lowered from this module, GS805 invalid argument, GS806 no
+  differentiable path, GS807 picture cannot be written (format, missing `dot` binary).
 """
 
 from __future__ import annotations
@@ -63,10 +74,11 @@ class Diagnostic:
         head = f"{where}{self.severity}[{self.code}]: {self.message}"
         lines = [head]
         if self.source_line is not None and self.loc is not None:
-            lines.append("  " + self.source_line.rstrip("\n"))
-            # The caret sits under the column; tabs keep their width.
+            # The source line as it is in the file and a caret under the column (DESIGN.md §3,
+            # as mlir-opt prints them); tabs keep their width.
+            lines.append(self.source_line.rstrip("\n"))
             pad = "".join("\t" if ch == "\t" else " " for ch in self.source_line[: max(self.loc.column - 1, 0)])
-            lines.append("  " + pad + "^")
+            lines.append(pad + "^")
         if self.relation:
             lines.append(f"  note: violated: {self.relation}")
         if self.origin:

@@ -10,10 +10,21 @@ symbolically.  Plain-int dims never touch the symbolic path, which keeps 10k ops
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from xdsl.dialects.builtin import FileLineColLoc, ModuleOp
-from xdsl.ir import Block, Operation, SSAValue
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    FileLineColLoc,
+    FloatAttr,
+    IntAttr,
+    IntegerAttr,
+    ModuleOp,
+    NoneAttr,
+    StringAttr,
+    i1,
+)
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 from graphsynth.diagnostics import Diagnostic, Location, error
 from graphsynth.dialects import gs
@@ -28,11 +39,53 @@ def verify(module: ModuleOp | gs.GraphOp) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     if not isinstance(module, ModuleOp):
         return [error("GS211", f"expected a builtin.module of gs.graph ops, got {type(module).__name__}")]
+    if len(module.body.blocks) != 1:
+        return [error("GS211", f"builtin.module must have one block, got {len(module.body.blocks)}", loc=location(module))]
     for op in module.body.block.ops:
         if isinstance(op, gs.GraphOp):
             diags.extend(_GraphVerifier(op).run())
         else:
             diags.append(error("GS211", f"{op.name}: only gs.graph ops may stand at the top level", op=op.name, loc=location(op)))
+    diags.extend(_check_call_cycles(module))
+    return diags
+
+
+def callee_signatures(module: Any) -> dict[str, tuple[tuple[Sig, ...], tuple[Sig, ...]]]:
+    """name -> (input sigs, output sigs) of each graph of ``module`` (for ``call`` ops)."""
+    out = {}
+    if not isinstance(module, ModuleOp):
+        return out
+    for g in module.body.block.ops:
+        if isinstance(g, gs.GraphOp) and len(g.body.blocks) == 1:
+            ins = tuple(a.type.sig() for a in g.body.block.args if isinstance(a.type, gs.TensorType))
+            outs = tuple(t.sig() for t in g.output_types.data if isinstance(t, gs.TensorType))
+            out[g.sym_name.data] = (ins, outs)
+    return out
+
+
+def _check_call_cycles(module: ModuleOp) -> list[Diagnostic]:
+    """GS204 for graphs that call themselves, directly or through others."""
+    calls: dict[str, list[tuple[str, Operation]]] = {}
+    for g in module.body.block.ops:
+        if isinstance(g, gs.GraphOp):
+            calls[g.sym_name.data] = [
+                (op.attr_values()["callee"], op) for op in g.body.walk() if isinstance(op, gs.GsOp) and op.SPEC.name == "call"
+            ]
+    diags: list[Diagnostic] = []
+    reported: set[str] = set()
+    for start in calls:
+        stack = [(start, [start])]
+        seen: set[str] = set()
+        while stack:
+            name, path = stack.pop()
+            for callee, op in calls.get(name, []):
+                if callee == start and start not in reported:
+                    reported.update(path)
+                    chain = " -> ".join([*path, start])
+                    diags.append(error("GS204", f"call: graph '{start}' calls itself ({chain})", op="call", loc=location(op), relation=chain))
+                elif callee in calls and callee not in seen:
+                    seen.add(callee)
+                    stack.append((callee, [*path, callee]))
     return diags
 
 
@@ -73,7 +126,23 @@ class _GraphVerifier:
 
     # -- the walk ------------------------------------------------------------------------
     def run(self) -> list[Diagnostic]:
+        from graphsynth.dialects.rules import CALLEES
+
+        token = CALLEES.set(callee_signatures(self.graph.parent_op()))
+        try:
+            return self._run()
+        finally:
+            CALLEES.reset(token)
+
+    def _run(self) -> list[Diagnostic]:
         g = self.graph
+        if len(g.body.blocks) != 1:
+            self.report(g, "GS211", f"the body must be one block, got {len(g.body.blocks)}")
+            return self.diags
+        form = text_form_problems(g)
+        if form:
+            self.diags.extend(form)
+            return self.diags
         block = g.body.block
         self.symbols: set[str] = set()
         for a in block.args:
@@ -115,7 +184,10 @@ class _GraphVerifier:
                 self.report(op, "GS207", f"unknown op '{op.name}' inside a gs graph")
 
     def check_types_bound(self, op: Operation, types: list[Any], what: str) -> bool:
+        bound = self.__dict__.setdefault("_bound_types", set())
         for t in types:
+            if t in bound:
+                continue  # types repeat on most lines: check each distinct one once
             if not isinstance(t, gs.TensorType):
                 self.report(op, "GS211", f"{what} has type {t}, expected a gs tensor type")
                 return False
@@ -133,6 +205,7 @@ class _GraphVerifier:
                             fix="symbols are introduced by the types of the graph inputs",
                         )
                         return False
+            bound.add(t)
         return True
 
     def verify_param(self, op: gs.ParamOp) -> None:
@@ -154,16 +227,29 @@ class _GraphVerifier:
         want = list(self.graph.output_types.data)
         got = [v.type for v in op.operands]
         if len(want) != len(got):
-            self.report(op, "GS205", f"returns {len(got)} values but the graph signature declares {len(want)}", expected=str(len(want)), got=str(len(got)))
+            self.report(op, "GS205", f"must return {len(want)} value(s) as the graph signature declares, got {len(got)}", expected=str(len(want)), got=str(len(got)))
             return
         for i, (w, v) in enumerate(zip(want, op.operands)):
             if not isinstance(w, gs.TensorType) or not isinstance(v.type, gs.TensorType):
                 continue
-            if not self.same_type(w.sig(), v.type.sig()):
+            ws, vs = w.sig(), v.type.sig()
+            if not self.same_type(ws, vs):
+                unproved = ws.dtype == vs.dtype and len(ws.shape) == len(vs.shape) and all(compare(x, y) is not False for x, y in zip(ws.shape, vs.shape))
+                if unproved:
+                    x, y = next((x, y) for x, y in zip(ws.shape, vs.shape) if not compare(x, y))
+                    self.report(
+                        op,
+                        "GS304",
+                        f"operand #{i} ({self.name(v)}) must have type {w} as the graph signature declares, but cannot prove {x} == {y} (it is {v.type})",
+                        expected=str(w),
+                        got=str(v.type),
+                        relation=f"{x} == {y}",
+                    )
+                    continue
                 self.report(
                     op,
                     "GS205",
-                    f"operand #{i} ({self.name(v)}) has type {v.type}, but the graph signature declares {w}",
+                    f"operand #{i} ({self.name(v)}) must have type {w} as the graph signature declares, got {v.type}",
                     expected=str(w),
                     got=str(v.type),
                 )
@@ -177,7 +263,7 @@ class _GraphVerifier:
             self.report(op, "GS208", f"region has {len(block.args)} arguments for {len(op.operands)} operands")
         for i, (a, v) in enumerate(zip(block.args, op.operands)):
             if a.type != v.type:
-                self.report(op, "GS301", f"region argument #{i} has type {a.type}, but operand #{i} ({self.name(v)}) is {v.type}", expected=str(v.type), got=str(a.type))
+                self.report(op, "GS301", f"region argument #{i} must have the type of operand #{i} ({self.name(v)}), {v.type}, got {a.type}", expected=str(v.type), got=str(a.type))
         self.verify_block(block, top=False)
         last = block.last_op
         if isinstance(last, gs.YieldOp):
@@ -185,7 +271,7 @@ class _GraphVerifier:
                 self.report(op, "GS208", f"region yields {len(last.operands)} values for {len(op.results)} results")
             for i, (v, r) in enumerate(zip(last.operands, op.results)):
                 if v.type != r.type:
-                    self.report(op, "GS305", f"result #{i} is declared {r.type} but the region yields {v.type}", expected=str(v.type), got=str(r.type))
+                    self.report(op, "GS305", f"result #{i} must have the type the region yields, {v.type}, but is declared {r.type}", expected=str(v.type), got=str(r.type))
         for inner in block.ops:
             if isinstance(inner, gs.GsOp) and not inner.SPEC.elementwise:
                 self.report(inner, "GS211", "only elementwise ops may stand in a fused region")
@@ -272,12 +358,14 @@ class _GraphVerifier:
 
     def compare_result(self, op: gs.GsOp, i: int, want: Sig, r: SSAValue) -> None:
         got = r.type.sig()
+        if got == want:
+            return  # the common case: no symbolic comparison, no value naming
         label = f"result #{i} ({self.name(r)})" if len(op.results) > 1 else f"result {self.name(r)}"
         if got.dtype != want.dtype:
-            self.report(op, "GS303", f"{label} is declared {got}, but the op produces dtype {want.dtype}", expected=str(want), got=str(got), fix=f"declare it as {want}")
+            self.report(op, "GS303", f"{label} must have dtype {want.dtype}, which the op produces, but is declared {got}", expected=str(want), got=str(got), fix=f"declare it as {want}")
             return
         if len(got.shape) != len(want.shape):
-            self.report(op, "GS302", f"{label} is declared {got} (rank {len(got.shape)}), but the op produces {want} (rank {len(want.shape)})", expected=str(want), got=str(got), fix=f"declare it as {want}")
+            self.report(op, "GS302", f"{label} must have rank {len(want.shape)} ({want}, which the op produces), but is declared {got} (rank {len(got.shape)})", expected=str(want), got=str(got), fix=f"declare it as {want}")
             return
         for k, (g, w) in enumerate(zip(got.shape, want.shape)):
             if g == w:
@@ -289,19 +377,19 @@ class _GraphVerifier:
                 self.report(
                     op,
                     "GS304",
-                    f"{label} is declared {got}; cannot prove dim {k} ({g}) equals {w}, the dim the op produces",
+                    f"{label} must be {want}, which the op produces, but is declared {got}; cannot prove {w} == {g} (dim {k})",
                     expected=str(want),
                     got=str(got),
-                    relation=f"{g} == {w}",
+                    relation=f"{w} == {g}",
                 )
             else:
                 self.report(
                     op,
                     "GS305",
-                    f"{label} is declared {got}, but the op produces {want}: dim {k} is {g}, expected {w}",
+                    f"{label} must be {want}, which the op produces, but is declared {got} (dim {k})",
                     expected=str(want),
                     got=str(got),
-                    relation=f"{g} == {w}",
+                    relation=f"{w} == {g}",
                     fix=f"declare it as {want}",
                 )
             return
@@ -319,6 +407,11 @@ class _GraphVerifier:
         for op, i in position.items():
             for v in _operands_deep(op):
                 owner = v.owner
+                if owner is op:
+                    # An op that reads its own result (``%0 = add(x, %0)``): the shortest cycle.
+                    me = self.name(v)
+                    self.report(op, "GS204", f"values depend on themselves: {me} -> {me}", relation=f"{me} -> {me}")
+                    break
                 if isinstance(owner, Operation):
                     top = _ancestor_in(owner, block)
                     if top is not None and top is not op and position[top] > i:
@@ -398,3 +491,201 @@ def _find_cycle(block: Block, position: dict[Operation, int]) -> list[Operation]
 
 def format_sig(sig: Sig) -> str:
     return f"{sig.dtype}{format_shape(sig.shape)}"
+
+
+# -- what the text form can hold ----------------------------------------------------------------
+# IR built by passes, LLM edits or read from MLIR generic syntax can carry names and attribute
+# values that the gs text form cannot write (a module path with a comma, a value name with a
+# space, a string where a number belongs): printing such a module gives text that does not parse,
+# or parses to something else.  These checks run first and, when they fail, alone: the rest of the
+# verifier (and its value naming) assumes well-formed properties.
+
+# NAME and MODPATH of grammar/gs.lark: names may start with digits when a dotted segment that
+# starts with a letter follows (state_dict keys of nn.Sequential: 0.weight); inf and nan are numbers.
+_NAME_RE = re.compile(
+    r"(?!(inf|nan)(?![A-Za-z0-9_.]))[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*"
+    r"|[0-9]+(\.[0-9]+)*\.(?![eE][-+]?[0-9]+(?![A-Za-z0-9_.]))[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*"
+)
+_MODPATH_RE = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*")
+_VALUE_RE = re.compile(r"[A-Za-z0-9_.$-]+")
+_DTYPES = frozenset(("f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool"))
+
+
+def _strings(attr: Any) -> list[str] | None:
+    """The strings of an ArrayAttr of StringAttr, or None when it is anything else."""
+    if not isinstance(attr, ArrayAttr) or not all(isinstance(a, StringAttr) for a in attr.data):
+        return None
+    return [a.data for a in attr.data]
+
+
+def _attr_ok(kind: str, attr: Attribute, default: Any) -> bool:
+    """Whether an attribute value of ``kind`` is one the text form writes and reads back
+    (memoised: attributes are immutable and the same values recur on every line)."""
+    key = (kind, attr, default is None)
+    ok = _ATTR_OK.get(key)
+    if ok is None:
+        if len(_ATTR_OK) > 1 << 16:
+            _ATTR_OK.clear()
+        ok = _ATTR_OK[key] = _attr_ok_uncached(kind, attr, default)
+    return ok
+
+
+_ATTR_OK: dict[tuple, bool] = {}
+
+
+def _attr_ok_uncached(kind: str, attr: Attribute, default: Any) -> bool:
+    if isinstance(attr, NoneAttr):
+        return default is None
+    try:
+        v = gs.from_attr(attr)
+    except TypeError:
+        return False
+
+    def is_int(x: Any) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool)
+
+    def is_dim(x: Any) -> bool:
+        if is_int(x):
+            return True
+        try:
+            return isinstance(x, str) and bool(gs.dim_value(x) is not None)
+        except ValueError:
+            return False
+
+    if kind == "int":
+        return is_int(v)
+    if kind == "float":
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if kind == "bool":
+        return isinstance(v, bool)
+    if kind == "scalar":
+        return isinstance(v, (int, float, bool))
+    if kind == "str":
+        return isinstance(v, str)
+    if kind == "dtype":
+        return v in _DTYPES
+    if kind == "dim":
+        return is_dim(v)
+    if kind == "ints":
+        return isinstance(v, tuple) and all(is_int(x) for x in v)
+    if kind == "dims":
+        return isinstance(v, tuple) and all(is_dim(x) for x in v)
+    if kind == "floats":
+        return isinstance(v, tuple) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+    return False
+
+
+def _type_problem(t: Any) -> str | None:
+    if t in _TYPES_OK:
+        return None
+    problem = _type_problem_uncached(t)
+    if problem is None and len(_TYPES_OK) < 1 << 16:
+        _TYPES_OK.add(t)
+    return problem
+
+
+_TYPES_OK: set[Any] = set()
+
+
+def _type_problem_uncached(t: Any) -> str | None:
+    if not isinstance(t, gs.TensorType):
+        return f"{t} is not a gs tensor type"
+    if t.dtype.data not in _DTYPES:
+        return f"{t} has the unknown dtype '{t.dtype.data}' (dtypes: {', '.join(sorted(_DTYPES))})"
+    if any(isinstance(d, IntAttr) and d.data < 0 for d in t.dims.data):
+        return f"{t} has a negative dim"
+    return None
+
+
+def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
+    """Names, property shapes and attribute values of ``g`` that the text form cannot hold."""
+    from graphsynth.grammar.parser import source_line
+
+    out: list[Diagnostic] = []
+
+    def bad(op: Operation, code: str, message: str) -> None:
+        opname = op.SPEC.name if isinstance(op, gs.GsOp) else op.name.removeprefix("gs.")
+        d = error(code, f"{opname}: {message}", op=opname, loc=location(op))
+        d.source_line = source_line(d.loc)
+        out.append(d)
+
+    if not _NAME_RE.fullmatch(g.sym_name.data):
+        bad(g, "GS211", f"graph name {g.sym_name.data!r} is not a name (letters, digits, _ and dots: x, fc1.bias, 0.weight)")
+    names = _strings(g.arg_names)
+    if names is None:
+        bad(g, "GS211", "arg_names must be a list of strings")
+    else:
+        for i, n in enumerate(names):
+            if not _NAME_RE.fullmatch(n):
+                bad(g, "GS211", f"input name {n!r} is not a name (letters, digits, _ and dots: x, fc1.bias, 0.weight)")
+            elif n in names[:i]:
+                bad(g, "GS202", f"graph input '{n}' is declared twice")
+    for i, t in enumerate(g.output_types.data):
+        problem = _type_problem(t)
+        if problem:
+            bad(g, "GS211", f"result type #{i}: {problem}")
+    table: set[str] = set()
+    for entry in g.modules.data:
+        row = _strings(entry)
+        if row is None or len(row) != 3:
+            bad(g, "GS211", f"module table entry {entry} must be [path, class, parent] strings")
+            continue
+        table.add(row[0])
+    for entry in g.modules.data:
+        row = _strings(entry)
+        if row is None or len(row) != 3:
+            continue
+        path, cls, parent = row
+        if not _MODPATH_RE.fullmatch(path) or not _NAME_RE.fullmatch(cls):
+            bad(g, "GS211", f"module table entry [{path!r}, {cls!r}, {parent!r}]: path and class must be names")
+        elif parent and parent not in table:
+            bad(g, "GS211", f"module '{path}' has the parent '{parent}', which is not in the module table")
+    for a in g.body.block.args if len(g.body.blocks) == 1 else []:
+        problem = _type_problem(a.type)
+        if problem:
+            bad(g, "GS211", f"input #{a.index}: {problem}")
+    for op in g.walk():
+        if op is g:
+            continue
+        for i, r in enumerate(op.results):
+            problem = _type_problem(r.type)
+            if problem:
+                bad(op, "GS211", f"result #{i}: {problem}")
+        if isinstance(op, gs.ParamOp):
+            if not _NAME_RE.fullmatch(op.param_name.data):
+                bad(op, "GS211", f"parameter name {op.param_name.data!r} is not a name (letters, digits, _ and dots: x, fc1.bias, 0.weight)")
+            if names is not None and op.param_name.data in names:
+                bad(op, "GS202", f"parameter '{op.param_name.data}' has the name of a graph input")
+            if op.kind.data not in ("param", "buffer"):
+                bad(op, "GS211", f"parameter '{op.param_name.data}' has kind {op.kind.data!r}, expected param or buffer")
+            continue
+        props = op.properties
+        if "names" in props:
+            vnames = _strings(props["names"])
+            if vnames is None or len(vnames) != len(op.results):
+                bad(op, "GS211", f"names must be a list of {len(op.results)} string(s), one per result")
+            elif any(not _VALUE_RE.fullmatch(n) for n in vnames):
+                bad(op, "GS211", f"value names {vnames} must be made of [A-Za-z0-9_.$-]")
+        scope = props.get("scope")
+        if scope is not None and (not isinstance(scope, StringAttr) or scope.data and scope.data not in table):
+            bad(op, "GS211", f"scope {scope} is not a module of the module table")
+        if isinstance(op, gs.FusedOp):
+            if op.arg_names is not None:
+                bnames = _strings(op.arg_names)
+                nargs = len(op.body.block.args) if len(op.body.blocks) == 1 else -1
+                if bnames is None or len(bnames) != nargs or any(not _VALUE_RE.fullmatch(n) for n in bnames):
+                    bad(op, "GS211", "arg_names must name each region argument with [A-Za-z0-9_.$-]")
+        if isinstance(op, gs.GsOp):
+            spec = op.SPEC
+            for a in spec.args:
+                lit = props.get(a.name)
+                if lit is None or a.variadic:
+                    continue
+                number = isinstance(lit, (IntAttr, FloatAttr)) or isinstance(lit, IntegerAttr) and lit.type == i1
+                if not (isinstance(lit, NoneAttr) or (a.scalar and number)):
+                    bad(op, "GS209", f"argument '{a.name}' holds {lit}; a literal argument must be a number or None")
+            for a in spec.attrs:
+                attr = props.get(a.name)
+                if attr is not None and not _attr_ok(a.kind, attr, None if a.default is gs.REQUIRED else a.default):
+                    bad(op, "GS209", f"attribute '{a.name}' holds {attr}, which is not a valid {a.kind}")
+    return out

@@ -43,8 +43,10 @@ def concrete(shape: tuple, bindings: dict[str, int]) -> tuple[int, ...]:
 
 
 def graph_of(module: Any) -> gs.GraphOp:
-    (g,) = gs.graph_ops(module)
-    return g
+    """The graph a module lowers to: its only graph, or the entry graph that calls the others."""
+    from graphsynth.backend.torch import _pick_graph
+
+    return _pick_graph(module, None)
 
 
 def make_inputs(graph: gs.GraphOp, bindings: dict[str, int], gens: dict[str, Gen], seed: int) -> dict[str, torch.Tensor]:
@@ -120,6 +122,17 @@ class Case:
 def check_rules(graph: gs.GraphOp) -> None:
     """Each op's declared result types are what its shape rule infers (the verifier's check, done
     here too so that these cases pin the rules to torch's behaviour even without it)."""
+    from graphsynth.dialects.rules import CALLEES
+    from graphsynth.verifier import callee_signatures
+
+    token = CALLEES.set(callee_signatures(graph.parent_op()))  # what `call` checks against
+    try:
+        _check_rules(graph)
+    finally:
+        CALLEES.reset(token)
+
+
+def _check_rules(graph: gs.GraphOp) -> None:
     for op in graph.walk():
         if not isinstance(op, gs.GsOp):
             continue

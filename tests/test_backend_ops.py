@@ -194,6 +194,31 @@ case("linear", one("x: f32[B, S, 4]", "f32[B, S, 3]", """
 case("linear_no_bias", one("x: f32[B, 4]", "f32[B, 3]", """
     param w: f32[3, 4]
     %0: f32[B, 3] = linear(x, w)"""), lambda t: t["x"] @ t["w"].T)
+case("linear_act_gelu_tanh", one("x: f32[B, S, 4]", "f32[B, S, 3]", """
+    param fc.weight: f32[3, 4]
+    param fc.bias: f32[3]
+    %0: f32[B, S, 3] = linear_act(x, fc.weight, fc.bias, activation="gelu", approximate="tanh")"""),
+     lambda t: F.gelu(t["x"] @ t["fc.weight"].T + t["fc.bias"], approximate="tanh"))
+case("linear_act_relu_2d", one("x: f32[B, 4]", "f32[B, 3]", """
+    param fc.weight: f32[3, 4]
+    param fc.bias: f32[3]
+    %0: f32[B, 3] = linear_act(x, fc.weight, fc.bias, activation="relu")"""),
+     lambda t: torch.relu(t["x"] @ t["fc.weight"].T + t["fc.bias"]))
+case("linear_act_silu_no_bias", one("x: f32[B, 4]", "f32[B, 3]", """
+    param w: f32[3, 4]
+    %0: f32[B, 3] = linear_act(x, w, activation="silu")"""), lambda t: F.silu(t["x"] @ t["w"].T))
+# A call binds the callee's symbol N to the caller's B; the callee's parameters are arguments.
+case("call", """graph G(x: f32[B, 4]) -> f32[B, 3] {
+  param fc.weight: f32[3, 4]
+  %0: f32[B, 3] = call(x, fc.weight, callee="body")
+  return %0
+}
+graph body(h: f32[N, 4], w: f32[3, 4]) -> f32[N, 3] {
+  %1: f32[N, 3] = linear(h, w)
+  %2: f32[N, 3] = tanh(%1)
+  return %2
+}
+""", lambda t: torch.tanh(t["x"] @ t["fc.weight"].T))
 case("addmm", one("x: f32[B, 4]", "f32[B, 3]", """
     param c_attn.weight: f32[4, 3]
     param c_attn.bias: f32[3]

@@ -480,6 +480,13 @@ defop("masked_fill", "input mask value#", rules.masked_fill, "input with value w
 
 # Linear algebra and convolution.
 defop("linear", "input weight bias?", rules.linear, "input @ weight^T + bias (weight: [out, in])")
+defop(
+    "linear_act",
+    "input weight bias?",
+    rules.linear_act,
+    "activation(input @ weight^T + bias): linear fused with relu, gelu or silu (made by fuse-linear-activation)",
+    attrs=[A("activation", "str"), A("approximate", "str", "none")],
+)
 defop("matmul", "lhs rhs", rules.matmul, "batched matrix product with broadcasting batch dims")
 defop("addmm", "bias lhs rhs", rules.addmm, "bias + lhs @ rhs for 2-d lhs, rhs (GPT-2's Conv1D; weight [in, out])")
 _CONV = [A("stride", "ints", (1, 1)), A("padding", "ints", (0, 0)), A("dilation", "ints", (1, 1)), A("groups", "int", 1)]
@@ -543,6 +550,16 @@ defop("arange", "", rules.arange, "start, start+step, ... below end", attrs=[A("
 defop("full", "", rules.full, "a tensor of shape filled with value", attrs=[A("shape", "dims"), A("value", "scalar"), A("dtype", "dtype")])
 defop("full_like", "input", rules.like, "a tensor like input filled with value", attrs=[A("value", "scalar"), A("dtype", "dtype", None)])
 defop("constant", "", rules.constant, "a small literal tensor", attrs=[A("value", "floats"), A("shape", "dims"), A("dtype", "dtype")])
+
+# Calls between graphs of one module (made by `outline`, undone by `inline`).
+defop(
+    "call",
+    "inputs*",
+    rules.call,
+    "the outputs of graph `callee` of this module on inputs (its symbols bind to the inputs' dims)",
+    attrs=[A("callee", "str")],
+    results=-1,
+)
 
 
 GS = Dialect("gs", [*STRUCTURE_OPS, *OPS.values()], [TensorType])

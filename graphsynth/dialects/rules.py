@@ -8,6 +8,8 @@ that the verifier, the importer and the hypothesis generators all share.
 
 from __future__ import annotations
 
+import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +69,10 @@ class ShapeError(Exception):
         self.fix = fix
 
 
+# ``what`` of RuleContext.eq shows the actual value when it names a dim of the shape it prints.
+_SHOWS_DIM = re.compile(r"^has shape \[.*\]; dim -?\d+( \([a-z ]+\))?$")
+
+
 @dataclass
 class RuleContext:
     """What a rule sees: operands by argument position (Sig, a literal, or None)."""
@@ -88,15 +94,20 @@ class RuleContext:
     def operand_index(self, i: int) -> int | None:
         return self.arg_operand[i] if i < len(self.arg_operand) else i
 
-    def eq(self, got: Dim, expected: Dim, *, arg: int, what: str) -> None:
-        """Require ``got == expected`` symbolically; ``what`` says where ``got`` lives."""
+    def eq(self, got: Dim, expected: Dim, *, arg: int, what: str, ref: str | None = None) -> None:
+        """Require ``got == expected`` symbolically; ``what`` says where ``got`` lives
+        (``"has shape [256, 700]; dim 1"``), ``ref`` where ``expected`` comes from
+        (``"dim -1 of operand #0"``).  The message names the expected value before the actual
+        one (DESIGN.md §3): ``has shape [256, 700]; dim 1 must equal dim -1 of operand #0 (784)``;
+        the actual value is spelled out unless ``what`` shows it as a dim of the shape."""
         verdict = compare(got, expected)
         if verdict:
             return
-        relation = f"{got} == {expected}"
+        relation = f"{expected} == {got}"
+        want = f"{ref} ({expected})" if ref else str(expected)
         if verdict is None:
             raise ShapeError(
-                f"{what} is {got}; cannot prove it equals {expected}",
+                f"{what} must equal {want}, but cannot prove {relation}",
                 operand=self.operand_index(arg),
                 code="GS304",
                 expected=str(expected),
@@ -104,8 +115,9 @@ class RuleContext:
                 relation=relation,
                 fix="bind the symbols so that both sides are the same expression",
             )
+        shown = _SHOWS_DIM.search(what) is not None
         raise ShapeError(
-            f"{what} is {got}, expected {expected}",
+            f"{what} must equal {want}" + ("" if shown else f", got {got}"),
             operand=self.operand_index(arg),
             expected=str(expected),
             got=str(got),
@@ -118,7 +130,7 @@ class RuleContext:
         if not ok:
             want = " or ".join(map(str, expected)) if isinstance(expected, tuple) else str(expected)
             raise ShapeError(
-                f"has rank {len(t.shape)} ({t}), expected rank {want}{what}",
+                f"must have rank {want}{what}, got rank {len(t.shape)} ({t})",
                 operand=self.operand_index(i),
                 code="GS302",
                 expected=f"rank {want}",
@@ -134,10 +146,10 @@ def norm_dim(d: int, rank: int, ctx: RuleContext, arg: int = 0, name: str = "dim
     """Normalise a possibly negative dim index, or report it out of range."""
     if not isinstance(d, int) or not -rank <= d < max(rank, 1):
         raise ctx.fail(
-            f"{name}={d} is out of range for rank {rank}",
+            f"{name} must be in [{-rank}, {max(rank, 1) - 1}] for rank {rank}, got {d}",
             arg,
             code="GS306",
-            expected=f"{name} in [{-rank}, {rank - 1}]",
+            expected=f"{name} in [{-rank}, {max(rank, 1) - 1}]",
             got=str(d),
         )
     return d % rank if rank else 0
@@ -170,21 +182,22 @@ def broadcast(ctx: RuleContext, sigs: list[tuple[int, Sig]]) -> Shape:
             verdict = compare(d, chosen)
             if verdict is False:
                 raise ShapeError(
-                    f"dim {pos - len(s.shape)} is {d}, which does not broadcast with "
-                    f"dim {k - rank} of operand #{ctx.operand_index(chosen_arg)} ({chosen})",
+                    f"dim {pos - len(s.shape)} must equal dim {k - rank} of operand "
+                    f"#{ctx.operand_index(chosen_arg)} ({chosen}) or 1 to broadcast, got {d}",
                     operand=ctx.operand_index(i),
                     expected=f"{chosen} or 1",
                     got=str(d),
-                    relation=f"{d} == {chosen}",
+                    relation=f"{chosen} == {d}",
                 )
             if verdict is None:
                 raise ShapeError(
-                    f"dim {pos - len(s.shape)} is {d}; cannot prove it broadcasts with {chosen}",
+                    f"dim {pos - len(s.shape)} must equal dim {k - rank} of operand "
+                    f"#{ctx.operand_index(chosen_arg)} ({chosen}) or 1 to broadcast, but cannot prove {chosen} == {d}",
                     operand=ctx.operand_index(i),
                     code="GS304",
                     expected=f"{chosen} or 1",
                     got=str(d),
-                    relation=f"{d} == {chosen}",
+                    relation=f"{chosen} == {d}",
                 )
         out.append(1 if chosen is None else chosen)
     return tuple(out)
@@ -286,18 +299,37 @@ def linear(ctx: RuleContext) -> list[Sig]:
     if not x.shape:
         raise ctx.fail("is a scalar; linear needs rank >= 1", 0, code="GS302")
     w = ctx.rank(1, 2)
-    ctx.eq(w.shape[1], x.shape[-1], arg=1, what=f"has shape {format_shape(w.shape)}; dim 1")
+    ctx.eq(w.shape[1], x.shape[-1], arg=1, what=f"has shape {format_shape(w.shape)}; dim 1", ref=f"dim -1 of operand #{ctx.operand_index(0)}")
     _same_dtype(ctx, 1, x, w)
     if ctx.has(2):
         b = ctx.rank(2, 1)
-        ctx.eq(b.shape[0], w.shape[0], arg=2, what=f"has shape {format_shape(b.shape)}; dim 0")
+        ctx.eq(b.shape[0], w.shape[0], arg=2, what=f"has shape {format_shape(b.shape)}; dim 0", ref=f"dim 0 of operand #{ctx.operand_index(1)}")
     return [Sig(x.shape[:-1] + (w.shape[0],), x.dtype)]
+
+
+LINEAR_ACTIVATIONS = ("relu", "gelu", "silu")
+
+
+def linear_act(ctx: RuleContext) -> list[Sig]:
+    """linear's rule; the activation keeps the type (linear's operands are floats)."""
+    act = ctx.attrs.get("activation")
+    if act not in LINEAR_ACTIVATIONS:
+        raise ctx.fail(f"activation={act!r} is not one of {', '.join(LINEAR_ACTIVATIONS)}", code="GS306",
+                       expected=" | ".join(LINEAR_ACTIVATIONS), got=repr(act))
+    approx = ctx.attrs.get("approximate") or "none"
+    if approx not in ("none", "tanh") or (approx != "none" and act != "gelu"):
+        raise ctx.fail(f"approximate={approx!r} is not valid for activation {act}", code="GS306",
+                       expected="none (tanh for gelu)", got=repr(approx))
+    (sig,) = linear(ctx)
+    if sig.dtype not in FLOAT_DTYPES:
+        raise ctx.fail(f"has dtype {sig.dtype}; {act} needs a float input", 0, code="GS303", expected="a float dtype", got=sig.dtype)
+    return [sig]
 
 
 def _same_dtype(ctx: RuleContext, arg: int, ref: Sig, other: Sig) -> None:
     if ref.dtype != other.dtype:
         raise ctx.fail(
-            f"has dtype {other.dtype}, expected {ref.dtype} (the dtype of operand #{ctx.operand_index(0)})",
+            f"must have dtype {ref.dtype} (the dtype of operand #{ctx.operand_index(0)}), got {other.dtype}",
             arg,
             code="GS303",
             expected=ref.dtype,
@@ -312,7 +344,7 @@ def matmul(ctx: RuleContext) -> list[Sig]:
     _same_dtype(ctx, 1, a, b)
     ak = a.shape[-1]
     bk = b.shape[0] if len(b.shape) == 1 else b.shape[-2]
-    ctx.eq(bk, ak, arg=1, what=f"has shape {format_shape(b.shape)}; its contraction dim")
+    ctx.eq(bk, ak, arg=1, what=f"has shape {format_shape(b.shape)}; dim {0 if len(b.shape) == 1 else -2}", ref=f"dim -1 of operand #{ctx.operand_index(0)}")
     a_batch, a_rows = (a.shape[:-2], a.shape[-2:-1]) if len(a.shape) > 1 else ((), ())
     b_batch, b_cols = (b.shape[:-2], b.shape[-1:]) if len(b.shape) > 1 else ((), ())
     batch: Shape = ()
@@ -324,7 +356,7 @@ def matmul(ctx: RuleContext) -> list[Sig]:
 def addmm(ctx: RuleContext) -> list[Sig]:
     a, b = ctx.rank(1, 2), ctx.rank(2, 2)
     _same_dtype(ctx, 2, a, b)
-    ctx.eq(b.shape[0], a.shape[1], arg=2, what=f"has shape {format_shape(b.shape)}; dim 0")
+    ctx.eq(b.shape[0], a.shape[1], arg=2, what=f"has shape {format_shape(b.shape)}; dim 0", ref=f"dim 1 of operand #{ctx.operand_index(1)}")
     out = Sig((a.shape[0], b.shape[1]), a.dtype)
     bias = ctx.tensor(0)
     if broadcast(ctx, [(0, bias), (1, out)]) != out.shape:
@@ -352,10 +384,10 @@ def conv2d(ctx: RuleContext) -> list[Sig]:
     groups = ctx.attrs.get("groups", 1)
     stride, pad, dil = (_pair(ctx.attrs.get(k, d)) for k, d in (("stride", 1), ("padding", 0), ("dilation", 1)))
     cin = x.shape[-3]
-    ctx.eq(mul(w.shape[1], groups), cin, arg=1, what=f"has shape {format_shape(w.shape)}; dim 1 times groups ({groups})")
+    ctx.eq(mul(w.shape[1], groups), cin, arg=1, what=f"has shape {format_shape(w.shape)}; dim 1 times groups ({groups})", ref=f"dim -3 of operand #{ctx.operand_index(0)}")
     if ctx.has(2):
         b = ctx.rank(2, 1)
-        ctx.eq(b.shape[0], w.shape[0], arg=2, what="dim 0")
+        ctx.eq(b.shape[0], w.shape[0], arg=2, what=f"has shape {format_shape(b.shape)}; dim 0", ref=f"dim 0 of operand #{ctx.operand_index(1)}")
     h = _conv_out(x.shape[-2], w.shape[2], stride[0], pad[0], dil[0])
     wd = _conv_out(x.shape[-1], w.shape[3], stride[1], pad[1], dil[1])
     for name, d in (("height", h), ("width", wd)):
@@ -814,3 +846,77 @@ def constant(ctx: RuleContext) -> list[Sig]:
 def like(ctx: RuleContext) -> list[Sig]:
     x = ctx.tensor(0)
     return [Sig(x.shape, ctx.attrs.get("dtype") or x.dtype)]
+
+
+# -- calls between graphs ------------------------------------------------------------------
+# The signatures of the graphs of the module being verified (name -> (input sigs, output sigs)).
+# The verifier sets it around each graph; a rule cannot see other graphs otherwise.
+CALLEES: ContextVar[dict[str, tuple[tuple[Sig, ...], tuple[Sig, ...]]] | None] = ContextVar("gs_callees", default=None)
+
+
+def substitute(d: Dim, bindings: dict[str, Dim]) -> Dim:
+    """``d`` with each symbol replaced by its binding (unbound symbols stay)."""
+    from graphsynth.dialects.shapes import FloorDiv, SymDim
+
+    if not isinstance(d, SymDim):
+        return d
+    total: Dim = 0
+    for mono, coeff in d.terms:
+        term: Dim = coeff
+        for atom, e in mono:
+            if isinstance(atom, FloorDiv):
+                base = floordiv(substitute(atom.num, bindings), substitute(atom.den, bindings))
+            else:
+                base = bindings.get(atom, SymDim.symbol(atom))
+            for _ in range(e):
+                term = mul(term, base)
+        total = add(total, term)
+    return total
+
+
+def _bind(want: Dim, got: Dim, bindings: dict[str, Dim]) -> None:
+    """Bind the symbol of a callee dim ``c*S + k`` to ``(got - k) // c`` if it is still free."""
+    from graphsynth.dialects.shapes import SymDim
+
+    if not isinstance(want, SymDim):
+        return
+    sym, c, k = None, 0, 0
+    for mono, coeff in want.terms:
+        if mono == ():
+            k = coeff
+        elif len(mono) == 1 and isinstance(mono[0][0], str) and mono[0][1] == 1 and sym is None:
+            sym, c = mono[0][0], coeff
+        else:
+            return
+    if sym is not None and c > 0 and sym not in bindings:
+        bindings[sym] = floordiv(sub(got, k), c) if c != 1 else sub(got, k)
+
+
+def call(ctx: RuleContext) -> list[Sig]:
+    """The callee's output types with its symbols bound to the dims of the actual inputs."""
+    callee = ctx.attrs.get("callee")
+    table = CALLEES.get()
+    if table is None or callee not in table:
+        known = ", ".join(sorted(table)) if table else "none"
+        raise ctx.fail(f"no graph named {callee!r} in this module (graphs: {known})", code="GS207", got=repr(callee), expected=known)
+    ins, outs = table[callee]
+    args = [a for a in ctx.args if a is not None]
+    if len(args) != len(ins):
+        raise ctx.fail(f"graph {callee!r} takes {len(ins)} input(s), got {len(args)}", code="GS208",
+                       expected=str(len(ins)), got=str(len(args)))
+    bindings: dict[str, Dim] = {}
+    for i, (want, got) in enumerate(zip(ins, args)):
+        got = ctx.tensor(i)
+        if len(want.shape) != len(got.shape):
+            raise ctx.fail(f"is {got}; input #{i} of graph {callee!r} has rank {len(want.shape)} ({want})", i,
+                           code="GS302", expected=str(want), got=str(got))
+        if want.dtype != got.dtype:
+            raise ctx.fail(f"is {got}; input #{i} of graph {callee!r} has dtype {want.dtype}", i, code="GS303",
+                           expected=want.dtype, got=got.dtype)
+        for w, g in zip(want.shape, got.shape):
+            _bind(w, g, bindings)
+    for i, (want, got) in enumerate(zip(ins, args)):
+        for k, (w, g) in enumerate(zip(want.shape, got.shape)):
+            ctx.eq(g, substitute(w, bindings), arg=i, what=f"has shape {format_shape(got.shape)}; dim {k}",
+                   ref=f"dim {k} of input #{i} of graph {callee!r}, {want},")
+    return [Sig(tuple(substitute(d, bindings) for d in o.shape), o.dtype) for o in outs]

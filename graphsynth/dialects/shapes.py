@@ -139,13 +139,31 @@ def _poly(d: Dim) -> dict[Monomial, int]:
     return d._as_dict()
 
 
+# Symbolic arithmetic is pure and the same few dims recur on every line of a graph (B*S, 2*S,
+# S+1 ...): results are memoised, so a 100k-op graph pays for each distinct sum, product,
+# quotient and comparison once.  Bounded: cleared when it grows past _MEMO_MAX entries.
+_MEMO: dict[tuple, object] = {}
+_MEMO_MAX = 1 << 18
+
+
+def _remember(key: tuple, value: object) -> None:
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    _MEMO[key] = value
+
+
 def add(a: Dim, b: Dim) -> Dim:
     if isinstance(a, int) and isinstance(b, int):
         return a + b
-    terms = _poly(a)
-    for m, c in _poly(b).items():
-        terms[m] = terms.get(m, 0) + c
-    return SymDim._from_dict(terms)
+    key = ("+", a, b)
+    r = _MEMO.get(key)
+    if r is None:
+        terms = _poly(a)
+        for m, c in _poly(b).items():
+            terms[m] = terms.get(m, 0) + c
+        r = SymDim._from_dict(terms)
+        _remember(key, r)
+    return r  # type: ignore[return-value]
 
 
 def sub(a: Dim, b: Dim) -> Dim:
@@ -166,19 +184,42 @@ def _mono_mul(m1: Monomial, m2: Monomial) -> Monomial:
 
 
 def mul(a: Dim, b: Dim) -> Dim:
-    if isinstance(a, int) and isinstance(b, int):
-        return a * b
-    terms: dict[Monomial, int] = {}
-    for m1, c1 in _poly(a).items():
-        for m2, c2 in _poly(b).items():
-            m = _mono_mul(m1, m2)
-            terms[m] = terms.get(m, 0) + c1 * c2
-    return SymDim._from_dict(terms)
+    if isinstance(a, int):
+        if isinstance(b, int):
+            return a * b
+        if a == 1:
+            return b
+    elif isinstance(b, int) and b == 1:
+        return a
+    key = ("*", a, b)
+    r = _MEMO.get(key)
+    if r is None:
+        terms: dict[Monomial, int] = {}
+        for m1, c1 in _poly(a).items():
+            for m2, c2 in _poly(b).items():
+                m = _mono_mul(m1, m2)
+                terms[m] = terms.get(m, 0) + c1 * c2
+        r = SymDim._from_dict(terms)
+        _remember(key, r)
+    return r  # type: ignore[return-value]
 
 
 def floordiv(a: Dim, b: Dim) -> Dim:
     """``a // b`` in canonical form: the part of ``a`` divisible by an int ``b``
     is divided out exactly, so ``(2*S+3)//2`` becomes ``S+1``."""
+    if isinstance(a, int) and isinstance(b, int):
+        if b == 0:
+            raise ZeroDivisionError("dim divided by zero")
+        return a // b
+    key = ("//", a, b)
+    r = _MEMO.get(key)
+    if r is None:
+        r = _floordiv(a, b)
+        _remember(key, r)
+    return r  # type: ignore[return-value]
+
+
+def _floordiv(a: Dim, b: Dim) -> Dim:
     if isinstance(b, int):
         if b == 0:
             raise ZeroDivisionError("dim divided by zero")
@@ -212,7 +253,56 @@ def floordiv(a: Dim, b: Dim) -> Dim:
         return add(SymDim._from_dict(quotient), tail)
     if isinstance(a, SymDim) and a == b:
         return 1
+    exact = _divide_exactly(a, b)
+    if exact is not None:
+        return exact
     return SymDim(((((FloorDiv(a, b), 1),), 1),))
+
+
+def _divide_exactly(a: Dim, b: SymDim) -> Dim | None:
+    """``a / b`` when the polynomial ``b`` divides ``a`` exactly with integer coefficients, so
+    ``(2*B*S+2*B)//B`` is ``2*S+2`` and ``(4*S+4)//(S+1)`` is 4 (a reshape's -1 next to symbolic
+    dims); None otherwise.  Multivariate long division in graded lex order: for one divisor the
+    remainder is 0 exactly when ``b`` divides ``a``.  Floor atoms count as opaque variables."""
+    pa, pb = _poly(a), _poly(b)
+    atoms = sorted({x for m in list(pa) + list(pb) for x, _ in m}, key=_atom_key)
+
+    def order(m: Monomial) -> tuple:
+        exps = dict(m)
+        vec = tuple(exps.get(x, 0) for x in atoms)
+        return (sum(vec), vec)
+
+    lead_b = max(pb, key=order)
+    coeff_b = pb[lead_b]
+    need = dict(lead_b)
+    rest = dict(pa)
+    quotient: dict[Monomial, int] = {}
+    for _ in range(_MAX_DIVISION_STEPS):
+        if not rest:
+            return SymDim._from_dict(quotient)
+        lead = max(rest, key=order)
+        c = rest[lead]
+        if c % coeff_b:
+            return None
+        exps = dict(lead)
+        for atom, e in need.items():
+            if exps.get(atom, 0) < e:
+                return None
+            exps[atom] -= e
+        q_mono = tuple(sorted(((x, e) for x, e in exps.items() if e), key=lambda ae: _atom_key(ae[0])))
+        q_coeff = c // coeff_b
+        quotient[q_mono] = quotient.get(q_mono, 0) + q_coeff
+        for m, cb in pb.items():
+            t = _mono_mul(q_mono, m)
+            v = rest.get(t, 0) - q_coeff * cb
+            if v:
+                rest[t] = v
+            else:
+                rest.pop(t, None)
+    return None
+
+
+_MAX_DIVISION_STEPS = 256
 
 
 def _nested_floordiv(a: SymDim, b: int) -> Dim | None:
@@ -278,6 +368,9 @@ def _format_poly(terms: tuple[tuple[Monomial, int], ...]) -> str:
     out = []
     for i, (mono, c) in enumerate(terms):
         body = str(abs(c)) if mono == () else _format_mono(mono, abs(c))
+        if c == -1 and i == 0 and len(mono) == 1 and mono[0][1] == 1 and not isinstance(mono[0][0], str):
+            # A leading minus binds tighter than //: "-B//2" would read back as (-B)//2.
+            body = f"({body})"
         if c < 0:
             out.append("-" + body)
         else:
@@ -295,24 +388,54 @@ def compare(a: Dim, b: Dim) -> bool | None:
         return True
     if isinstance(a, int) and isinstance(b, int):
         return a == b
-    d = sub(a, b)
-    if isinstance(d, int):
-        return d == 0
-    return False if _never_zero(d) else None
+    key = ("==", a, b)
+    r = _MEMO.get(key, _MISSING)
+    if r is _MISSING:
+        d = sub(a, b)
+        r = d == 0 if isinstance(d, int) else (False if _never_zero(d) else None)
+        _remember(key, r)
+    return r  # type: ignore[return-value]
+
+
+_MISSING = object()
 
 
 def _never_zero(d: SymDim) -> bool:
-    """A polynomial whose terms all have one sign is never zero for positive
-    symbols (floor atoms are only known to be >= 0, so they do not count)."""
+    """A polynomial whose terms all have one sign is never zero for positive symbols, when
+    one term is a plain monomial (>= 1) and every floor atom is known to be >= 0 (a term with
+    one may be 0, never of the other sign).  A floor atom of unknown sign, such as
+    ``(S-5)//B``, makes the sign of its terms unknown: then nothing is proved."""
     signs = set()
     has_pure = False
     for mono, c in d.terms:
         if all(isinstance(atom, str) for atom, _ in mono):
-            signs.add(c > 0)
             has_pure = True
-        else:
-            signs.add(c > 0)
+        elif not all(isinstance(atom, str) or _nonneg_atom(atom) for atom, _ in mono):
+            return False
+        signs.add(c > 0)
     return has_pure and len(signs) == 1
+
+
+def _nonneg_atom(atom: FloorDiv) -> bool:
+    """``num // den`` >= 0 for every binding: both sides of one sign, as the int-divisor
+    canonical form always leaves them (its remainder terms lie in [0, den))."""
+    num, den = atom.num, atom.den
+    return _same_sign(num, 1) and _same_sign(den, 1, strict=True) or _same_sign(num, -1) and _same_sign(den, -1, strict=True)
+
+
+def _same_sign(d: Dim, sign: int, strict: bool = False) -> bool:
+    """Every term of ``d`` has the sign ``sign`` (and its floor atoms are >= 0), so ``d`` has
+    that sign or is 0; ``strict`` also rules out 0 (a nonzero constant or plain monomial)."""
+    if isinstance(d, int):
+        return d * sign > 0 if strict else d * sign >= 0
+    nonzero = False
+    for mono, c in d.terms:
+        if c * sign <= 0:
+            return False
+        if not all(isinstance(atom, str) or _nonneg_atom(atom) for atom, _ in mono):
+            return False
+        nonzero = nonzero or all(isinstance(atom, str) for atom, _ in mono)
+    return nonzero or not strict
 
 
 def is_positive_known(d: Dim) -> bool:

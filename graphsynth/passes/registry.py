@@ -8,6 +8,7 @@ pass, and the caller's module is never touched.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from xdsl.context import Context
@@ -45,17 +46,119 @@ def context() -> Context:
 
 
 def parse_pipeline(pipeline: str) -> list[ModulePass]:
-    """Pipeline text -> pass instances; unknown passes/options raise PassError (GS404)."""
+    """Pipeline text -> pass instances; unknown passes/options raise PassError (GS404).
+
+    Option values that xDSL's lexer does not take bare (module paths such as ``h.0.attn``,
+    value names such as ``%3``) are quoted first, as mlir-opt accepts them unquoted."""
+    from xdsl.utils.exceptions import ArgSpecParseError
+
     _load_builtin_passes()
     try:
-        return list(PassPipeline.parse_spec(PASSES, pipeline).passes)
-    except Exception as e:  # xDSL raises ValueError/PassPipelineParseError/TypeError for bad specs
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        valid = ", ".join(sorted(PASSES))
-        raise PassError(
-            "pipeline",
-            [error("GS404", f"invalid pass pipeline '{pipeline}': {msg}", fix=f"registered passes: {valid}")],
-        ) from None
+        return list(PassPipeline.parse_spec(PASSES, _quote_option_values(pipeline)).passes)
+    except (Exception, ArgSpecParseError) as e:  # ValueError/TypeError; ArgSpecParseError is a BaseException
+        raise PassError("pipeline", [_pipeline_diagnostic(pipeline, e)]) from None
+
+
+_BARE_OK = re.compile(r'^(-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?|[A-Za-z_][A-Za-z0-9_-]*|"([^"\\]|\\.)*")$')
+_OPTION = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)=("(?:[^"\\]|\\.)*"|[^\s{}"]+)')
+
+
+def _str_options(name: str) -> set[str]:
+    """The options (as spelled in pipelines) of a registered pass whose type is str."""
+    import dataclasses
+
+    factory = PASSES.get(name)
+    if factory is None:
+        return set()
+    return {f.name.replace("_", "-") for f in dataclasses.fields(factory()) if f.type in ("str", str)}
+
+
+def _quote_option_values(pipeline: str) -> str:
+    """``p{after=h.0.attn}`` -> ``p{after="h.0.attn"}``: bare values the lexer does not take (paths,
+    ``%3``) and numbers given to str options (``after=0``, a module of an nn.Sequential) are quoted."""
+    out, depth, i = [], 0, 0
+    strs: set[str] = set()
+    while i < len(pipeline):
+        ch = pipeline[i]
+        if ch == "{":
+            depth += 1
+            head = re.search(r"([A-Za-z0-9_-]+)\s*$", pipeline[:i])
+            strs = _str_options(head.group(1)) if head else set()
+        elif ch == "}":
+            depth = max(depth - 1, 0)
+        elif depth and (m := _OPTION.match(pipeline, i)) and (i == 0 or not pipeline[i - 1].isalnum()):
+            key, value = m.group(1), m.group(2)
+            if not _BARE_OK.match(value) or (key.replace("_", "-") in strs and not value.startswith('"')):
+                value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            out.append(f"{key}={value}")
+            i = m.end()
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def pass_options(name: str) -> list[str]:
+    """``max-ops: int = 64`` for each option of a registered pass."""
+    import dataclasses
+
+    cls = PASSES[name]()
+    out = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else "required"
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        out.append(f"{f.name.replace('_', '-')}: {kind} = {default!r}")
+    return out
+
+
+def _pipeline_diagnostic(pipeline: str, e: BaseException) -> Diagnostic:
+    """A usage diagnostic for a bad pipeline: what is wrong, where, and the valid choices."""
+    import difflib
+
+    text = str(e).strip()
+    valid = sorted(PASSES)
+    unknown = re.search(r"Unrecognized passes: \[(.*)\]", text)
+    if unknown:
+        names = [n.strip(" '\"") for n in unknown.group(1).split(",")]
+        close = [m for n in names for m in difflib.get_close_matches(n, valid, n=1)]
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return error("GS404", f"unknown pass {', '.join(repr(n) for n in names)} in pipeline '{pipeline}'",
+                     got=", ".join(names), expected=" | ".join(valid), fix=f"{hint}registered passes: {', '.join(valid)}")
+    bad_option = re.search(r'Provided arguments \[(.*)\] not found in expected arguments', text)
+    if bad_option:
+        opts = [o.strip(" '\"") for o in bad_option.group(1).split(",")]
+        owner = _pass_with_option(pipeline, opts[0])
+        choices = pass_options(owner) if owner in PASSES else []
+        return error("GS404", f"pass '{owner}' has no option {', '.join(repr(o) for o in opts)}",
+                     got=", ".join(opts), expected=" | ".join(c.split(":")[0] for c in choices) or "no options",
+                     fix=f"options of '{owner}': " + ("; ".join(choices) if choices else "none"))
+    bad_type = re.search(r"Incompatible types: given \((.*?),?\), expected <class '(\w+)'>", text)
+    if bad_type:
+        given, want = bad_type.group(1).strip(" '\""), bad_type.group(2)
+        found = re.search(r"([A-Za-z0-9_-]+)\s*\{[^}]*?([A-Za-z0-9_-]+)\s*=\s*\"?" + re.escape(given), pipeline)
+        owner, opt = (found.group(1), found.group(2)) if found else ("?", "?")
+        choices = pass_options(owner) if owner in PASSES else []
+        return error("GS404", f"option '{opt}' of pass '{owner}' expects {want}, got {given!r}", got=given, expected=want,
+                     fix=f"options of '{owner}': " + ("; ".join(choices) if choices else "none"))
+    lines = text.splitlines()
+    if lines and lines[0].startswith("Error parsing pass pipeline specification") and len(lines) >= 4:
+        col = len(lines[3]) - len(lines[3].lstrip()) + 1 if len(lines) > 3 else 1
+        reason = lines[4].strip() if len(lines) > 4 else "syntax error"
+        return error("GS404", f"malformed pass pipeline '{pipeline}' at column {col}: {reason.rstrip('.').lower()}",
+                     got=pipeline, expected="name{opt=value ...},name...",
+                     fix=f"pipeline syntax: pass{{option=value other=value}},pass; registered passes: {', '.join(valid)}")
+    msg = lines[0] if lines else type(e).__name__
+    owner = msg.split(":", 1)[0]
+    if owner in PASSES:  # a pass refused an option value (its __post_init__)
+        return error("GS404", f"invalid pass pipeline '{pipeline}': {msg}", fix=f"options of '{owner}': " + "; ".join(pass_options(owner)))
+    return error("GS404", f"invalid pass pipeline '{pipeline}': {msg}", fix=f"registered passes: {', '.join(valid)}")
+
+
+def _pass_with_option(pipeline: str, option: str) -> str:
+    for m in re.finditer(r"([A-Za-z0-9_-]+)\s*\{([^}]*)\}", pipeline):
+        if re.search(rf"(^|\s){re.escape(option)}\s*=", m.group(2)):
+            return m.group(1)
+    return "?"
 
 
 def run_pipeline(
@@ -80,6 +183,11 @@ def run_pipeline(
         except PassError:
             raise
         except Exception as e:  # a pass bug must not take the user's module with it
+            from graphsynth.passes.patterns import failure_diagnostic, failure_in
+
+            failure = failure_in(e)  # a guarded pattern run by the pass's own walker: name the op
+            if failure is not None:
+                raise PassError(p.name, [failure_diagnostic(p.name, failure)]) from e
             raise PassError(p.name, [error("GS402", f"pass '{p.name}' raised {type(e).__name__}: {e}", origin=p.name)]) from e
         diags = verify(candidate)
         if diags:
@@ -105,6 +213,10 @@ def _load_builtin_passes() -> None:
     if not _LOADED:
         _LOADED = True
         import graphsynth.passes.builtin  # noqa: F401  (registers on import)
+        import graphsynth.passes.fold_constants  # noqa: F401
+        import graphsynth.passes.fusion  # noqa: F401
+        import graphsynth.passes.insert_block  # noqa: F401
+        import graphsynth.passes.outline  # noqa: F401
         from graphsynth.llm.rewrite_pass import LLMRewritePass
 
         register(LLMRewritePass)
