@@ -57,6 +57,11 @@ def _fail(code: str, message: str, **kw) -> PassError:
     return PassError("outline", [error(code, f"outline: {message}", origin="outline", **kw)])
 
 
+class NothingReadOutside(PassError):
+    """The module computes nothing that is read outside it: a call would have no results, which
+    neither the text form nor a caller can use.  Outlining every module skips such modules."""
+
+
 def is_call(op: Operation) -> bool:
     return isinstance(op, gs.GsOp) and op.SPEC.name == "call"
 
@@ -182,6 +187,10 @@ def outline_module(module: ModuleOp, graph: gs.GraphOp, path: str) -> gs.GraphOp
                 carried |= free_symbols(d)
 
     outputs = [r for op in members for r in op.results if any(_top(u.operation, block) not in inside for u in r.uses)]
+    if not outputs:
+        raise NothingReadOutside("outline", [error(
+            "GS406", f"outline: module '{path}' computes nothing that is read outside it (dead code)",
+            origin="outline", fix="run 'dce' first")])
 
     # The callee: same ops, same names, same (absolute) scopes.
     arg_names: list[str] = []
@@ -376,7 +385,11 @@ class OutlinePass(ModulePass):
             scopes = {op_scope(o) for o in graph.body.block.ops}
             targets = [p for p, (_, parent) in table.items() if not parent and any(in_subtree(table, s, p) for s in scopes)]
         for path in targets:
-            outline_module(op, graph, path)
+            try:
+                outline_module(op, graph, path)
+            except NothingReadOutside:
+                if self.module:
+                    raise
 
 
 @register
