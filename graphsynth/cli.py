@@ -255,8 +255,10 @@ def _locate_mlir_ops(module, text: str, filename: str) -> None:
 
     starts = list(_MLIR_OP_LINE.finditer(text))
     ops = list(module.walk())
-    if not starts or starts[0].group(2) != "builtin.module":
-        ops = ops[1:]  # the module was implicit: top-level ops without a builtin.module around them
+    if len(starts) == len(ops) - 1:
+        # The root module is not in the text: the top-level ops had no builtin.module around
+        # them, or there were several (a builtin.module and stray ops), which xDSL wraps.
+        ops = ops[1:]
     if len(starts) != len(ops) or any(m.group(2) != op.name for m, op in zip(starts, ops)):
         return
     file_attr = StringAttr(filename)

@@ -521,6 +521,12 @@ def _strings(attr: Any) -> list[str] | None:
 def _attr_ok(kind: str, attr: Attribute, default: Any) -> bool:
     """Whether an attribute value of ``kind`` is one the text form writes and reads back
     (memoised: attributes are immutable and the same values recur on every line)."""
+    # The plain cases first: hashing a list attribute for the memo costs more than checking it.
+    t = type(attr)
+    if t is IntAttr:
+        return kind in ("int", "dim", "float", "scalar")
+    if t is ArrayAttr and kind in ("ints", "dims") and all(type(a) is IntAttr for a in attr.data):
+        return True
     key = (kind, attr, default is None)
     ok = _ATTR_OK.get(key)
     if ok is None:

@@ -249,7 +249,12 @@ def _floordiv(a: Dim, b: Dim) -> Dim:
             c = rest.pop((), 0) if () in rest else 0
             q, r = divmod(c, b)
             rest_sym = SymDim._from_dict({**rest, (): r} if r else rest)
-            tail = add(SymDim(((((FloorDiv(rest_sym, b), 1),), 1),)), q)
+            # The rest may itself be one floor atom plus a constant, (B//3)//2 is B//6: nest it
+            # here too, or the same dim would have two canonical forms (the text form reads
+            # "B//3//2" back as B//6).
+            nested_rest = _nested_floordiv(rest_sym, b) if isinstance(rest_sym, SymDim) else None
+            atom = nested_rest if nested_rest is not None else SymDim(((((FloorDiv(rest_sym, b), 1),), 1),))
+            tail = add(atom, q)
         return add(SymDim._from_dict(quotient), tail)
     if isinstance(a, SymDim) and a == b:
         return 1

@@ -8,6 +8,7 @@ ordering, cycles) is left to the verifier, so the two never report the same prob
 
 from __future__ import annotations
 
+import gc
 import re
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,11 @@ from graphsynth.dialects.shapes import floordiv as gs_floordiv
 from graphsynth.dialects.shapes import mod as gs_mod
 from graphsynth.dialects.shapes import mul as gs_mul
 from graphsynth.dialects.shapes import sub as gs_sub
+from graphsynth.grammar.fastpath import FastReader
 
 _GRAMMAR = (Path(__file__).parent / "gs.lark").read_text()
 _LARK = Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+_FAST = FastReader(_LARK)
 
 # Source text by file name, so diagnostics found later (by the verifier) can show the line.
 SOURCES: dict[str, list[str]] = {}
@@ -43,6 +46,8 @@ _TERMINAL_NAMES = {
     "INT": "an integer",
     "FLOAT": "a number",
     "STRING": "a string",
+    "NONE": "None",
+    "MODPATH": "a module path",
     "LPAR": "'('",
     "RPAR": "')'",
     "LBRACE": "'{'",
@@ -88,19 +93,22 @@ def parse_type(text: str) -> gs.TensorType:
         inner = m.group(2).strip()
         dims = []
         if inner:
-            offset = text.index("[") + 1
+            offset = text.index("[") + 1 + len(m.group(2)) - len(m.group(2).lstrip())
             for part in _split_dims(inner):
                 stripped = part.strip()
+                start = offset + len(part) - len(part.lstrip())  # column of the dim itself
                 if not stripped:
                     raise DimSyntaxError(f"empty dim in type '{text}'", offset)
                 try:
                     d = parse_dim(stripped)
                 except DimSyntaxError as e:
-                    raise DimSyntaxError(str(e), offset + e.column) from None
+                    raise DimSyntaxError(str(e), start + e.column) from None
+                except RecursionError:
+                    raise DimSyntaxError("dim expression nested too deeply", start) from None
                 if isinstance(d, int) and d < 0:
-                    raise DimSyntaxError(f"negative dim {d} in type '{text}'", offset)
+                    raise DimSyntaxError(f"negative dim {d} in type '{text}'", start)
                 if isinstance(d, int) and d > _I64_MAX:
-                    raise DimSyntaxError(f"dim {_short(str(d))} does not fit in 64 bits", offset)
+                    raise DimSyntaxError(f"dim {_short(str(d))} does not fit in 64 bits", start)
                 dims.append(d)
                 offset += len(part) + 1
         t = gs.tensor_type(dims, m.group(1))
@@ -140,22 +148,45 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
             raise ParseError([error("GS103", f"input is not UTF-8 text (byte {e.start})", loc=_byte_loc(text, e.start, filename))]) from None
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark, as some editors write
     _remember(filename, text)
     if not text.strip():
         raise ParseError([error("GS104", "empty input: expected 'graph NAME(...) -> ... { ... }'", loc=Location(filename, 1, 1))])
-    bad = next((i for i, ch in enumerate(text) if (ord(ch) < 32 and ch not in "\t\n\r") or ch == "\ufffd"), None)
-    if bad is not None:
+    found = _BAD_CHAR.search(text)
+    if found is not None:
+        bad = found.start()
         loc = _offset_loc(text, bad, filename)
         raise ParseError([_with_line(error("GS103", f"invalid character {text[bad]!r} (binary data?)", loc=loc))])
+    # Reading builds a million small objects for a big graph; the cyclic GC would re-scan all of
+    # them again and again (half the parse time at 10k ops), and nothing built here is garbage.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        tree = _LARK.parse(text if text.endswith("\n") else text + "\n")
-    except UnexpectedInput as e:
-        raise ParseError([_syntax_diagnostic(e, text, filename)]) from None
-    builder = _Builder(filename)
-    module = builder.build(tree)
+        source = text if text.endswith("\n") else text + "\n"
+        tree = _FAST.read(source)  # the common statement forms, several times faster than Lark
+        if tree is None:
+            try:
+                tree = _LARK.parse(source)
+            except UnexpectedInput as e:
+                raise ParseError([_syntax_diagnostic(e, text, filename)]) from None
+        builder = _Builder(filename)
+        module = builder.build(tree)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     if builder.diagnostics:
         raise ParseError(builder.diagnostics)
+    if not tree.children:
+        # Only comments: as empty as an empty file.  Point at the first comment.
+        first = next(i for i, line in enumerate(text.splitlines(), start=1) if line.strip())
+        loc = Location(filename, first, len(text.splitlines()[first - 1]) - len(text.splitlines()[first - 1].lstrip()) + 1)
+        raise ParseError([_with_line(error("GS104", "no graph in the input: expected 'graph NAME(...) -> ... { ... }'", loc=loc))])
     return module
+
+
+# Control characters other than tab and line breaks, and the replacement character that
+# decoding binary data with errors="replace" leaves behind.
+_BAD_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
 
 def _offset_loc(text: str, offset: int, filename: str) -> Location:
@@ -182,10 +213,25 @@ def _describe_expected(expected: set[str] | frozenset[str]) -> str:
     return ", ".join(names)
 
 
+def _at_end(e: UnexpectedInput, text: str) -> bool:
+    """The parser stopped at the end of the text: at $END, or at the last line break with
+    only blanks after it (the file was cut in the middle of a statement)."""
+    if isinstance(e, UnexpectedEOF):
+        return True
+    if not isinstance(e, UnexpectedToken):
+        return False
+    tok = e.token
+    if tok.type == "$END":
+        return True
+    start = getattr(tok, "start_pos", None)
+    return tok.type == "_NL" and start is not None and not text[start:].strip()
+
+
 def _syntax_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnostic:
-    if isinstance(e, UnexpectedToken) and e.token.type == "$END" or isinstance(e, UnexpectedEOF):
-        line = text.count("\n") + (0 if text.endswith("\n") else 1)
-        last = text.rstrip("\n").split("\n")[-1] if text.strip() else ""
+    if _at_end(e, text):
+        # The end of the last line with text on it (trailing blank lines do not count).
+        line = text.rstrip().count("\n") + 1
+        last = text.rstrip().split("\n")[-1] if text.strip() else ""
         loc = Location(filename, max(line, 1), len(last) + 1)
         expected = getattr(e, "expected", None) or getattr(e, "accepts", None) or set()
         msg = "unexpected end of input (truncated file?)"
@@ -222,6 +268,10 @@ class _Builder:
         self.filename = filename
         self.file_attr = StringAttr(filename)
         self.diagnostics: list[Diagnostic] = []
+        # The statement being read, so that diagnostics of names start with it (DESIGN.md §3:
+        # "op: message"), and the statement that first used each undefined name.
+        self.current_op = "graph"
+        self.use_op: dict[str, str] = {}
 
     # -- helpers ----------------------------------------------------------
     def loc(self, node: Tree | Token) -> Location:
@@ -243,7 +293,7 @@ class _Builder:
         except DimSyntaxError as e:
             col = (tok.column or 1) + e.column
             self.diagnostics.append(
-                _with_line(error("GS105", f"malformed type '{tok}': {e}", loc=Location(self.filename, tok.line or 1, col)))
+                _with_line(error("GS105", f"malformed type '{_short(str(tok), 60)}': {e}", loc=Location(self.filename, tok.line or 1, col)))
             )
             return None
 
@@ -287,7 +337,8 @@ class _Builder:
         self.build_body(body, block, scope="", parent_tree=g)
         for name, fwd in self.forward.items():
             if fwd.uses:
-                self.report("GS201", f"use of undefined value '{name}'", self.forward_site[name], value=name)
+                op = self.use_op.get(name, "graph")
+                self.report("GS201", f"{op}: use of undefined value '{name}'", self.forward_site[name], value=name, op=op)
         if not self.diagnostics:
             last = block.last_op
             if not isinstance(last, gs.ReturnOp):
@@ -330,6 +381,7 @@ class _Builder:
 
     def build_param(self, stmt: Tree, block: Block, scope: str) -> None:
         kind_tok, name_tok, type_tok = stmt.children
+        self.current_op = "param"
         name = str(name_tok)
         t = self.type_of(type_tok)
         if t is None:
@@ -337,10 +389,10 @@ class _Builder:
         if name in self.params:
             prev = self.params[name]
             detail = "" if prev == t else f" with another type ({prev} vs {t})"
-            self.report("GS206", f"parameter '{name}' is declared twice{detail}", stmt, value=name, expected=str(prev), got=str(t))
+            self.report("GS206", f"param: parameter '{name}' is declared twice{detail}", stmt, value=name, expected=str(prev), got=str(t), op="param")
             return
         if name in self.env:
-            self.report("GS202", f"'{name}' is already defined (line {self.loc(self.def_site[name]).line})", stmt, value=name)
+            self.report("GS202", f"param: '{name}' is already defined (line {self.loc(self.def_site[name]).line})", stmt, value=name, op="param")
             return
         op = gs.ParamOp.create(properties={"name": StringAttr(name), "kind": StringAttr(str(kind_tok))}, result_types=[t])
         op.location = self.xloc(stmt)
@@ -352,9 +404,10 @@ class _Builder:
         if name in self.env:
             self.report(
                 "GS202",
-                f"'{name}' is defined twice (first at line {self.loc(self.def_site[name]).line})",
+                f"{self.current_op}: '{name}' is defined twice (first at line {self.loc(self.def_site[name]).line})",
                 site,
                 value=name,
+                op=self.current_op,
                 fix=f"rename one of the two definitions of '{name}'",
             )
             return
@@ -376,10 +429,12 @@ class _Builder:
             fwd = ForwardDeclaredValue(expected_type or gs.tensor_type((), "f32"))
             self.forward[name] = fwd
             self.forward_site[name] = tok
+            self.use_op[name] = self.current_op
         return fwd
 
     def build_op(self, stmt: Tree, block: Block, scope: str) -> None:
         defs, name_tok = stmt.children[0], stmt.children[1]
+        self.current_op = str(name_tok)
         rest = stmt.children[2:]
         items = next((c for c in rest if isinstance(c, Tree) and c.data == "items"), None)
         region = next((c for c in rest if isinstance(c, Tree) and c.data == "region"), None)
@@ -388,15 +443,23 @@ class _Builder:
         opname = str(name_tok)
         positional: list[Any] = []
         kwargs: list[tuple[Token, Any]] = []
+        nested_too_deep = False
         for item in items.children if items is not None else []:
             if item.data == "kwarg":
-                kwargs.append((item.children[0], self.literal(item.children[1])))
+                try:
+                    kwargs.append((item.children[0], self.literal(item.children[1])))
+                except RecursionError:
+                    self.report("GS106", f"{opname}: attribute '{item.children[0]}' is nested too deeply", item.children[0], op=opname)
+                    nested_too_deep = True
             else:
                 positional.append(item.children[0])
-        if opname == "fused":
+        if nested_too_deep:
+            op = None
+        elif opname == "fused":
             op = self.build_fused(stmt, positional, kwargs, region, types, names, scope)
         else:
             op = self.build_primitive(stmt, name_tok, positional, kwargs, region, types, names, scope)
+        self.current_op = opname  # a fused region read its inner ops in between
         if op is None or any(t is None for t in types):
             for n, d in zip(names, defs.children):
                 self.define("%" + n, None, d)
@@ -441,7 +504,7 @@ class _Builder:
             close = _close_matches(opname, list(gs.OPS))
             self.report(
                 "GS207",
-                f"unknown op '{opname}'",
+                f"{opname}: unknown op",
                 name_tok,
                 op=opname,
                 fix=f"did you mean {close}?" if close else "see `graphsynth-opt --list-ops` for the op set",
@@ -524,7 +587,8 @@ class _Builder:
         self.build_body(body, inner, scope="", parent_tree=stmt, in_region=True)
         for name, fwd in self.forward.items():
             if fwd.uses:
-                self.report("GS201", f"use of undefined value '{name}' (a fused region sees only its block arguments)", self.forward_site[name], value=name)
+                op = self.use_op.get(name, "fused")
+                self.report("GS201", f"{op}: use of undefined value '{name}' (a fused region sees only its block arguments)", self.forward_site[name], value=name, op=op)
         self.env, self.def_site = saved
         self.forward, self.forward_site = saved_fwd
         # The inner ops carry no scope: the fused op's scope covers them.
@@ -538,6 +602,7 @@ class _Builder:
     def build_return(self, stmt: Tree, block: Block, in_region: bool) -> None:
         kind_tok = stmt.children[0]
         kind = str(kind_tok)
+        self.current_op = kind
         if (kind == "yield") != in_region:
             where = "a fused region" if in_region else "a graph"
             want = "yield" if in_region else "return"
@@ -616,7 +681,7 @@ class _Builder:
             )
             return _BAD
 
-        if value is _BAD:
+        if value is _BAD or isinstance(value, list) and any(v is _BAD for v in value):
             return bad("a valid dim expression")
         if _out_of_range(value):
             return bad("integers that fit in 64 bits")
@@ -696,6 +761,8 @@ _DTYPE_WORDS = ("f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "b
 
 
 def _show(v: Any) -> str:
+    if v is _BAD:
+        return "<invalid dim>"
     if v is None:
         return "None"
     if isinstance(v, list):

@@ -1,0 +1,49 @@
+"""lit configuration of the FileCheck tests of ``graphsynth-opt``.
+
+Run from the repository root with ``lit -v tests/filecheck``.  The tools resolve from the Python
+environment that runs lit (``sys.executable``), not from PATH, so the suite runs the same in a
+fresh virtual environment, with graphsynth installed or straight from the checkout:
+
+- ``graphsynth-opt`` -> ``python -m graphsynth.cli`` (the checkout is put on PYTHONPATH),
+- ``filecheck``      -> ``python -m filecheck`` (the ``filecheck`` package, a FileCheck clone),
+- ``not``            -> lit's built-in (inverts the exit status: ``not graphsynth-opt bad.gs``).
+
+Temporary files (``%t``) go to a directory outside the source tree.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import tempfile
+
+import lit.formats
+
+# `config` is injected by lit.
+config = globals()["config"]  # noqa: F821 - keeps linters quiet about the injected name
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PYTHON = shlex.quote(sys.executable)
+
+config.name = "graphsynth"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".gs", ".mlir"]
+config.test_source_root = os.path.dirname(os.path.abspath(__file__))
+config.test_exec_root = os.path.join(tempfile.gettempdir(), f"graphsynth-lit-{os.getuid() if hasattr(os, 'getuid') else 0}")
+config.excludes = ["Inputs", "lit.cfg.py"]
+
+# A word on its own (not part of a path or a longer name), so that `%s` paths under
+# tests/filecheck/ are never rewritten.
+_WORD = r"(?<![\w/.-]){}(?![\w/.-])"
+config.substitutions.append((_WORD.format("graphsynth-opt"), f"{PYTHON} -m graphsynth.cli"))
+config.substitutions.append((_WORD.format("filecheck"), f"{PYTHON} -m filecheck"))
+config.substitutions.append(("%examples", os.path.join(ROOT, "examples")))
+config.substitutions.append(("%python", PYTHON))
+
+pythonpath = [ROOT] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+config.environment["PYTHONPATH"] = os.pathsep.join(pythonpath)
+config.environment["PYTHONDONTWRITEBYTECODE"] = "1"
+# Diagnostics and output must not depend on the caller's locale or terminal.
+config.environment["LC_ALL"] = "C.UTF-8"
+config.environment["PYTHONIOENCODING"] = "utf-8"
