@@ -38,10 +38,10 @@ def encoder() -> Any:
 def texts(name: str) -> tuple[str, str]:
     """(str(ExportedProgram), print_ir of its import) for one factory of examples/models.py."""
     import models
-    from graphsynth.grammar.printer import print_ir
 
     from graphsynth.frontend import torch as front
     from graphsynth.frontend.convert import Converter
+    from graphsynth.grammar.printer import print_ir
 
     model, inputs, dyn = getattr(models, name)()
     tensors, constants = front.bind_inputs(model, inputs)

@@ -2,6 +2,8 @@
 
 Codes are stable, grouped by the room that reports them:
 
+- GS000 ``--verify-diagnostics``: an expected diagnostic was not produced, or one was produced
+  that no ``expected-*`` comment asked for.
 - GS1xx syntax (parser): GS101 unexpected token, GS102 unexpected end of input,
   GS103 invalid character or bytes, GS104 empty input, GS105 malformed dim or type,
   GS106 bad attribute value.

@@ -664,6 +664,9 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
                 bad(op, "GS202", f"parameter '{op.param_name.data}' has the name of a graph input")
             if op.kind.data not in ("param", "buffer"):
                 bad(op, "GS211", f"parameter '{op.param_name.data}' has kind {op.kind.data!r}, expected param or buffer")
+            init = op.attributes.get("init")
+            if init is not None and not (isinstance(init, StringAttr) and gs.INIT_RE.fullmatch(init.data)):
+                bad(op, "GS211", f"parameter '{op.param_name.data}' has init {init}, expected \"zeros\", \"ones\" or \"normal:<std>\"")
             continue
         props = op.properties
         if "names" in props:

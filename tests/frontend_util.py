@@ -47,9 +47,8 @@ def verify_clean(module: Any) -> None:
 
 def text_round_trip(module: Any) -> str:
     """print -> parse -> print gives the same text; returns it."""
-    from graphsynth.grammar.printer import print_ir
-
     from graphsynth.grammar.parser import parse_ir
+    from graphsynth.grammar.printer import print_ir
 
     text = print_ir(module)
     again = print_ir(parse_ir(text, filename="roundtrip.gs"))

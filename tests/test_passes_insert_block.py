@@ -112,8 +112,17 @@ def test_non_identity_kinds_change_only_the_downstream_outputs(kind):
 def test_text_round_trip_keeps_the_adapter_an_identity():
     m = net()
     out = insert(m, after="fc1", before="act", block="adapter")
-    reparsed = gs.parse_ir(gs.print_ir(out))  # the init hint is not text: all new params are zeros
+    reparsed = gs.parse_ir(gs.print_ir(out))
     assert_same_numerics(m, reparsed)
+
+
+def test_text_round_trip_keeps_initial_values():
+    """A LayerNorm inserted, printed and parsed again still starts with weight 1 and bias 0."""
+    out = gs.parse_ir(gs.print_ir(insert(net(), after="fc1", before="act", block="layer_norm")))
+    state = lower(out).state_dict()
+    (weight,) = [v for k, v in state.items() if k.endswith("layer_norm.weight")]
+    (bias,) = [v for k, v in state.items() if k.endswith("layer_norm.bias")]
+    assert torch.equal(weight, torch.ones_like(weight)) and torch.equal(bias, torch.zeros_like(bias))
 
 
 def errors(m, **opts):

@@ -17,13 +17,13 @@ trip exactly; xDSL's name hints cannot hold names such as ``%0`` or ``%x_1``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from xdsl.dialects.builtin import (
     ArrayAttr,
-    BoolAttr,
     FloatAttr,
     IntAttr,
     IntegerAttr,
@@ -367,9 +367,17 @@ class GraphOp(IRDLOperation):
         return {e.data[0].data: (e.data[1].data, e.data[2].data) for e in self.modules.data}
 
 
+INIT_RE = re.compile(r"zeros|ones|normal:[0-9]*\.?[0-9]+(e[+-]?[0-9]+)?")
+
+
 @irdl_op_definition
 class ParamOp(IRDLOperation):
-    """A parameter or buffer, named by its ``state_dict`` key."""
+    """A parameter or buffer, named by its ``state_dict`` key.
+
+    A parameter that a pass creates (``insert-block``) has no value in the source model's
+    state_dict, so it may carry an ``init`` attribute (``INIT_RE``) that the lowering uses as its
+    initial value; it is printed as ``param norm.weight: f32[128] init="ones"``.
+    """
 
     name = "gs.param"
     param_name = prop_def(StringAttr, prop_name="name")

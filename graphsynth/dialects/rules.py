@@ -16,6 +16,7 @@ from typing import Any
 from graphsynth.dialects.shapes import (
     Dim,
     Shape,
+    add,
     compare,
     floordiv,
     format_shape,
@@ -23,7 +24,6 @@ from graphsynth.dialects.shapes import (
     mul,
     numel,
     sub,
-    add,
 )
 
 FLOAT_DTYPES = ("f32", "f16", "bf16", "f64")

@@ -912,7 +912,8 @@ def _tied_keys(model: torch.nn.Module) -> dict[str, list[str]]:
     return {k: keys for keys in by_id.values() if len(keys) > 1 for k in keys}
 
 
-# The handlers register themselves in HANDLERS when imported.
-from graphsynth.frontend import aten as _aten
+# The handlers register themselves in HANDLERS when imported (aten.py imports this module, so
+# the import has to come after everything it uses is defined).
+from graphsynth.frontend import aten as _aten  # noqa: E402
 
 _ = _aten

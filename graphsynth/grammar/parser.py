@@ -380,7 +380,7 @@ class _Builder:
                 self.build_return(stmt, block, in_region)
 
     def build_param(self, stmt: Tree, block: Block, scope: str) -> None:
-        kind_tok, name_tok, type_tok = stmt.children
+        kind_tok, name_tok, type_tok, *init_tok = stmt.children
         self.current_op = "param"
         name = str(name_tok)
         t = self.type_of(type_tok)
@@ -395,6 +395,12 @@ class _Builder:
             self.report("GS202", f"param: '{name}' is already defined (line {self.loc(self.def_site[name]).line})", stmt, value=name, op="param")
             return
         op = gs.ParamOp.create(properties={"name": StringAttr(name), "kind": StringAttr(str(kind_tok))}, result_types=[t])
+        if init_tok and init_tok[0] is not None:
+            init = _unquote(init_tok[0])
+            if not gs.INIT_RE.fullmatch(init):
+                self.report("GS209", f"param: init={init_tok[0]} is not one of \"zeros\", \"ones\", \"normal:<std>\"", init_tok[0], value=name, op="param")
+            else:
+                op.attributes["init"] = StringAttr(init)
         op.location = self.xloc(stmt)
         block.add_op(op)
         self.params[name] = t

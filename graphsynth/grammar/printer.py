@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Operation, SSAValue
 
 from graphsynth.dialects import gs
@@ -123,7 +123,9 @@ class GraphPrinter:
         ops = list(block.ops)
         for op in ops:
             if isinstance(op, gs.ParamOp):
-                lines.append(f"  {op.kind.data} {op.param_name.data}: {op.results[0].type}")
+                init = op.attributes.get("init")
+                suffix = f' init="{init.data}"' if isinstance(init, StringAttr) else ""
+                lines.append(f"  {op.kind.data} {op.param_name.data}: {op.results[0].type}{suffix}")
         body = [op for op in ops if not isinstance(op, gs.ParamOp)]
         self._print_ops(body, lines, indent=1)
         lines.append("}")

@@ -106,7 +106,7 @@ class PrintSummaryPass(ModulePass):
             for inner in g.body.block.ops:
                 if isinstance(inner, gs.ParamOp):
                     n_params += 1
-                else:
+                elif not isinstance(inner, gs.ReturnOp):
                     counts[inner.name.removeprefix("gs.")] += 1
             ops = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
             print(f"graph {g.sym_name.data}: {sum(counts.values())} ops, {n_params} params, {len(g.modules.data)} modules", file=sys.stderr)

@@ -22,8 +22,8 @@ or ``normal:<std>``) that the torch backend applies when it creates the paramete
 module is ready to run.  The adapter's ``up`` projection starts at zero, which makes the inserted
 block compute exactly ``x``: the network's outputs do not change until it is trained, while
 ``down`` starts random (std 0.02) so that the first gradient step reaches ``up`` (LoRA does the
-same).  The attribute is not part of the text form: a module printed and parsed again lowers its
-parameters as zeros, which for ``adapter`` and ``identity`` still computes ``x``.  Loading the
+same).  The text form keeps it (``param up.weight: f32[64, 16] init="zeros"``), so a module
+printed and parsed again lowers to the same initial values.  Loading the
 source model's ``state_dict`` into the lowered module needs ``strict=False`` (the new keys are
 not in it); the new parameters then keep their initial values.
 
