@@ -10,30 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from query_util import RES
 
 from graphsynth.query.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
-G = """graph N(x: f32[B, 8]) -> f32[B, 8] {
-  param blk.fc.weight: f32[8, 8]
-  module blk : Block {
-    module blk.fc : Linear {
-      %0: f32[B, 8] = linear(x, blk.fc.weight)
-    }
-    %1: f32[B, 8] = relu(%0)
-    %2: f32[B, 8] = add(x, %1)
-  }
-  %3: f32[B, 8] = tanh(%2)
-  return %3
-}
-"""
-
-
 @pytest.fixture
 def gs_file(tmp_path):
     p = tmp_path / "n.gs"
-    p.write_text(G)
+    p.write_text(RES)
     return str(p)
 
 

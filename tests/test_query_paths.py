@@ -8,24 +8,10 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from query_util import RES
 
 from graphsynth.grammar.parser import parse_ir
 from graphsynth.query import QueryError, index, paths
-
-RES = """
-graph R(x: f32[B, 8]) -> f32[B, 8] {
-  param blk.fc.weight: f32[8, 8]
-  module blk : Block {
-    module blk.fc : Linear {
-      %0: f32[B, 8] = linear(x, blk.fc.weight)
-    }
-    %1: f32[B, 8] = relu(%0)
-    %2: f32[B, 8] = add(x, %1)
-  }
-  %3: f32[B, 8] = tanh(%2)
-  return %3
-}
-"""
 
 THREE = """
 graph T(x: f32[4]) -> f32[4] {

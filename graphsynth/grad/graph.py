@@ -369,17 +369,13 @@ class ValueGraph:
 
     def descendants(self, node_names: Iterable[str]) -> set[str]:
         """fx nodes downstream of the given ones (inclusive)."""
-        seen: set[str] = set()
-        stack = [self.nodes_by_name[n] for n in node_names]
-        while stack:
-            n = stack.pop()
-            if n.name in seen:
-                continue
-            seen.add(n.name)
-            stack.extend(n.users)
-        return seen
+        return self._reach(node_names, lambda n: n.users)
 
     def ancestors(self, node_names: Iterable[str]) -> set[str]:
+        """fx nodes upstream of the given ones (inclusive)."""
+        return self._reach(node_names, lambda n: n.all_input_nodes)
+
+    def _reach(self, node_names: Iterable[str], step: Callable[[Any], Iterable[Any]]) -> set[str]:
         seen: set[str] = set()
         stack = [self.nodes_by_name[n] for n in node_names]
         while stack:
@@ -387,7 +383,7 @@ class ValueGraph:
             if n.name in seen:
                 continue
             seen.add(n.name)
-            stack.extend(n.all_input_nodes)
+            stack.extend(step(n))
         return seen
 
 
