@@ -96,7 +96,7 @@ def test_symbols_come_from_inputs_and_dims_stay_positive(m):
 
 def test_unknown_op_is_rejected_with_the_supported_list():
     with pytest.raises(ValueError, match="no generator for op"):
-        modules(ops=("relu", "conv7d")).example()
+        modules(ops=("relu", "conv7d"))
 
 
 def test_default_ops_are_supported_and_exist():

@@ -688,10 +688,24 @@ def tensor_types(
     )
 
 
+def modules(ops: Sequence[str] | None = None, **options: Any) -> st.SearchStrategy[ModuleOp]:
+    """A random well-typed module holding one ``gs.graph`` (options: see :func:`_modules`).
+
+    A bad op set is reported here, when the strategy is made, not at the first draw.
+    """
+    chosen = tuple(DEFAULT_OPS if ops is None else ops)
+    unknown = [o for o in chosen if o not in _BUILDERS]
+    if unknown:
+        raise ValueError(f"modules(): no generator for op(s) {unknown}; supported: {', '.join(SUPPORTED_OPS)}")
+    if not chosen:
+        raise ValueError("modules(): the op set is empty")
+    return _modules(chosen, **options)
+
+
 @st.composite
-def modules(
+def _modules(
     draw: Callable,
-    ops: Sequence[str] | None = None,
+    chosen: tuple[str, ...],
     *,
     min_ops: int = 1,
     max_ops: int = 8,
@@ -707,7 +721,7 @@ def modules(
     graph_name: str = "G",
     check: bool = True,
 ) -> ModuleOp:
-    """A random well-typed module holding one ``gs.graph``.
+    """The strategy behind :func:`modules`.
 
     ``ops``: op names to draw from (default :data:`DEFAULT_OPS`; see :data:`SUPPORTED_OPS`).
     ``min_ops``/``max_ops``: how many ops to draw, about five on average (helper ops such as the ``gt`` feeding a
@@ -720,13 +734,6 @@ def modules(
     printer numbers them.  ``check``: verify the module and fail with the diagnostics when it
     does not (it always should).
     """
-    chosen = tuple(DEFAULT_OPS if ops is None else ops)
-    unknown = [o for o in chosen if o not in _BUILDERS]
-    if unknown:
-        raise ValueError(f"modules(): no generator for op(s) {unknown}; supported: {', '.join(SUPPORTED_OPS)}")
-    if not chosen:
-        raise ValueError("modules(): the op set is empty")
-
     # Graph inputs.
     n_inputs = draw(st.integers(min_inputs, max(min_inputs, max_inputs)))
     in_types = [
