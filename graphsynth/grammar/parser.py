@@ -30,7 +30,9 @@ from graphsynth.dialects.shapes import sub as gs_sub
 from graphsynth.grammar.fastpath import FastReader
 
 _GRAMMAR = (Path(__file__).parent / "gs.lark").read_text()
-_LARK = Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+# cache=True keeps the built LALR tables in the temp dir (keyed by grammar and Lark version):
+# building them costs ~50 ms of every start, loading them ~4 ms.
+_LARK = Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False, cache=True)
 _FAST = FastReader(_LARK)
 
 # Source text by file name, so diagnostics found later (by the verifier) can show the line.
