@@ -130,7 +130,8 @@ def test_real_patterns_pass_the_checks():
     ("pipeline", "expect"),
     [
         ("fuse-elementwse", ["unknown pass 'fuse-elementwse'", "did you mean 'fuse-elementwise'", "insert-block"]),
-        ("fuse-elementwise{max_opz=3}", ["no option 'max_opz'", "max-ops: int = 64", "min-ops"]),
+        ("fuse-elementwise{max_opz=3}", ["no option 'max-opz'", "max-ops: int = 64", "min-ops"]),
+        ("canonicalize,fuse-elementwise{max-opz=3}", ["pass 'fuse-elementwise' has no option 'max-opz'"]),
         ("fuse-elementwise{max-ops=many}", ["option 'max-ops' of pass 'fuse-elementwise' expects int", "'many'"]),
         ("canonicalize{", ["malformed pass pipeline", "column 14"]),
         ("cse,,dce", ["malformed pass pipeline", "expected pass name"]),

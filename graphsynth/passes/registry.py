@@ -126,7 +126,7 @@ def _pipeline_diagnostic(pipeline: str, e: BaseException) -> Diagnostic:
                      got=", ".join(names), expected=" | ".join(valid), fix=f"{hint}registered passes: {', '.join(valid)}")
     bad_option = re.search(r'Provided arguments \[(.*)\] not found in expected arguments', text)
     if bad_option:
-        opts = [o.strip(" '\"") for o in bad_option.group(1).split(",")]
+        opts = [o.strip(" '\"").replace("_", "-") for o in bad_option.group(1).split(",")]
         owner = _pass_with_option(pipeline, opts[0])
         choices = pass_options(owner) if owner in PASSES else []
         return error("GS404", f"pass '{owner}' has no option {', '.join(repr(o) for o in opts)}",
@@ -155,9 +155,16 @@ def _pipeline_diagnostic(pipeline: str, e: BaseException) -> Diagnostic:
 
 
 def _pass_with_option(pipeline: str, option: str) -> str:
-    for m in re.finditer(r"([A-Za-z0-9_-]+)\s*\{([^}]*)\}", pipeline):
-        if re.search(rf"(^|\s){re.escape(option)}\s*=", m.group(2)):
-            return m.group(1)
+    """The pass of ``pipeline`` given ``option`` (xDSL reports it with ``_``, users write ``-``)."""
+    from xdsl.utils.arg_spec import parse_pipeline as parse_specs
+
+    wanted = option.replace("-", "_")
+    try:
+        for spec in parse_specs(pipeline):
+            if any(k.replace("-", "_") == wanted for k in spec.parameters):
+                return spec.name
+    except Exception:  # the pipeline already parsed once to get here; be safe anyway
+        pass
     return "?"
 
 
