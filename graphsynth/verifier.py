@@ -678,6 +678,9 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
         scope = props.get("scope")
         if scope is not None and (not isinstance(scope, StringAttr) or scope.data and scope.data not in table):
             bad(op, "GS211", f"scope {scope} is not a module of the module table")
+        if not op.results and (isinstance(op, gs.FusedOp) or (isinstance(op, gs.GsOp) and op.SPEC.name == "call")):
+            # `%a, %b = fused(...)`: an op with no results has no line the text form can write.
+            bad(op, "GS211", "an op with no results is dead code that the text form cannot hold (run dce)")
         if isinstance(op, gs.FusedOp):
             if op.arg_names is not None:
                 bnames = _strings(op.arg_names)

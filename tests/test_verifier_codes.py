@@ -172,3 +172,18 @@ def test_verify_is_robust_to_malformed_modules() -> None:
     assert [d.code for d in verify(ModuleOp(Region([Block(), Block()])))] == ["GS211"]
     assert verify(ModuleOp([])) == []
     assert graphsynth.verify is verify or graphsynth.verify(ModuleOp([])) == []
+
+
+def test_fused_op_without_results_is_refused():
+    """`%a = fused(...)` has no spelling for zero results: such an op must not verify."""
+    from xdsl.ir import Block, Region
+
+    from graphsynth.dialects import gs as dialect
+
+    m = parse_ir("graph G(x: f32[B, 4]) -> f32[B, 4] {\n  %0: f32[B, 4] = relu(x)\n  return %0\n}\n")
+    g = dialect.graph_ops(m)[0]
+    body = Block(arg_types=[g.body.block.args[0].type])
+    body.add_op(dialect.YieldOp.create(operands=[]))
+    dead = dialect.FusedOp.create(operands=[g.body.block.args[0]], result_types=[], regions=[Region(body)])
+    g.body.block.insert_op_before(dead, g.body.block.last_op)
+    assert [(d.code, "no results" in d.message) for d in verify(m)] == [("GS211", True)]
