@@ -272,11 +272,12 @@ def convex(block: Block, members: list[Operation]) -> bool:
 
 
 def fuse_group(graph: gs.GraphOp, members: list[Operation], prefix: str, order: dict[Operation, float] | None = None,
-               moved: list[Operation] | None = None) -> gs.FusedOp | None:
+               moved: list[Operation] | None = None, table: dict | None = None) -> gs.FusedOp | None:
     """Replace ``members`` (a convex set of fusible ops of the graph's block, in block order) by one
     gs.fused.  ``order`` (op -> a sortable key of its position) is kept up to date for the ops this
     moves or creates, so callers can order later groups without renumbering the block.  ``moved``
-    is :func:`readers_between` when the caller has it.  Returns None (and changes nothing) when
+    is :func:`readers_between` and ``table`` the graph's module table when the caller has them
+    (fusion does not change the table; rebuilding it per group made the pass quadratic).  Returns None (and changes nothing) when
     nothing outside reads the group."""
     block = graph.body.block
     inside = set(members)
@@ -315,7 +316,7 @@ def fuse_group(graph: gs.GraphOp, members: list[Operation], prefix: str, order: 
         "arg_names": ArrayAttr([StringAttr(n) for n in arg_names]),
         "names": ArrayAttr([StringAttr(n if n is not None else f"{prefix}.out{i}") for i, n in enumerate(out_names)]),
     }
-    scope = common_scope(graph.module_table(), [op_scope(op) for op in members])
+    scope = common_scope(graph.module_table() if table is None else table, [op_scope(op) for op in members])
     if scope:
         props["scope"] = StringAttr(scope)
     fused = gs.FusedOp.create(operands=inputs, result_types=[r.type for r in outputs], properties=props,
@@ -366,6 +367,7 @@ class FuseElementwisePass(ModulePass):
             k = sum(1 for o in block.ops if isinstance(o, gs.FusedOp))
             pending = find_groups(block, self.max_ops, self.min_ops)
             order: dict[Operation, float] = {o: float(i) for i, o in enumerate(block.ops)}
+            table = graph.module_table()
             while pending:
                 # Earlier fusions may have moved ops: take the group in the block's current order.
                 members = sorted(pending.pop(0), key=order.__getitem__)
@@ -379,6 +381,6 @@ class FuseElementwisePass(ModulePass):
                     k += 1
                     prefix = f"f{k}"
                 with rewriting(self.name, members[0]):
-                    fused = fuse_group(graph, members, prefix, order, moved)
+                    fused = fuse_group(graph, members, prefix, order, moved, table)
                 if fused is not None:
                     k += 1
