@@ -24,17 +24,13 @@ class UsageError(Exception):
 
 
 def _epilog() -> str:
-    from dataclasses import MISSING, fields
-
-    from graphsynth.passes.registry import PASSES, _load_builtin_passes, pass_summary
+    from graphsynth.passes.registry import PASSES, _load_builtin_passes, pass_options, pass_summary
 
     _load_builtin_passes()
     lines = ["passes (use with -p, options in MLIR syntax: name{opt=value other=value}):"]
     for name in sorted(PASSES):
         lines.append(f"  {name:<22} {pass_summary(name)}")
-        for f in fields(PASSES[name]()):
-            default = "(required)" if f.default is MISSING else f"= {f.default!r}"
-            lines.append(f"    {f.name.replace('_', '-'):<20} {default}")
+        lines.extend(f"    {option}" for option in pass_options(name))
     return "\n".join(lines)
 
 

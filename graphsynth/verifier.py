@@ -373,25 +373,17 @@ class _GraphVerifier:
             verdict = compare(g, w)
             if verdict:
                 continue
-            if verdict is None:
-                self.report(
-                    op,
-                    "GS304",
-                    f"{label} must be {want}, which the op produces, but is declared {got}; cannot prove {w} == {g} (dim {k})",
-                    expected=str(want),
-                    got=str(got),
-                    relation=f"{w} == {g}",
-                )
-            else:
-                self.report(
-                    op,
-                    "GS305",
-                    f"{label} must be {want}, which the op produces, but is declared {got} (dim {k})",
-                    expected=str(want),
-                    got=str(got),
-                    relation=f"{w} == {g}",
-                    fix=f"declare it as {want}",
-                )
+            unprovable = verdict is None  # GS304: neither proved nor refuted; GS305: refuted
+            self.report(
+                op,
+                "GS304" if unprovable else "GS305",
+                f"{label} must be {want}, which the op produces, but is declared {got}"
+                + (f"; cannot prove {w} == {g} (dim {k})" if unprovable else f" (dim {k})"),
+                expected=str(want),
+                got=str(got),
+                relation=f"{w} == {g}",
+                fix=None if unprovable else f"declare it as {want}",
+            )
             return
 
     def report_shape(self, op: gs.GsOp, e: ShapeError) -> None:

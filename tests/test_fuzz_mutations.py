@@ -10,6 +10,8 @@ code must be 0 or 1 and stderr must hold JSON diagnostics, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import random
 import re
@@ -22,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphsynth.cli import emit, parse_mlir
+from graphsynth.cli import main as cli_main
 from graphsynth.diagnostics import Diagnostic, ParseError
 from graphsynth.grammar.parser import parse_ir
 from graphsynth.grammar.printer import print_ir
@@ -30,7 +33,30 @@ from graphsynth.verifier import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "examples").glob("*.gs")) + sorted((ROOT / "examples" / "llm").glob("*.gs"))
-TEXTS = [p.read_text() for p in SOURCES]
+# Beside the examples: digit-led names and module paths (nn.Sequential keys) and a fused region.
+SEQUENTIAL = """graph Seq(input: f32[B, 4], mask: bool[B, 4]) -> f32[B, 2] {
+  param 0.weight: f32[4, 4]
+  param 2.0.weight: f32[2, 4]
+  module 0 : Linear {
+    %0: f32[B, 4] = linear(input, 0.weight)
+  }
+  %1: f32[B, 4] = where(mask, %0, -inf)
+  %2: f32[B, 4] = fused(%1) {
+    ^(%a: f32[B, 4])
+    %b: f32[B, 4] = mul(%a, 0.5)
+    %c: f32[B, 4] = relu(%b)
+    yield %c
+  }
+  module 2 : Sequential {
+    module 2.0 : Linear {
+      %3: f32[B, 2] = linear(%2, 2.0.weight)
+    }
+  }
+  %4: f32[B, 2] = reshape(%3, shape=[B, -1])
+  return %4
+}
+"""
+TEXTS = [p.read_text() for p in SOURCES] + [SEQUENTIAL]
 FUZZ = settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?")
@@ -55,7 +81,7 @@ _KEYWORDS = [
     "%zz",
 ]
 _NUMBERS = ["0", "-1", "1", "2", "7", "-3", "1.5", "1e400", "nan", "-inf", "99999999999999999999999"]
-_JUNK = list('{}()[],:=%^-+*/"\\#@!<>.\t\n ') + ["\x00", "\x7f", "\ufffd", "\ufeff", "é", "//", "->"]
+_JUNK = list('{}()[],:=%^-+*/"\'\\#@$!<>.\t\r\n ') + ["\x00", "\x7f", "\ufffd", "\ufeff", "\u2028", "é", "//", "// -----", "->"]
 KINDS = ("delete", "duplicate", "swap", "number", "name", "insert", "bytes", "truncate")
 
 
@@ -114,7 +140,8 @@ def check_located(diags: list[Diagnostic], text: str) -> None:
     assert diags, "an error without diagnostics"
     n_lines = text.count("\n") + 2
     for d in diags:
-        assert d.code and d.code.startswith("GS"), d
+        assert d.code and re.fullmatch(r"GS\d{3}", d.code), d
+        assert d.message, d
         assert d.loc is not None, f"diagnostic without a location: {d.render()}\n--- input ---\n{text}"
         assert 1 <= d.loc.line <= n_lines and d.loc.column >= 1, (d.render(), text)
         d.render()
@@ -143,6 +170,20 @@ def check_text(text: str, filename: str = "fuzz.gs") -> bool:
 @given(mutants())
 def test_mutated_text_is_accepted_or_diagnosed_in_process(text):
     check_text(text)
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(mutants(), st.sampled_from([[], ["-p", "canonicalize,cse,dce"], ["--emit=mlir"], ["--split-input-file"], ["--diagnostics=json"]]))
+def test_mutated_text_through_the_cli_in_process(tmp_path_factory, text: str, flags: list[str]) -> None:
+    """The whole tool in-process: exit 0 or 1 and no exception, whatever the input and flags."""
+    path = tmp_path_factory.mktemp("fuzz") / "in.gs"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main([str(path), *flags])
+    assert code in (0, 1), err.getvalue()
+    if code == 1:
+        assert re.search(r"in\.gs:\d+:\d+: error\[GS\d{3}\]|\"line\": \d+", err.getvalue()), err.getvalue()
 
 
 @settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))

