@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import verify_scale  # noqa: E402
-from test_cli_fuzz import SEEDS, mutated  # noqa: E402
+from test_fuzz_mutations import TEXTS as SEEDS  # noqa: E402
+from test_fuzz_mutations import mutants as mutated  # noqa: E402
 
 
 def lark_tree(text: str) -> Tree | None:
