@@ -251,3 +251,17 @@ def test_a_picture_that_cannot_be_drawn_leaves_the_output(tmp_path: Path) -> Non
     r = run("opt", MLP, "-o", out, "--view-op-graph", pic, extra_env={"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"})
     assert r.returncode == 2 and "error[GS807]: graphviz 'dot' failed (exit 1): Error: syntax error" in r.stderr
     assert "Traceback" not in r.stderr and out.read_text() == "old\n" and not pic.exists()
+
+
+def test_deeply_nested_clusters_are_written_without_recursion() -> None:
+    """5,000 nested modules (beyond Python's recursion limit) and 500 leaves under the deepest:
+    the source is written in time linear in the chains' lengths."""
+    import time
+
+    chain = [f"m{i}" for i in range(5000)]
+    nodes = {f"k{j}": PNode(f"k{j}", str(j), "op", j, None, chain + [f"leaf{j}"]) for j in range(500)}
+    t = time.perf_counter()
+    src = dot_source(Picture(nodes, [], "deep", weighted=False))
+    assert time.perf_counter() - t < 10
+    assert src.count("subgraph cluster_") == 5000 + 500
+    assert src.count("{") == src.count("}")

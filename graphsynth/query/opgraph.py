@@ -41,15 +41,15 @@ class _Builder:
 
     def place(self, ix: GraphIndex, prefix: str, outer: list[str], scope: str, key: str, label: str, kind: str) -> str:
         """The node a thing in module ``scope`` is drawn as: its own, or its folded module's."""
-        chain = list(ix.chain(scope))
+        chain = ix.chain(scope)
         if self.depth is not None and len(chain) > self.depth:
             path = chain[self.depth]
             mkey = f"{prefix}module:{path}"
             if mkey not in self.nodes:
                 cls = ix.table.get(path, ("?", ""))[0]
-                self.add(mkey, _short(path) + "\n" + _short(cls), "module", outer + chain[: self.depth])
+                self.add(mkey, _short(path) + "\n" + _short(cls), "module", [*outer, *chain[: self.depth]])
             return mkey
-        return self.add(key, label, kind, outer + chain)
+        return self.add(key, label, kind, [*outer, *chain])
 
     def edge(self, src: str | None, dst: str) -> None:
         if src is not None and src != dst and (src, dst) not in self.edges:

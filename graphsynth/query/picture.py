@@ -247,28 +247,46 @@ def dot_source(pic: Picture) -> str:
                                   "fontname": "Helvetica"}),
              "\tnode " + _attrs({"fontname": "Helvetica", "fontsize": "10", "style": "filled"})]
     lo_hi = pic.node_scale()
-    tree: dict[tuple[str, ...], list[PNode]] = {}
+    # Clusters as a trie of module names: cluster 0 is the picture itself, each other cluster is
+    # (parent cluster, name).  Walking every node's chain costs its length, not its square.
+    child_of: dict[tuple[int, str], int] = {}
+    names: list[str] = [""]
+    kids: list[list[int]] = [[]]
+    members: list[list[PNode]] = [[]]
     for n in pic.nodes.values():
-        tree.setdefault(tuple(n.cluster), []).append(n)
-    prefixes = sorted({tuple(c[:i]) for c in tree for i in range(1, len(c) + 1)}, key=lambda c: (len(c), c))
-    cluster_id = {c: i for i, c in enumerate(prefixes)}
-    kids: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
-    for c in prefixes:
-        kids.setdefault(c[:-1], []).append(c)
+        c = 0
+        for name in n.cluster:
+            nxt = child_of.get((c, name))
+            if nxt is None:
+                nxt = child_of[(c, name)] = len(names)
+                names.append(name)
+                kids.append([])
+                members.append([])
+                kids[c].append(nxt)
+            c = nxt
+        members[c].append(n)
     ids = {key: f"n{i}" for i, key in enumerate(pic.nodes)}
 
-    def emit(prefix: tuple[str, ...], indent: str) -> None:
-        for n in tree.get(prefix, []):
+    # Depth-first with an explicit stack: module nesting can be deeper than Python's recursion.
+    tab = "\t"
+    stack: list[tuple[int, int, bool]] = [(0, 1, True)]
+    while stack:
+        c, level, opening = stack.pop()
+        indent = tab * level
+        if not opening:
+            lines.append(tab * (level - 1) + "}")
+            continue
+        if c:
+            lines.append(f"{tab * (level - 1)}subgraph cluster_{c - 1} {{")
+            lines.append(indent + "graph " + _attrs({"label": names[c], "style": "rounded", "color": "#888888",
+                                                     "fontsize": "10"}))
+            stack.append((c, level, False))
+        for n in members[c]:
             lines.append(indent + ids[n.key] + " " + _attrs(
                 {"label": pic.label(n), "shape": SHAPES.get(n.kind, "box"), "fillcolor": pic.fill(n, lo_hi)}))
-        for child in kids.get(prefix, []):
-            lines.append(f"{indent}subgraph cluster_{cluster_id[child]} {{")
-            lines.append(indent + "\tgraph " + _attrs({"label": child[-1], "style": "rounded", "color": "#888888",
-                                                       "fontsize": "10"}))
-            emit(child, indent + "\t")
-            lines.append(indent + "}")
+        for k in reversed(kids[c]):
+            stack.append((k, level + 1, True))
 
-    emit((), "\t")
     for e in pic.edges:
         col, width, dashed = pic.style(e.grad)
         attrs = {"color": col, "penwidth": f"{width:.2f}"}
