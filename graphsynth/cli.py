@@ -23,7 +23,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphsynth.diagnostics import Diagnostic, GraphsynthError, Location, error, render_all
-from graphsynth.fileio import check_writable, limited_reads, parse_size, read_bytes, report, run_tool, write_atomic
+from graphsynth.fileio import (
+    FileError,
+    check_writable,
+    exit_code,
+    limited_reads,
+    parse_size,
+    read_bytes,
+    report,
+    run_tool,
+    write_atomic,
+)
 from graphsynth.timing import Timer
 
 PROG = "graphsynth-opt"
@@ -218,6 +228,8 @@ def _run(args: argparse.Namespace, timer: Timer | None) -> int:
                 module = import_from_factory(args.import_spec)
         except FactoryError as e:
             raise UsageError(str(e)) from None
+        except FileError:
+            raise  # a path problem: exit 2 (run_tool)
         except GraphsynthError as e:
             results.append(Result("", e.diagnostics))
         else:
@@ -237,9 +249,11 @@ def _run(args: argparse.Namespace, timer: Timer | None) -> int:
                 continue
             results.append(result)
     outputs: list[str] = []
+    path_problem = False
     for result in results:
         if result.diagnostics:
             failed = True
+            path_problem = path_problem or exit_code(result.diagnostics) == 2
             print(render_all(result.diagnostics, args.diagnostics), file=sys.stderr)
         if result.output:
             outputs.append(result.output)
@@ -262,7 +276,8 @@ def _run(args: argparse.Namespace, timer: Timer | None) -> int:
                 # A run with errors leaves -o as it was (as mlir-opt does): writing the chunks
                 # that passed would drop the user's text of the ones that failed.
                 write_atomic(args.output, text)
-    return 1 if failed else 0
+    # A file a pass could not read or write (a transcript, say) is a path problem: exit 2.
+    return (2 if path_problem else 1) if failed else 0
 
 
 def _view_op_graph(module: Any, args: argparse.Namespace) -> None:

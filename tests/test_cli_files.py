@@ -114,7 +114,11 @@ def test_unreadable_input_every_reader(tmp_path: Path) -> None:
     transcript.write_bytes(TRANSCRIPT.read_bytes())
     transcript.chmod(0)
     drop = unprivileged()
-    for tool, args in [("opt", [secret]), ("query", ["cone", secret]), ("opt", ["--replay", transcript])]:
+    factory = tmp_path / "secretfactory.py"
+    factory.write_text(FACTORY)
+    factory.chmod(0)
+    for tool, args in [("opt", [secret]), ("query", ["cone", secret]), ("opt", ["--replay", transcript]),
+                       ("import", [f"{factory}:build"]), ("opt", ["--import", f"{factory}:build"])]:
         r = run(tool, *args, preexec=drop)
         no_traceback(r)
         assert r.returncode == 2 and "error[GS001]" in r.stderr and "Permission denied" in r.stderr, r.stderr
@@ -216,6 +220,13 @@ PATH_CASES = [
     ("opt", ["--import", "{factory}:build", "-o", "{t}"], "GS002", "Is a directory"),
     ("import", ["{factory}:build", "-o", "{t}/missing/x.gs"], "GS002", "does not exist"),
     ("import", ["{factory}:build", "-o", "{t}"], "GS002", "Is a directory"),
+    ("import", ["{t}/missing.py:build"], "GS001", "No such file"),
+    ("import", ["{t}:build"], "GS001", "Is a directory"),
+    ("opt", ["--import", "{t}/missing.py:build"], "GS001", "No such file"),
+    ("opt", ["{good}", "-p", 'llm-rewrite{goal="x" proposer=replay replay="{transcript}" transcript="{t}/no/t.jsonl"}'],
+     "GS002", "cannot write transcript"),
+    ("opt", ["{good}", "--read-limit", "1M", "-p", 'llm-rewrite{goal="x" proposer=replay replay="/dev/zero"}'],
+     "GS003", "exceeds the read limit"),
     ("query", ["cone", "{t}/nope.gs"], "GS001", "No such file"),
     ("query", ["cone", "{t}"], "GS001", "Is a directory"),
     ("query", ["paths", "{t}", "--from", "x", "--to", "return"], "GS001", "Is a directory"),

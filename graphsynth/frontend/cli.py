@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from graphsynth.diagnostics import Diagnostic, GraphsynthError, error
-from graphsynth.fileio import check_writable, report, run_tool, write_atomic
+from graphsynth.fileio import FileError, check_writable, report, run_tool, write_atomic
 
 PROG = "graphsynth-import"
 
@@ -36,14 +36,20 @@ def _usage(message: str) -> int:
 
 
 def load_factory(spec: str) -> Any:
-    """``path/to/file.py:fn`` or ``package.module:fn`` -> the function (ValueError if not found)."""
+    """``path/to/file.py:fn`` or ``package.module:fn`` -> the function (ValueError if not found,
+    :class:`~graphsynth.fileio.FileError` GS001 if the file cannot be read)."""
     module_part, sep, attr = spec.rpartition(":")
     if not sep or not module_part or not attr:
         raise ValueError(f"expected MODULE:FACTORY, got '{spec}'")
     path = Path(module_part)
     if module_part.endswith(".py") or path.exists():
-        if not path.is_file():
-            raise ValueError(f"no such file: {module_part}")
+        # A path problem is a GS001 diagnostic (exit 2), as for every other tool input.
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            raise FileError([error("GS001", f"cannot read factory module '{module_part}': "
+                                            f"{'Is a directory' if path.is_dir() else e.strerror or e}")]) from None
         # Files next to the factory (a models.py importing its siblings) stay importable.
         sys.path.insert(0, str(path.resolve().parent))
         mod_spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -71,6 +77,8 @@ def import_from_factory(spec: str) -> Any:
         factory = load_factory(spec)
     except ValueError as e:
         raise FactoryError(str(e)) from None
+    except FileError:
+        raise
     except Exception as e:  # noqa: BLE001 - the user's module failing to load is a usage error
         raise FactoryError(f"loading {spec} raised {type(e).__name__}: {e}") from None
     try:
@@ -121,6 +129,8 @@ def _run(args: argparse.Namespace) -> int:
         module = import_from_factory(args.factory)
     except FactoryError as e:
         return _usage(str(e))
+    except FileError:
+        raise  # a path problem: exit 2 (run_tool)
     except GraphsynthError as e:
         report(PROG, e.diagnostics, args.diagnostics)
         return 1
