@@ -37,6 +37,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from argtypes import at_least, names_from
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -347,6 +348,17 @@ def verdicts(res: Results) -> None:
           f"{worst.region}, {worst.nbytes / 1e6:.1f} MB) -> {'met' if worst.ratio >= 0.8 else 'NOT met'}")
 
 
+WORKLOADS = ("gpt2-block", "resnet-block", "elementwise")
+
+
+def max_ops(text: str) -> int:
+    """0 (no limit) or at least 2: fuse-elementwise's regions have min-ops=2 ops or more."""
+    v = at_least(0)(text)
+    if v == 1:
+        raise argparse.ArgumentTypeError("a fused region has at least 2 ops: use 0 (no limit) or 2 or more")
+    return v
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few runs, no torch.compile on CPU")
@@ -354,12 +366,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtype", choices=("f32", "f16", "bf16"), default="f32")
     ap.add_argument("--compile", choices=("auto", "on", "off"), default="auto",
                     help="torch.compile: auto = on, except on CPU with --quick")
-    ap.add_argument("--runs", type=int, default=None, help="timed calls per variant (median)")
-    ap.add_argument("--max-ops", type=int, default=0, help="fuse-elementwise{max-ops=N} (0: no limit)")
-    ap.add_argument("--workloads", default="gpt2-block,resnet-block,elementwise")
-    ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--runs", type=at_least(1), default=None, help="timed calls per variant (median)")
+    ap.add_argument("--max-ops", type=max_ops, default=0, help="fuse-elementwise{max-ops=N} (0: no limit; a region has 2 ops or more)")
+    ap.add_argument("--workloads", type=names_from(WORKLOADS, "workload"), default=list(WORKLOADS))
+    ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON (atomically)")
+    ap.add_argument("--threads", type=at_least(1), default=None, help="torch CPU threads (default: torch's choice)")
     args = ap.parse_args(argv)
+    if args.json is not None:
+        from graphsynth.fileio import FileError, check_writable
+
+        try:
+            check_writable(args.json)  # before minutes of measuring, not after
+        except FileError as e:
+            print(e.render(), file=sys.stderr)
+            return 2
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -378,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         print("note: TRITON_INTERPRET is set: on CPU the fused variant times Triton's interpreter, not a kernel")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
     res = Results(f"{name}, torch {torch.__version__}, {args.dtype}")
-    wanted = set(args.workloads.split(","))
+    wanted = set(args.workloads)
     for w in workloads(size_index, device, args.torch_dtype):
         if w.name in wanted:
             t = time.perf_counter()
@@ -386,8 +406,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{w.name}: {time.perf_counter() - t:.0f} s]", file=sys.stderr)
     print_results(res, device)
     if args.json:
-        args.json.write_text(json.dumps({"device": res.device, "rows": [r.__dict__ for r in res.rows],
-                                         "kernels": [k.__dict__ for k in res.kernels], "notes": res.notes}, indent=1))
+        from graphsynth.fileio import write_atomic
+
+        write_atomic(args.json, json.dumps({"device": res.device, "rows": [r.__dict__ for r in res.rows],
+                                            "kernels": [k.__dict__ for k in res.kernels], "notes": res.notes}, indent=1))
     return 0
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from argtypes import at_least, names_from
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -124,13 +125,14 @@ def bench(name: str, runs: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated factories of examples/models.py")
-    p.add_argument("--runs", type=int, default=200, help="forward calls per module for the medians")
-    p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    p.add_argument("--models", type=names_from(_models().FACTORIES, "model"), default=list(DEFAULT_MODELS),
+                   help="comma-separated factories of examples/models.py")
+    p.add_argument("--runs", type=at_least(1), default=200, help="forward calls per module for the medians")
+    p.add_argument("--threads", type=at_least(0), default=0, help="torch.set_num_threads (0: torch's default)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    rows = [bench(name, args.runs) for name in args.models.split(",") if name]
+    rows = [bench(name, args.runs) for name in args.models]
 
     def ms(v: float | None) -> str:
         return "n/a" if v is None else f"{v * 1e3:.1f}"

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from argtypes import int_list, names_from
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -35,6 +37,9 @@ if str(ROOT) not in sys.path:
 TARGET_MS = 100.0
 TARGET_SIZE = 10_000
 D = 64
+
+
+KINDS = ("straight", "branching")
 
 
 def build(kind: str, n_ops: int) -> Any:
@@ -190,11 +195,10 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", default="1000,10000,100000", help="comma-separated op counts")
-    p.add_argument("--kinds", default="straight,branching", help="straight, branching or both")
+    p.add_argument("--sizes", type=int_list(1), default=[1000, 10000, 100000], help="comma-separated op counts")
+    p.add_argument("--kinds", type=names_from(KINDS, "kind"), default=list(KINDS), help="straight, branching or both")
     args = p.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",") if s]
-    kinds = [k for k in args.kinds.split(",") if k]
+    sizes, kinds = args.sizes, args.kinds
     rows = measure(kinds, sizes)
     print(table(rows))
     at_target = [r for r in rows if abs(r["ops"] - TARGET_SIZE) <= TARGET_SIZE * 0.01]

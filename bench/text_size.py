@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from argtypes import names_from
+
 ROOT = Path(__file__).resolve().parents[1]
 for p in (str(ROOT), str(ROOT / "examples")):
     if p not in sys.path:
@@ -85,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     import models
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", default=",".join(models.FACTORIES), help="comma-separated factories of examples/models.py")
-    p.add_argument("--show", default=None, help="also print the gs text of this model")
+    p.add_argument("--models", type=names_from(models.FACTORIES, "model"), default=list(models.FACTORIES),
+                   help="comma-separated factories of examples/models.py")
+    p.add_argument("--show", choices=models.FACTORIES, default=None, help="also print the gs text of this model")
     args = p.parse_args(argv)
-    names = [n for n in args.models.split(",") if n]
+    names = args.models
     rows = measure(names)
     print(table(rows))
     if args.show:

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from argtypes import at_least
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from graphsynth.grammar.parser import parse_ir  # noqa: E402
@@ -115,8 +117,8 @@ def measure(shape: str, n_ops: int, repeat: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
-    ap.add_argument("--repeat", type=int, default=2, help="best of N runs per phase")
+    ap.add_argument("--sizes", type=at_least(1), nargs="+", default=[1_000, 10_000, 100_000])
+    ap.add_argument("--repeat", type=at_least(1), default=2, help="best of N runs per phase")
     args = ap.parse_args(argv)
     ok = True
     print(f"{'graph':<10} {'ops':>8} | {'parse µs/op':>11} {'verify µs/op':>12} {'print µs/op':>11} | {'verify s':>8}")

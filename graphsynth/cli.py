@@ -1,6 +1,13 @@
 """``graphsynth-opt``: read IR, run a pass pipeline, verify, print — the mlir-opt of gs IR.
 
-Exit codes: 0 ok, 1 diagnostics (the input or a pass is at fault), 2 usage error.
+Exit codes: 0 ok, 1 diagnostics (the input or a pass is at fault), 2 usage or path (a bad
+command line; an input that cannot be read, GS001, or is over the read limit, GS003; an output
+that cannot be written, GS002), 130 interrupted by Ctrl-C (143 by SIGTERM; GS004, one line).
+
+Files: every input is read through :mod:`graphsynth.fileio` (capped at ``--read-limit``), and
+``-o FILE`` is written atomically (a temporary file beside it, renamed over it) and only when
+the run reported no error: a failed run, a failing ``--split-input-file`` chunk, an interrupt or a
+full disk leave FILE as it was.  ``-o`` may name the input: the input is read whole first.
 """
 
 from __future__ import annotations
@@ -10,11 +17,26 @@ import difflib
 import io
 import re
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from graphsynth.diagnostics import Diagnostic, GraphsynthError, Location, error, render_all
+from graphsynth.fileio import (
+    FileError,
+    check_writable,
+    exit_code,
+    limited_reads,
+    parse_size,
+    read_bytes,
+    report,
+    run_tool,
+    write_atomic,
+)
+from graphsynth.timing import Timer
 
+PROG = "graphsynth-opt"
 SPLIT_MARKER = re.compile(r"^// -----[ \t\r]*$", re.M)  # not \s*: the next lines keep their numbers
 EXPECTED = re.compile(r"//\s*expected-(error|warning|note|remark)(@([+-]\d+|above|below|unknown))?\s*\{\{(.*?)\}\}")
 
@@ -43,15 +65,22 @@ class _ArgumentParser(argparse.ArgumentParser):
         return super().format_help()
 
 
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _ArgumentParser(
-        prog="graphsynth-opt",
+        prog=PROG,
         description="Read gs IR (text form or MLIR generic form), run a pass pipeline, verify and print it.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", nargs="?", default="-", help="input file (.gs or .mlir); '-' or nothing reads stdin")
+    p.add_argument("input", nargs="?", default=None, help="input file (.gs or .mlir); '-' or nothing reads stdin")
     p.add_argument("-p", "--passes", default="", help="pass pipeline, e.g. 'canonicalize,cse'")
-    p.add_argument("-o", "--output", default="-", help="output file (default stdout)")
+    p.add_argument("-o", "--output", default="-", help="output file, written atomically and only when the run has no error (default stdout)")
     p.add_argument("--emit", choices=["gs", "mlir", "python"], default="gs", help="output form")
     p.add_argument("--input-format", "--input", dest="input_format", choices=["gs", "mlir"], default=None, help="input form (default: by extension)")
     p.add_argument("--depth", type=int, default=None, help="fold modules nested deeper than this when printing gs")
@@ -61,8 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (to stderr)")
     p.add_argument("--print-ir-diff", action="store_true", help="with --print-ir-after-all: print a unified diff per pass")
     p.add_argument("--list-ops", action="store_true", help="list the ops of the gs dialect with their signatures")
-    p.add_argument("--replay", metavar="TRANSCRIPT", help="re-run a recorded llm-rewrite session bit for bit")
-    p.add_argument("--import", dest="import_spec", metavar="MODULE:FACTORY", help="import a torch model from a factory function")
+    p.add_argument("--replay", metavar="TRANSCRIPT", help="re-run a recorded llm-rewrite session bit for bit (then -p, --emit, -o apply to its result)")
+    p.add_argument("--import", dest="import_spec", metavar="MODULE:FACTORY", help="import a torch model from a factory function (then -p, --emit, -o apply to it)")
+    p.add_argument("--read-limit", type=_size, default=None, metavar="SIZE",
+                   help="refuse inputs larger than this (e.g. 512K, 64M, 1G; default $GRAPHSYNTH_READ_LIMIT or 64M)")
+    p.add_argument("--view-op-graph", metavar="FILE",
+                   help="draw the resulting graph to FILE (.dot, .gv, .svg, .png, .pdf; '-': DOT source on stderr)")
+    p.add_argument("--view-op-graph-depth", type=int, default=None, metavar="N",
+                   help="fold modules nested deeper than N in the picture (default: --depth)")
+    p.add_argument("--timing", "--mlir-timing", dest="timing", action="store_true",
+                   help="print the wall time of each phase and pass to stderr (as mlir-opt's --mlir-timing)")
+    p.add_argument("--timing-format", "--mlir-output-format", dest="timing_format", choices=["text", "json"], default="text",
+                   help="form of the --timing report")
     return p
 
 
@@ -70,23 +109,49 @@ def build_parser() -> argparse.ArgumentParser:
 class Result:
     output: str
     diagnostics: list[Diagnostic]
+    module: Any = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()
     parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as e:
-        print(f"graphsynth-opt: error: {e}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        return 0
+    fmt = {"value": "text"}
+
+    def body() -> int:
+        args = parser.parse_args(argv)
+        fmt["value"] = args.diagnostics
+        try:
+            return run(args, started)
+        except UsageError as e:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            return 2
+
+    return run_tool(PROG, body, lambda: fmt["value"])
 
 
-def run(args: argparse.Namespace) -> int:
+def _check_usage(args: argparse.Namespace) -> None:
     if args.depth is not None and args.depth < 0:
         raise UsageError(f"--depth must be 0 or more, got {args.depth}")
+    if args.view_op_graph_depth is not None and args.view_op_graph_depth < 0:
+        raise UsageError(f"--view-op-graph-depth must be 0 or more, got {args.view_op_graph_depth}")
+    if args.replay and args.import_spec:
+        raise UsageError("--replay and --import each provide the input; give one of them")
+    source = "--replay" if args.replay else "--import" if args.import_spec else None
+    if source:
+        if args.input is not None:
+            raise UsageError(f"{source} provides the input graph; drop the input file '{args.input}'")
+        for flag, on in (("--split-input-file", args.split_input_file), ("--verify-diagnostics", args.verify_diagnostics),
+                         ("--input-format", args.input_format)):
+            if on:
+                raise UsageError(f"{flag} applies to an input file, not to {source}")
+    if args.view_op_graph and args.split_input_file:
+        raise UsageError("--view-op-graph draws one graph; it cannot be combined with --split-input-file")
+    if args.view_op_graph and args.verify_diagnostics:
+        raise UsageError("--view-op-graph cannot be combined with --verify-diagnostics (no output is produced)")
+
+
+def run(args: argparse.Namespace, started: float | None = None) -> int:
+    _check_usage(args)
     if args.list_ops:
         from graphsynth.dialects import gs
 
@@ -94,17 +159,6 @@ def run(args: argparse.Namespace) -> int:
             spec = gs.OPS[name].SPEC
             print(f"{spec.signature():<70} {spec.doc}")
         return 0
-    if args.replay:
-        from graphsynth.llm import replay_main
-
-        return replay_main(args.replay, output_path=None if args.output == "-" else args.output)
-    if args.import_spec:
-        from graphsynth.frontend.cli import main as import_main
-
-        argv = [args.import_spec, "-o", args.output, "--diagnostics", args.diagnostics]
-        if args.depth is not None:
-            argv += ["--depth", str(args.depth)]
-        return import_main(argv)
     if args.passes:
         from graphsynth.diagnostics import PassError
         from graphsynth.passes.registry import parse_pipeline
@@ -114,45 +168,133 @@ def run(args: argparse.Namespace) -> int:
         except PassError as e:
             print(render_all(e.diagnostics, args.diagnostics), file=sys.stderr)
             return 2
-    filename, data = _read_input(args.input)
-    fmt = args.input_format or ("mlir" if filename.endswith(".mlir") else "gs")
-    chunks = _split(data) if args.split_input_file else [data]
-    outputs: list[str] = []
+    # Outputs are checked before the work: a typo in -o must not cost a long run.
+    if args.output != "-":
+        check_writable(args.output)
+    if args.view_op_graph and args.view_op_graph != "-":
+        from graphsynth.query.picture import PictureError, choose_engine
+
+        try:
+            choose_engine("auto", _suffix(args.view_op_graph))
+        except PictureError as e:
+            report(PROG, e.diagnostics, args.diagnostics)
+            return 2
+        check_writable(args.view_op_graph)
+    timer = Timer(started) if args.timing else None
+    with limited_reads(args.read_limit):
+        code = _run(args, timer)
+    if timer is not None:
+        sys.stderr.write(timer.report(args.timing_format))
+    return code
+
+
+def _suffix(path: str) -> str:
+    import os
+
+    return os.path.splitext(path)[1].lower()
+
+
+class _NoTimer:
+    """Stands in for :class:`Timer` when --timing is off (no bookkeeping on the hot path)."""
+
+    def phase(self, name: str, key: Any = None) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+def _run(args: argparse.Namespace, timer: Timer | None) -> int:
+    t = timer or _NoTimer()
+    results: list[Result] = []
     failed = False
-    for chunk in chunks:
-        result = process(chunk, filename, fmt, args)
-        if args.verify_diagnostics:
-            problems = check_expected(chunk, filename, result.diagnostics)
-            if problems:
-                failed = True
-                print(render_all(problems, args.diagnostics), file=sys.stderr)
-            continue
+    if args.replay:
+        from graphsynth.llm.replay import run_replay
+
+        with t.phase("Replay"):
+            code, replayed = run_replay(args.replay, prog=PROG, fmt=args.diagnostics)
+        if replayed is None:
+            return code
+        if not args.passes and args.emit == "gs" and args.depth is None and replayed.output_text:
+            # The accepted text as the session produced it (its hash is the recorded one).
+            text = replayed.output_text
+            results.append(Result(text if text.endswith("\n") else text + "\n", [], replayed.module))
+        else:
+            results.append(process_module(replayed.module, args, timer))
+    elif args.import_spec:
+        from graphsynth.frontend.cli import FactoryError, import_from_factory
+
+        try:
+            with t.phase("Import"):
+                module = import_from_factory(args.import_spec)
+        except FactoryError as e:
+            raise UsageError(str(e)) from None
+        except FileError:
+            raise  # a path problem: exit 2 (run_tool)
+        except GraphsynthError as e:
+            results.append(Result("", e.diagnostics))
+        else:
+            results.append(process_module(module, args, timer))
+    else:
+        with t.phase("Read input"):
+            filename, data = _read_input(args.input or "-")
+        fmt = args.input_format or ("mlir" if filename.endswith(".mlir") else "gs")
+        chunks = _split(data) if args.split_input_file else [data]
+        for chunk in chunks:
+            result = process(chunk, filename, fmt, args, timer)
+            if args.verify_diagnostics:
+                problems = check_expected(chunk, filename, result.diagnostics)
+                if problems:
+                    failed = True
+                    print(render_all(problems, args.diagnostics), file=sys.stderr)
+                continue
+            results.append(result)
+    outputs: list[str] = []
+    path_problem = False
+    for result in results:
         if result.diagnostics:
             failed = True
+            path_problem = path_problem or exit_code(result.diagnostics) == 2
             print(render_all(result.diagnostics, args.diagnostics), file=sys.stderr)
         if result.output:
             outputs.append(result.output)
+    if args.view_op_graph and not failed and results and results[-1].module is not None:
+        from graphsynth.query.picture import PictureError
+
+        try:
+            with t.phase("View op graph"):
+                _view_op_graph(results[-1].module, args)
+        except PictureError as e:  # dot failed or timed out, too big for matplotlib: -o stays as it was
+            report(PROG, e.diagnostics, args.diagnostics)
+            return 2
     if outputs:
         text = "// -----\n".join(outputs)
-        if args.output == "-":
-            sys.stdout.write(text)
-        else:
-            try:
-                with open(args.output, "w") as f:
-                    f.write(text)
-            except OSError as e:
-                raise UsageError(f"cannot write '{args.output}': {e.strerror}") from None
-    return 1 if failed else 0
+        with t.phase("Write output"):
+            if args.output == "-":
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            elif not failed:
+                # A run with errors leaves -o as it was (as mlir-opt does): writing the chunks
+                # that passed would drop the user's text of the ones that failed.
+                write_atomic(args.output, text)
+    # A file a pass could not read or write (a transcript, say) is a path problem: exit 2.
+    return (2 if path_problem else 1) if failed else 0
 
 
-def _read_input(path: str) -> tuple[str, str | bytes]:
-    if path == "-":
-        return "<stdin>", sys.stdin.buffer.read()
-    try:
-        with open(path, "rb") as f:
-            return path, f.read()
-    except OSError as e:
-        raise UsageError(f"cannot read '{path}': {e.strerror}") from None
+def _view_op_graph(module: Any, args: argparse.Namespace) -> None:
+    from graphsynth.query.opgraph import op_graph
+    from graphsynth.query.picture import dot_source, draw
+
+    depth = args.view_op_graph_depth if args.view_op_graph_depth is not None else args.depth
+    pic = op_graph(module, depth)
+    if args.view_op_graph == "-":
+        sys.stderr.write(dot_source(pic))
+    else:
+        draw(pic, args.view_op_graph)
+
+
+def _read_input(path: str, limit: int | None = None) -> tuple[str, bytes]:
+    data = read_bytes(path, limit=limit)
+    return ("<stdin>" if path == "-" else path), data
 
 
 def _split(data: str | bytes) -> list[str | bytes]:
@@ -167,29 +309,83 @@ def _split(data: str | bytes) -> list[str | bytes]:
     return out
 
 
-def process(data: str | bytes, filename: str, fmt: str, args: argparse.Namespace) -> Result:
+def process(data: str | bytes, filename: str, fmt: str, args: argparse.Namespace, timer: Timer | None = None) -> Result:
     """Parse, run the pipeline, verify and print one chunk."""
-    from graphsynth.diagnostics import PassError
-    from graphsynth.passes.registry import run_pipeline
-    from graphsynth.verifier import verify
-
+    t = timer or _NoTimer()
     try:
-        module = _parse(data, filename, fmt)
+        with t.phase("Parse"):
+            module = _parse(data, filename, fmt)
     except GraphsynthError as e:
         return Result("", e.diagnostics)
-    diags = verify(module)
+    return process_module(module, args, timer)
+
+
+def process_module(module: Any, args: argparse.Namespace, timer: Timer | None = None) -> Result:
+    """Verify a module, run the pipeline and print it (whatever the module came from: a file,
+    --import or --replay)."""
+    from graphsynth.diagnostics import PassError
+    from graphsynth.passes.registry import parse_pipeline, run_pipeline
+    from graphsynth.verifier import verify
+
+    t = timer or _NoTimer()
+    with t.phase("Verify"):
+        diags = verify(module)
     if diags:
         return Result("", diags)
     if args.passes:
-        hook = _after_pass_printer(args) if args.print_ir_after_all else None
+        hooks = [_after_pass_printer(args)] if args.print_ir_after_all else []
         try:
-            module = run_pipeline(module, args.passes, after_pass=hook)
+            passes: list[Any] = parse_pipeline(args.passes)
+            with t.phase("Pipeline"):
+                if timer is not None:
+                    passes = [_TimedPass(p, timer.current.child(p.name, key=(i, p.name))) for i, p in enumerate(passes)]
+                    hooks.insert(0, _TimedPass.after)
+                module = run_pipeline(module, passes, after_pass=_chain(hooks) if hooks else None)
         except PassError as e:
-            return Result("", e.diagnostics)
+            return Result("", e.diagnostics, None)
     try:
-        return Result(emit(module, args.emit, args.depth), [])
+        with t.phase("Print"):
+            return Result(emit(module, args.emit, args.depth), [], module)
     except GraphsynthError as e:  # --emit=python lowers: a LoweringError is a diagnostic, not a traceback
         return Result("", e.diagnostics)
+
+
+def _chain(hooks: list[Any]) -> Any:
+    def hook(p: Any, before: Any, after: Any) -> None:
+        for h in hooks:
+            h(p, before, after)
+
+    return hook
+
+
+class _TimedPass:
+    """A pass seen through a stopwatch: the row of the pass holds its run and the verifier after
+    it (the time from its end to the pipeline's after-pass hook), the latter also as a child row."""
+
+    def __init__(self, inner: Any, node: Any):
+        self._inner = inner
+        self._node = node
+        self._ended = 0.0
+        self.name = inner.name
+
+    def apply(self, ctx: Any, op: Any) -> None:
+        t0 = time.perf_counter()
+        try:
+            self._inner.apply(ctx, op)
+        finally:
+            self._ended = time.perf_counter()
+            self._node.wall += self._ended - t0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @staticmethod
+    def after(p: Any, before: Any, after: Any) -> None:
+        if isinstance(p, _TimedPass) and p._ended:
+            dt = time.perf_counter() - p._ended
+            p._node.wall += dt
+            p._node.child("Verify").wall += dt
+            p._ended = 0.0
 
 
 def _parse(data: str | bytes, filename: str, fmt: str):

@@ -2,8 +2,13 @@
 
 Codes are stable, grouped by the room that reports them:
 
-- GS000 ``--verify-diagnostics``: an expected diagnostic was not produced, or one was produced
-  that no ``expected-*`` comment asked for.
+- GS0xx tools (the command-line tools and :mod:`graphsynth.fileio`):
+  GS000 ``--verify-diagnostics``: an expected diagnostic was not produced, or one was produced
+  that no ``expected-*`` comment asked for; GS001 cannot read an input (missing, a directory,
+  permission denied, not UTF-8 where text is required); GS002 cannot write an output (a missing
+  or unwritable folder, a directory, disk full, the file-size limit); GS003 an input exceeds the
+  read limit (``--read-limit``, ``$GRAPHSYNTH_READ_LIMIT``); GS004 interrupted (SIGINT, SIGTERM).
+  GS001-GS003 exit with code 2, GS004 with 130 (SIGINT) or 143 (SIGTERM).
 - GS1xx syntax (parser): GS101 unexpected token, GS102 unexpected end of input,
   GS103 invalid character or bytes, GS104 empty input, GS105 malformed dim or type,
   GS106 bad attribute value.
@@ -32,7 +37,8 @@ Codes are stable, grouped by the room that reports them:
 - GS8xx gradient tools (graphsynth.grad): GS801 unknown value or module, GS802 nothing recorded
   yet (no forward or no backward), GS803 a value that cannot be differentiated or perturbed,
   GS804 the net was not lowered from this module, GS805 invalid argument, GS806 no
-  differentiable path, GS807 picture cannot be written (format, missing `dot` binary).
+  differentiable path, GS807 picture cannot be drawn or written (format, missing `dot` binary, too many nodes for
+  the matplotlib fallback; also the op-graph picture of ``graphsynth-opt --view-op-graph``).
 """
 
 from __future__ import annotations

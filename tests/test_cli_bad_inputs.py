@@ -160,7 +160,7 @@ def test_directory_as_input_is_a_usage_error(tmp_path: Path) -> None:
     p = run_tool(str(tmp_path))
     out, err = decoded(p)
     assert p.returncode == 2 and "Traceback" not in err
-    assert err.strip() == f"graphsynth-opt: error: cannot read '{tmp_path}': Is a directory"
+    assert err.strip() == f"graphsynth-opt: error[GS001]: cannot read input '{tmp_path}': Is a directory"
 
 
 def test_nonexistent_file_is_a_usage_error(tmp_path: Path) -> None:
@@ -168,7 +168,7 @@ def test_nonexistent_file_is_a_usage_error(tmp_path: Path) -> None:
     p = run_tool(str(missing))
     out, err = decoded(p)
     assert p.returncode == 2 and "Traceback" not in err
-    assert err.strip() == f"graphsynth-opt: error: cannot read '{missing}': No such file or directory"
+    assert err.strip() == f"graphsynth-opt: error[GS001]: cannot read input '{missing}': No such file or directory"
 
 
 @pytest.mark.parametrize(

@@ -38,10 +38,10 @@ def files(tmp_path: Path) -> dict[str, Path]:
         (["{good}", "--emit=xml"], 2, "usage: graphsynth-opt"),
         (["{good}", "--depth=-2"], 2, "graphsynth-opt: error: --depth must be 0 or more, got -2"),
         (["{good}", "--depth=one"], 2, "usage: graphsynth-opt"),
-        (["{dir}/missing.gs"], 2, "graphsynth-opt: error: cannot read '{dir}/missing.gs': No such file or directory"),
-        (["{dir}"], 2, "graphsynth-opt: error: cannot read '{dir}': Is a directory"),
-        (["{good}", "-o", "{dir}"], 2, "graphsynth-opt: error: cannot write '{dir}': Is a directory"),
-        (["{good}", "-o", "{dir}/no/such/dir/out.gs"], 2, "graphsynth-opt: error: cannot write"),
+        (["{dir}/missing.gs"], 2, "graphsynth-opt: error[GS001]: cannot read input '{dir}/missing.gs': No such file or directory"),
+        (["{dir}"], 2, "graphsynth-opt: error[GS001]: cannot read input '{dir}': Is a directory"),
+        (["{good}", "-o", "{dir}"], 2, "graphsynth-opt: error[GS002]: cannot write '{dir}': Is a directory"),
+        (["{good}", "-o", "{dir}/no/such/dir/out.gs"], 2, "graphsynth-opt: error[GS002]: cannot write '{dir}/no/such/dir/out.gs': folder"),
     ],
 )
 def test_exit_code(files: dict[str, Path], args: list[str], code: int, stderr_start: str) -> None:

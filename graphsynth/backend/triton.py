@@ -51,6 +51,7 @@ from xdsl.ir import Region
 from graphsynth.backend import triton_codegen as cg
 from graphsynth.backend.torch import TORCH_DTYPES, LoweringError, lower_graph
 from graphsynth.dialects import gs
+from graphsynth.fileio import write_atomic
 
 __all__ = [
     "FusedRegion",
@@ -160,9 +161,7 @@ def _load_kernel(source: str, name: str, module_name: str, interpret: bool) -> A
     except OSError:
         current = None
     if current != source:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)
+        write_atomic(path, source)  # a concurrent reader sees the old kernel file or the new one
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)

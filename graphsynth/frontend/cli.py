@@ -6,7 +6,9 @@
 ``graphsynth.import_torch``.  The imported graph is verified before it is written.
 
 Exit codes, as graphsynth-opt: 0 written, 1 diagnostics (the import or the verifier failed),
-2 usage (bad MODULE:FACTORY, a factory that raises or returns the wrong thing).
+2 usage or path (bad MODULE:FACTORY, a factory that raises or returns the wrong thing, an output
+that cannot be written: GS002), 130 interrupted (143 for SIGTERM).  ``-o FILE`` is written
+atomically (:mod:`graphsynth.fileio`) and only when the import verified; ``-o -`` is stdout.
 """
 
 from __future__ import annotations
@@ -18,23 +20,36 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from graphsynth.diagnostics import Diagnostic, GraphsynthError, error, render_all
+from graphsynth.diagnostics import Diagnostic, GraphsynthError, error
+from graphsynth.fileio import FileError, check_writable, report, run_tool, write_atomic
+
+PROG = "graphsynth-import"
+
+
+class FactoryError(Exception):
+    """MODULE:FACTORY cannot be loaded or called, or returns the wrong thing (a usage error)."""
 
 
 def _usage(message: str) -> int:
-    print(f"graphsynth-import: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {message}", file=sys.stderr)
     return 2
 
 
 def load_factory(spec: str) -> Any:
-    """``path/to/file.py:fn`` or ``package.module:fn`` -> the function (ValueError if not found)."""
+    """``path/to/file.py:fn`` or ``package.module:fn`` -> the function (ValueError if not found,
+    :class:`~graphsynth.fileio.FileError` GS001 if the file cannot be read)."""
     module_part, sep, attr = spec.rpartition(":")
     if not sep or not module_part or not attr:
         raise ValueError(f"expected MODULE:FACTORY, got '{spec}'")
     path = Path(module_part)
     if module_part.endswith(".py") or path.exists():
-        if not path.is_file():
-            raise ValueError(f"no such file: {module_part}")
+        # A path problem is a GS001 diagnostic (exit 2), as for every other tool input.
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            raise FileError([error("GS001", f"cannot read factory module '{module_part}': "
+                                            f"{'Is a directory' if path.is_dir() else e.strerror or e}")]) from None
         # Files next to the factory (a models.py importing its siblings) stay importable.
         sys.path.insert(0, str(path.resolve().parent))
         mod_spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -55,48 +70,80 @@ def load_factory(spec: str) -> Any:
     return fn
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="graphsynth-import",
-        description="Import a PyTorch model (through torch.export) as gs IR text.",
-        epilog="FACTORY() returns (model, example_inputs[, dynamic_dims]); see graphsynth.import_torch.",
-    )
-    p.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. examples/models.py:gpt2 or mypkg.models:build")
-    p.add_argument("-o", "--output", help="write the IR here (default: stdout)")
-    p.add_argument("--depth", type=int, default=None, help="fold modules nested deeper than this (default: print all)")
-    p.add_argument("--emit", choices=("gs", "mlir"), default="gs", help="text form (gs) or MLIR generic syntax (mlir)")
-    p.add_argument("--diagnostics", choices=("text", "json"), default="text", help="how to print diagnostics")
-    args = p.parse_args(argv)
-
+def import_from_factory(spec: str) -> Any:
+    """``MODULE:FACTORY`` -> the imported (unverified) gs module.  Raises :class:`FactoryError`
+    for usage problems and :class:`GraphsynthError` when the import itself fails."""
     try:
-        factory = load_factory(args.factory)
+        factory = load_factory(spec)
     except ValueError as e:
-        return _usage(str(e))
+        raise FactoryError(str(e)) from None
+    except FileError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's module failing to load is a usage error
+        raise FactoryError(f"loading {spec} raised {type(e).__name__}: {e}") from None
     try:
         made = factory()
     except Exception as e:  # noqa: BLE001 - the user's factory failing is a usage error
-        return _usage(f"{args.factory} raised {type(e).__name__}: {e}")
+        raise FactoryError(f"{spec} raised {type(e).__name__}: {e}") from None
     if not isinstance(made, tuple) or len(made) not in (2, 3):
-        return _usage(f"{args.factory} must return (model, example_inputs[, dynamic_dims]), got {type(made).__name__}")
+        raise FactoryError(f"{spec} must return (model, example_inputs[, dynamic_dims]), got {type(made).__name__}")
     model, inputs = made[0], made[1]
     dynamic = made[2] if len(made) == 3 else None
 
     from graphsynth.frontend.torch import import_torch
 
+    return import_torch(model, inputs, dynamic)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Import a PyTorch model (through torch.export) as gs IR text.",
+        epilog="FACTORY() returns (model, example_inputs[, dynamic_dims]); see graphsynth.import_torch.",
+    )
+    p.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. examples/models.py:gpt2 or mypkg.models:build")
+    p.add_argument("-o", "--output", default="-", help="write the IR here, atomically (default or '-': stdout)")
+    p.add_argument("--depth", type=int, default=None, help="fold modules nested deeper than this (default: print all)")
+    p.add_argument("--emit", choices=("gs", "mlir"), default="gs", help="text form (gs) or MLIR generic syntax (mlir)")
+    p.add_argument("--diagnostics", choices=("text", "json"), default="text", help="how to print diagnostics")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    fmt = {"value": "text"}
+
+    def body() -> int:
+        args = build_parser().parse_args(argv)
+        fmt["value"] = args.diagnostics
+        return _run(args)
+
+    return run_tool(PROG, body, lambda: fmt["value"])
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.depth is not None and args.depth < 0:
+        return _usage(f"--depth must be 0 or more, got {args.depth}")
+    if args.output != "-":
+        check_writable(args.output)  # before the import, which can take a while
     try:
-        module = import_torch(model, inputs, dynamic)
+        module = import_from_factory(args.factory)
+    except FactoryError as e:
+        return _usage(str(e))
+    except FileError:
+        raise  # a path problem: exit 2 (run_tool)
     except GraphsynthError as e:
-        print(render_all(e.diagnostics, args.diagnostics), file=sys.stderr)
+        report(PROG, e.diagnostics, args.diagnostics)
         return 1
     diags = _verify(module)
     if diags:
-        print(render_all(diags, args.diagnostics), file=sys.stderr)
+        report(PROG, diags, args.diagnostics)
         return 1
     text = _emit(module, args.emit, args.depth)
-    if args.output:
-        Path(args.output).write_text(text)
+    if args.output != "-":
+        write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
+        sys.stdout.flush()
     return 0
 
 

@@ -9,81 +9,42 @@ the IR edges they stand for.  Colour (viridis, dark = small, yellow = large) and
 values (index and mask computations) carry no gradient and are left out unless ``show_all``;
 parameters are left out unless ``show_params``.
 
-Engines: graphviz through its Python package when the ``dot`` binary is on the PATH (modules
+The layout and the engines are shared with the picture of the IR itself
+(:mod:`graphsynth.query.picture`): graphviz's ``dot`` binary when it is on the PATH (modules
 that are not folded become nested clusters), matplotlib otherwise (a layered drawing: each node
 one layer below its deepest predecessor, layers ordered by the mean position of their
-predecessors).  ``.dot``/``.gv`` files are written as graphviz source and need no binary.
+predecessors).  ``.dot``/``.gv`` files are written as graphviz source and need no binary.  Files
+are written atomically; a picture that cannot be drawn is a :class:`GradError` GS807.
 """
 
 from __future__ import annotations
 
 import math
-import shutil
-from dataclasses import dataclass, field
+import shutil  # noqa: F401 - tests stand in for the `dot` lookup through this module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graphsynth.grad.graph import fail, norm
+from graphsynth.fileio import atomic_open
+from graphsynth.grad.graph import GradError, fail, norm
+from graphsynth.query.picture import (
+    GRAPHVIZ_FORMATS,
+    MPL_FORMATS,
+    NO_GRAD,
+    VIRIDIS,
+    PEdge,
+    Picture,
+    PictureError,
+    PNode,
+    colour,
+    draw,
+    layered_layout,
+)
 
 if TYPE_CHECKING:
     from graphsynth.grad.recorder import Recorder
 
-__all__ = ["VIRIDIS", "colour", "picture_graph", "render_bars", "render_graph"]
-
-VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
-NO_GRAD = "#b0b0b0"
-GRAPHVIZ_FORMATS = {".svg", ".png", ".pdf", ".dot", ".gv"}
-MPL_FORMATS = {".svg", ".png", ".pdf"}
-
-
-def colour(t: float) -> str:
-    """A viridis colour for ``t`` in [0, 1] (linear between five stops)."""
-    t = min(max(t, 0.0), 1.0) * (len(VIRIDIS) - 1)
-    i = min(int(t), len(VIRIDIS) - 2)
-    f = t - i
-    a, b = VIRIDIS[i], VIRIDIS[i + 1]
-    rgb = [round(int(a[k:k + 2], 16) * (1 - f) + int(b[k:k + 2], 16) * f) for k in (1, 3, 5)]
-    return "#" + "".join(f"{c:02x}" for c in rgb)
-
-
-@dataclass
-class PNode:
-    key: str
-    label: str
-    kind: str  # "value" | "module" | "loss"
-    order: int
-    grad: float | None
-    cluster: list[str] = field(default_factory=list)  # unfolded module chain around it
-
-
-@dataclass
-class PEdge:
-    src: str
-    dst: str
-    grad: float | None  # L2 over the IR edges it stands for; None before a backward
-
-
-@dataclass
-class Picture:
-    nodes: dict[str, PNode]
-    edges: list[PEdge]
-    title: str
-
-    def scale(self) -> tuple[float, float]:
-        """log10 range of the positive edge norms."""
-        logs = [math.log10(e.grad) for e in self.edges if e.grad]
-        if not logs:
-            return 0.0, 1.0
-        lo, hi = min(logs), max(logs)
-        return lo, (hi if hi > lo else lo + 1.0)
-
-    def style(self, g: float | None) -> tuple[str, float, bool]:
-        """(colour, width in points, dashed) of an edge with gradient norm ``g``."""
-        if not g:
-            return NO_GRAD, 0.6, True
-        lo, hi = self.scale()
-        t = (math.log10(g) - lo) / (hi - lo)
-        return colour(t), 0.8 + 4.2 * t, False
+__all__ = ["GRAPHVIZ_FORMATS", "MPL_FORMATS", "VIRIDIS", "Picture", "colour", "layered_layout", "picture_graph",
+           "render_bars", "render_graph"]
 
 
 def picture_graph(rec: Recorder, depth: int | None = None, show_params: bool = False,
@@ -138,7 +99,7 @@ def picture_graph(rec: Recorder, depth: int | None = None, show_params: bool = F
                 g = rec.edge_grads.get((o, ret))
                 edges.append(PEdge(key_of[o], "loss", norm(g) if g is not None else 0.0))
     where = "all modules unfolded" if depth is None else f"modules folded below depth {depth}"
-    pic = Picture(nodes, edges, "")
+    pic = Picture(nodes, edges, "", weighted=True, name="gradients")
     if have_grads:
         lo, hi = pic.scale()
         what = f"edge colour/width: gradient norm, 10^{lo:.1f} dark/thin .. 10^{hi:.1f} yellow/wide"
@@ -148,167 +109,22 @@ def picture_graph(rec: Recorder, depth: int | None = None, show_params: bool = F
     return pic
 
 
-def _fmt(g: float | None) -> str:
-    return "" if g is None else f"\n∇ {g:.2e}"
-
-
-def _choose_engine(engine: str, suffix: str) -> str:
-    if engine not in ("auto", "graphviz", "matplotlib"):
-        raise fail("GS807", f"engine must be 'auto', 'graphviz' or 'matplotlib', got {engine!r}")
-    if suffix in (".dot", ".gv"):
-        if engine == "matplotlib":
-            raise fail("GS807", f"matplotlib cannot write {suffix} files; use .svg, .png or .pdf")
-        return "graphviz-source"
-    if engine == "auto":
-        engine = "graphviz" if shutil.which("dot") else "matplotlib"
-    if engine == "graphviz" and not shutil.which("dot"):
-        raise fail("GS807", "the graphviz 'dot' binary is not on the PATH",
-                   fix="install it (apt install graphviz, conda install graphviz, brew install graphviz), "
-                       "or use engine='matplotlib', or write a .dot file")
-    allowed = GRAPHVIZ_FORMATS if engine == "graphviz" else MPL_FORMATS
-    if suffix not in allowed:
-        raise fail("GS807", f"cannot write '{suffix or '(no suffix)'}' with {engine}; use one of "
-                            f"{', '.join(sorted(allowed))}")
-    return engine
-
-
 def render_graph(rec: Recorder, path: Any, *, depth: int | None = None, engine: str = "auto",
                  show_params: bool = False, show_all: bool = False) -> Path:
-    """Draw the recorded graph to ``path`` (format from its suffix); returns the path."""
+    """Draw the recorded graph to ``path`` (format from its suffix, written atomically; missing
+    folders are created); returns the path."""
+    from graphsynth.query.picture import choose_engine
+
     out = Path(path)
-    how = _choose_engine(engine, out.suffix.lower())
+    try:
+        choose_engine(engine, out.suffix.lower())  # a bad format is refused before any work
+    except PictureError as e:
+        raise GradError(e.diagnostics) from None
     pic = picture_graph(rec, depth, show_params, show_all)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if how.startswith("graphviz"):
-        dot = _graphviz(pic)
-        if how == "graphviz-source":
-            out.write_text(dot.source)
-        else:
-            out.write_bytes(dot.pipe(format=out.suffix.lower()[1:]))
-    else:
-        _matplotlib(pic, out)
-    return out
-
-
-def _graphviz(pic: Picture) -> Any:
-    import graphviz
-
-    g = graphviz.Digraph("gradients", graph_attr={"rankdir": "TB", "label": pic.title, "labelloc": "t",
-                                                  "fontsize": "12", "fontname": "Helvetica"},
-                         node_attr={"fontname": "Helvetica", "fontsize": "10", "style": "filled"})
-    lo_hi = _node_scale(pic)
-    # Nested clusters for the unfolded modules.
-    tree: dict[tuple[str, ...], list[PNode]] = {}
-    for n in pic.nodes.values():
-        tree.setdefault(tuple(n.cluster), []).append(n)
-    prefixes = sorted({tuple(c[:i]) for c in tree for i in range(1, len(c) + 1)}, key=len)
-
-    def node_attrs(n: PNode) -> dict[str, str]:
-        shape = {"value": "box", "module": "box3d", "loss": "doublecircle"}[n.kind]
-        fill = _node_fill(n.grad, lo_hi)
-        return {"label": n.label + _fmt(n.grad), "shape": shape, "fillcolor": fill}
-
-    def emit(graph: Any, prefix: tuple[str, ...]) -> None:
-        for n in tree.get(prefix, []):
-            graph.node(ids[n.key], **node_attrs(n))
-        for child in prefixes:
-            if len(child) == len(prefix) + 1 and child[:len(prefix)] == prefix:
-                with graph.subgraph(name=f"cluster_{prefixes.index(child)}") as sub:
-                    sub.attr(label=child[-1], style="rounded", color="#888888", fontsize="10")
-                    emit(sub, child)
-
-    ids = {key: f"n{i}" for i, key in enumerate(pic.nodes)}
-    emit(g, ())
-    for e in pic.edges:
-        col, width, dashed = pic.style(e.grad)
-        attrs = {"color": col, "penwidth": f"{width:.2f}"}
-        if dashed:
-            attrs["style"] = "dashed"
-        if e.grad:
-            attrs["tooltip"] = f"{e.grad:.3e}"
-        g.edge(ids[e.src], ids[e.dst], **attrs)
-    return g
-
-
-def _node_scale(pic: Picture) -> tuple[float, float]:
-    logs = [math.log10(n.grad) for n in pic.nodes.values() if n.grad]
-    if not logs:
-        return 0.0, 1.0
-    lo, hi = min(logs), max(logs)
-    return lo, (hi if hi > lo else lo + 1.0)
-
-
-def _node_fill(g: float | None, lo_hi: tuple[float, float]) -> str:
-    """A pale version of the edge colour scale, so labels stay readable."""
-    if not g:
-        return "#f2f2f2"
-    lo, hi = lo_hi
-    c = colour((math.log10(g) - lo) / (hi - lo))
-    rgb = [int(c[k:k + 2], 16) for k in (1, 3, 5)]
-    pale = [round(255 - (255 - x) * 0.35) for x in rgb]
-    return "#" + "".join(f"{x:02x}" for x in pale)
-
-
-def layered_layout(pic: Picture) -> dict[str, tuple[float, float]]:
-    """Longest-path layering (each node one layer below its deepest predecessor), then two
-    barycentre sweeps to order each layer; returns (x, y) per node key, y = -layer."""
-    order = sorted(pic.nodes.values(), key=lambda n: n.order)
-    preds: dict[str, list[str]] = {n.key: [] for n in order}
-    for e in pic.edges:
-        if e.src in preds and e.dst in preds:
-            preds[e.dst].append(e.src)
-    layer: dict[str, int] = {}
-    for n in order:
-        layer[n.key] = 1 + max((layer[p] for p in preds[n.key] if p in layer), default=-1)
-    layers: dict[int, list[str]] = {}
-    for n in order:
-        layers.setdefault(layer[n.key], []).append(n.key)
-    pos: dict[str, float] = {}
-    for _ in range(2):
-        for k in sorted(layers):
-            keys = layers[k]
-            for i, key in enumerate(keys):
-                pos.setdefault(key, float(i))
-            bary = {key: (sum(pos[p] for p in preds[key]) / len(preds[key]) if preds[key] else pos[key])
-                    for key in keys}
-            keys.sort(key=lambda key: bary[key])
-            width = len(keys)
-            for i, key in enumerate(keys):
-                pos[key] = i - (width - 1) / 2
-    return {key: (pos[key], -float(layer[key])) for key in pic.nodes}
-
-
-def _matplotlib(pic: Picture, out: Path) -> None:
-    from matplotlib.figure import Figure
-    from matplotlib.patches import FancyArrowPatch
-
-    xy = layered_layout(pic)
-    n_layers = int(-min((y for _, y in xy.values()), default=0)) + 1
-    widest = max((sum(1 for _, y in xy.values() if y == -k) for k in range(n_layers)), default=1)
-    fig = Figure(figsize=(min(max(4.0, 2.2 * widest), 40.0), min(max(3.0, 1.0 * n_layers), 80.0)))
-    ax = fig.add_subplot(1, 1, 1)
-    ax.set_axis_off()
-    ax.set_title(pic.title, fontsize=9)
-    lo_hi = _node_scale(pic)
-    for e in pic.edges:
-        col, width, dashed = pic.style(e.grad)
-        (x0, y0), (x1, y1) = xy[e.src], xy[e.dst]
-        # Edges that skip layers (residual connections) bow out so they do not run through the
-        # nodes in between.
-        span = abs(y1 - y0)
-        rad = 0.0 if span <= 1 and x0 == x1 else (0.08 if span <= 1 else min(0.15 + 0.05 * span, 0.5))
-        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=8, color=col, lw=width,
-                                     linestyle="--" if dashed else "-", shrinkA=12, shrinkB=12, zorder=1,
-                                     connectionstyle=f"arc3,rad={rad}"))
-    for key, n in pic.nodes.items():
-        x, y = xy[key]
-        ax.text(x, y, n.label + _fmt(n.grad), ha="center", va="center", fontsize=6, zorder=2,
-                bbox={"boxstyle": "round,pad=0.3" if n.kind != "module" else "square,pad=0.4",
-                      "fc": _node_fill(n.grad, lo_hi), "ec": "#555555", "lw": 0.6})
-    xs = [p[0] for p in xy.values()] or [0.0]
-    ax.set_xlim(min(xs) - 1, max(xs) + 1)
-    ax.set_ylim(-n_layers, 1)
-    fig.savefig(out, format=out.suffix.lower()[1:], bbox_inches="tight")
+    try:
+        return draw(pic, out, engine=engine, make_parents=True)
+    except PictureError as e:
+        raise GradError(e.diagnostics) from None
 
 
 def render_bars(rec: Recorder, path: Any, *, depth: int | None = 1, aggregate: str = "all") -> Path:
@@ -344,7 +160,11 @@ def render_bars(rec: Recorder, path: Any, *, depth: int | None = 1, aggregate: s
     ax.set_xscale("log")
     ax.set_xlabel(f"gradient norm ({'all values inside' if aggregate == 'all' else 'module outputs'}, L2)")
     ax.set_title(f"{vg.graph_op.graph_name}: gradient norm per module", fontsize=10)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format=out.suffix.lower()[1:], bbox_inches="tight")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise fail("GS807", f"cannot create the folder of '{out}': {e.strerror or e}") from None
+    with atomic_open(out, "wb") as f:
+        fig.savefig(f, format=out.suffix.lower()[1:], bbox_inches="tight")
     return out
 

@@ -14,7 +14,8 @@ import os
 import sys
 from typing import IO, Any
 
-from graphsynth.diagnostics import error
+from graphsynth.diagnostics import GraphsynthError, error
+from graphsynth.fileio import FileError, check_writable, exit_code, report, write_atomic
 from graphsynth.llm.context import context_source
 from graphsynth.llm.driver import RewriteResult, rewrite
 from graphsynth.llm.proposer import ProposerError, ReplayProposer
@@ -95,21 +96,22 @@ def replay_transcript(
     return result
 
 
-def replay_main(
-    path: str, out: IO[str] | None = None, err: IO[str] | None = None, output_path: str | None = None
-) -> int:
-    """What ``graphsynth-opt --replay PATH [-o OUT]`` does: 0 when the replay matches the
-    recording (the rewritten graph is printed or written), 1 otherwise (diagnostics on stderr)."""
-    out = out or sys.stdout
+def run_replay(
+    path: str, err: IO[str] | None = None, *, prog: str = "graphsynth-opt", fmt: str = "text"
+) -> tuple[int, RewriteResult | None]:
+    """Replay ``path`` and report on ``err`` (the summary, notes, and why it failed; diagnostics
+    in ``fmt``).  Returns ``(0, result)`` when the replay matches the recording and reached an
+    accepted rewrite, else ``(1, None)`` (``2`` when the transcript itself cannot be read:
+    GS001/GS003)."""
     err = err or sys.stderr
     try:
         result = replay_transcript(path)
-    except ProposerError as e:
-        err.write(e.render() + "\n")
-        return 1
+    except GraphsynthError as e:  # unreadable or malformed transcript, a recorded input that does not parse
+        report(prog, e.diagnostics, fmt, err)
+        return exit_code(e.diagnostics), None
     except Exception as e:  # noqa: BLE001 - the CLI reports, it does not trace back
         err.write(error("GS507", f"replay of {path} failed: {type(e).__name__}: {e}").render() + "\n")
-        return 1
+        return 1, None
     err.write(result.summary() + "\n")
     for n in result.notes:
         err.write(f"note: {n}\n")
@@ -117,13 +119,35 @@ def replay_main(
         for d in result.diagnostics:
             err.write(d.render() + "\n")
         err.write(f"error: the replay of {path} does not match the recording\n")
-        return 1
+        return 1, None
     if result.output_text is None:
         err.write("error: the recorded session did not reach an accepted rewrite (replayed faithfully)\n")
-        return 1
-    if output_path:
-        with open(output_path, "w", encoding="utf-8") as fh:
-            fh.write(result.output_text)
-    else:
-        out.write(result.output_text if result.output_text.endswith("\n") else result.output_text + "\n")
+        return 1, None
+    return 0, result
+
+
+def replay_main(
+    path: str, out: IO[str] | None = None, err: IO[str] | None = None, output_path: str | None = None
+) -> int:
+    """What ``graphsynth-opt --replay PATH [-o OUT]`` does: 0 when the replay matches the
+    recording (the rewritten graph is printed, or written atomically to ``output_path``), 1
+    otherwise (diagnostics on ``err``), 2 when the transcript cannot be read or the output
+    cannot be written."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        if output_path:
+            check_writable(output_path)  # before the work, not after it
+        code, result = run_replay(path, err)
+        if result is None:
+            return code
+        text = result.output_text or ""
+        text = text if text.endswith("\n") else text + "\n"
+        if output_path:
+            write_atomic(output_path, text)
+        else:
+            out.write(text)
+    except FileError as e:
+        report("graphsynth-opt", e.diagnostics, "text", err)
+        return 2
     return 0

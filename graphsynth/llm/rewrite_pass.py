@@ -92,6 +92,8 @@ class LLMRewritePass(ModulePass):
             )
         except ValueError as e:  # an unknown focus module
             raise PassError(self.name, [error("GS404", f"llm-rewrite: {e}")]) from None
+        except ProposerError as e:  # e.g. the transcript cannot be written (GS002)
+            raise PassError(self.name, e.diagnostics) from None
         if not result.accepted:
             diags = result.diagnostics or [error("GS401", "llm-rewrite: no proposal was accepted")]
             raise PassError(

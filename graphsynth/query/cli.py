@@ -9,7 +9,8 @@
 
 FILE is a .gs file ('-' reads stdin); ``--graph NAME`` picks a graph in a file that holds several.
 Exit codes, as graphsynth-opt: 0 answered, 1 diagnostics (the file does not parse or verify, an
-unknown value or module, no path, a budget too small), 2 usage.  With ``--json`` the answer goes
+unknown value or module, no path, a budget too small), 2 usage or path (FILE cannot be read:
+GS001, or is over ``--read-limit``: GS003), 130 interrupted (143 for SIGTERM).  With ``--json`` the answer goes
 to stdout as one JSON object and diagnostics to stderr as a JSON list.
 """
 
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from graphsynth.diagnostics import GraphsynthError, render_all
+from graphsynth.fileio import limited_reads, parse_size, read_bytes, run_tool
 
 PROG = "graphsynth-query"
 
@@ -36,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("file", help="a .gs file ('-' for stdin)")
         sp.add_argument("--graph", default=None, help="the graph to query when the file holds several")
         sp.add_argument("--json", action="store_true", help="print the answer (and diagnostics) as JSON")
+        sp.add_argument("--read-limit", type=_size, default=None, metavar="SIZE",
+                        help="refuse files larger than this (e.g. 64M; default $GRAPHSYNTH_READ_LIMIT or 64M)")
 
     sp = sub.add_parser("paths", help="all paths, or the parallel branches, between two values or modules")
     common(sp)
@@ -84,6 +88,13 @@ def _integer_at_least(low: int, what: str) -> Callable[[str], int]:
     return parse
 
 
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 _positive = _integer_at_least(1, "positive")
 _non_negative = _integer_at_least(0, "non-negative")
 
@@ -105,24 +116,34 @@ def _bindings(text: str) -> dict[str, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)  # usage errors exit 2 (argparse)
+    fmt = {"value": "text"}
+
+    def body() -> int:
+        args = build_parser().parse_args(argv)  # usage errors exit 2 (argparse)
+        fmt["value"] = "json" if args.json else "text"
+        return _main(args)
+
+    return run_tool(PROG, body, lambda: fmt["value"])
+
+
+def _main(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else "text"
     try:
-        module = _load(args.file)
+        with limited_reads(args.read_limit):
+            module = _load(args.file)
         answer = run(args, module)
     except GraphsynthError as e:
+        from graphsynth.fileio import FileError
+
+        if isinstance(e, FileError):
+            raise
         print(render_all(e.diagnostics, fmt), file=sys.stderr)
         return 1
-    except OSError as e:
-        print(f"{PROG}: error: cannot read '{args.file}': {e.strerror}", file=sys.stderr)
-        return 2
-    try:
-        if args.json:
-            print(json.dumps(answer.to_dict() if hasattr(answer, "to_dict") else answer, indent=1))
-        else:
-            print(_text(args, answer))
-    except BrokenPipeError:
-        pass
+    if args.json:
+        print(json.dumps(answer.to_dict() if hasattr(answer, "to_dict") else answer, indent=1))
+    else:
+        print(_text(args, answer))
+    sys.stdout.flush()
     return 0
 
 
@@ -131,12 +152,8 @@ def _load(path: str) -> Any:
     from graphsynth.grammar.parser import parse_ir
     from graphsynth.verifier import verify
 
-    if path == "-":
-        data, name = sys.stdin.buffer.read(), "<stdin>"
-    else:
-        with open(path, "rb") as f:
-            data, name = f.read(), path
-    module = parse_ir(data, filename=name)
+    data = read_bytes(path)
+    module = parse_ir(data, filename="<stdin>" if path == "-" else path)
     diags = verify(module)
     if diags:
         raise VerificationError(diags)
