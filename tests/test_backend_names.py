@@ -140,3 +140,68 @@ def test_a_model_with_a_submodule_called_graph_imports_lowers_and_loads_its_weig
     net.load_state_dict(model.state_dict(), strict=True)
     torch.testing.assert_close(net(x), model(x))
     assert tie_shared_parameters(net, model) == []
+
+
+def test_an_llm_edit_that_adds_param_meta_is_judged_not_crashed() -> None:
+    from graphsynth.llm import Proposal, Usage, rewrite
+
+    text = """graph G(x: f32[B, 4]) -> f32[B, 4] {
+  param fc.weight: f32[4, 4]
+  %0: f32[B, 4] = linear(x, fc.weight)
+  %1: f32[B, 4] = relu(%0)
+  return %1
+}
+"""
+    add_meta = ("<<<<<<< SEARCH\n  %1: f32[B, 4] = relu(%0)\n=======\n  param meta: f32[4]\n"
+                "  param graph.weight: f32[4, 4]\n  %5: f32[B, 4] = linear(%0, graph.weight, meta)\n"
+                "  %1: f32[B, 4] = relu(%5)\n>>>>>>> REPLACE")
+
+    class Once:
+        name = model = "scripted"
+
+        def propose(self, request):
+            return Proposal(add_meta, Usage(1, 1, calls=1), 0.0, "scripted")
+
+    m = gs.parse_ir(text)
+    # Semantics checked: the new parameters get random values, so the function differs (GS506).
+    r = rewrite(m, "[preserve-semantics] add a layer", Once(), attempts=1)
+    assert [a.codes for a in r.attempts] == [["GS506"]]
+    # Without that check the edit is accepted, and what was accepted lowers and runs.
+    r = rewrite(m, "add a layer", Once(), attempts=1)
+    assert r.accepted
+    net = lower(r.module)
+    assert sorted(net.state_dict()) == ["fc.weight", "graph.weight", "meta"]
+    net.load_state_dict({"fc.weight": torch.eye(4), "graph.weight": torch.eye(4), "meta": torch.ones(4)})
+    x = torch.randn(2, 4)
+    torch.testing.assert_close(net(x), torch.relu(x + 1))
+
+
+def test_names_the_generated_code_uses_are_free_for_state() -> None:
+    """``self``, the globals fx's code refers to (``torch``, ``operator``, ``getattr`` ...) and every
+    builtin, as a top-level parameter read by several ops: fx names the reading node after the
+    key, so none of them may shadow what the code needs."""
+    import builtins
+
+    from graphsynth.backend.torch import _RESERVED_ARG_NAMES
+
+    names = sorted((set(_RESERVED_ARG_NAMES) | {"self", "operator", "math", "fx_pytree", "pytree", "device"}
+                    | {n for n in dir(builtins) if n.isidentifier() and not n.startswith("__")})
+                   - {"None"})
+    names = [n for n in names if FIRST.fullmatch(n) and not n.startswith(("inf", "nan"))]
+    assert "self" in names and "torch" in names and "getattr" in names
+    for n in names:
+        text = f"""graph G(x: f32[2, 3]) -> f32[2, 3] {{
+  param {n}: f32[3]
+  param w: f32[3, 3]
+  %0: f32[2, 3] = add(x, {n})
+  %1: f32[2, 3] = linear(%0, w, {n})
+  %2: f32[6] = reshape(%1, shape=[6])
+  %3: f32[2, 3] = reshape(%2, shape=[2, 3])
+  %4: f32[2, 3] = mul(%3, 2)
+  return %4
+}}
+"""
+        net = lower(gs.parse_ir(text))
+        net.load_state_dict({n: torch.ones(3), "w": torch.eye(3)})
+        x = torch.randn(2, 3)
+        torch.testing.assert_close(net(x), (x + 2) * 2, msg=n)

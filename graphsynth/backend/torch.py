@@ -331,7 +331,10 @@ class _Budget:
         from graphsynth.grammar.parser import source_line
         from graphsynth.verifier import location
 
-        t = str(op.results[0].type)
+        try:
+            t = str(op.results[0].type)
+        except ValueError:  # a dim with more digits than Python converts to text
+            t = f"{op.results[0].type.sig().dtype}[...]"
         if self.addressable:
             head = f"{what} '{name}': {t} needs {format_bytes(nbytes)}; torch cannot address a tensor that large"
             budget = f"{format_bytes(limit)} (the largest tensor torch can address)"
@@ -389,11 +392,12 @@ _SHADOWED = "_gs_t_"  # a tensor whose key is also the path of a module (``a`` b
 def _taken_names() -> frozenset[str]:
     """Attribute names a state part cannot use as is: whatever an ``nn.Module`` or a generated
     ``fx.GraphModule`` (class and instance, after code generation) already has, and keywords
-    (fx writes ``self.<name>`` into the code)."""
+    (fx writes ``self.<name>`` into the code), and ``self``: fx names the node that reads a
+    top-level attribute after it, and a local ``self`` would shadow the module in ``forward``."""
     g = fx.Graph()
     g.output(g.placeholder("x"))
     gm = fx.GraphModule(nn.Module(), g)
-    return frozenset(dir(gm)) | frozenset(dir(nn.Module())) | frozenset(keyword.kwlist)
+    return frozenset(dir(gm)) | frozenset(dir(nn.Module())) | frozenset(keyword.kwlist) | {"self"}
 
 
 def _attr_part(part: str) -> str:

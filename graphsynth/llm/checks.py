@@ -149,16 +149,23 @@ def footprint(module: Any, binding: dict[str, int], keep: int = 3) -> Footprint:
 
     for g in gs.graph_ops(module):
         for name, arg in zip((a.data for a in g.arg_names.data), g.body.block.args):
-            add(size(arg.type), None, lambda name=name, arg=arg: f"input '{name}': {arg.type}")
+            add(size(arg.type), None, lambda name=name, arg=arg: f"input '{name}': {_type_text(arg.type)}")
         for op in g.body.walk():
             if isinstance(op, gs.ParamOp):
                 add(3 * size(op.results[0].type), op,
-                    lambda op=op: f"{op.kind.data} '{op.param_name.data}': {op.results[0].type}")
+                    lambda op=op: f"{op.kind.data} '{op.param_name.data}': {_type_text(op.results[0].type)}")
             elif isinstance(op, gs.GsOp):
                 for r, rname in zip(op.results, gs.result_names(op)):
                     add(size(r.type), op, lambda r=r, rname=rname, op=op: f"%{rname or '?'} = "
-                        f"{op.name.removeprefix('gs.')}(...): {r.type}")
+                        f"{op.name.removeprefix('gs.')}(...): {_type_text(r.type)}")
     return Footprint(total, dict(binding), top)
+
+
+def _type_text(t: Any) -> str:
+    try:
+        return str(t)
+    except ValueError:  # a dim with more digits than Python converts to text
+        return "a tensor with a dim too long to print"
 
 
 def _where(binding: dict[str, int]) -> str:
