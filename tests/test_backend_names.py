@@ -101,10 +101,17 @@ def test_the_names_of_the_report_lower() -> None:
     """The cases that crashed with TypeError/KeyError: a submodule called ``graph``, a parameter
     called ``meta``, ``code``, ``_graph``, and a key that is a module path of another key."""
     names = ["graph.weight", "graph.bias", "meta", "code", "_graph", "training", "forward.0.weight",
-             "state_dict", "_modules.x", "__class__", "a", "a.b", "_gs_n_graph.weight"]
+             "state_dict", "_modules.x", "__class__", "a", "a.b", "_gs_n_graph.weight", "self",
+             "enc.self.query.weight", "h.graph.weight", "h.training.bias"]
     m, _ = module_with_state(names)
     net = lower(m)
     assert list(net.state_dict()) != [] and sorted(net.state_dict()) == sorted(names)
+    # Only what must be is mangled: a real model's own paths (BERT's attention.self, a nested
+    # module called graph) keep their attribute names, so named_parameters() matches the source.
+    assert state_attr(net, "enc.self.query.weight") == "enc.self.query.weight"
+    assert state_attr(net, "h.graph.weight") == "h.graph.weight" and state_attr(net, "a.b") == "a.b"
+    assert state_attr(net, "graph.weight") == "_gs_n_graph.weight" and state_attr(net, "self") == "_gs_n_self"
+    assert state_attr(net, "h.training.bias") == "h._gs_n_training.bias"
     # The fx internals are intact: the module still has its graph, code and meta.
     assert isinstance(net.graph, fx.Graph) and "def forward" in net.code and isinstance(net.meta, dict)
     assert net.training is True

@@ -41,9 +41,11 @@ declaring ``param w: f32[1000000000]`` is refused on a machine without 4 GB to s
 :func:`to_python` builds on the ``meta`` device and allocates nothing.
 
 Names: any legal IR name lowers.  A ``state_dict`` key whose parts are attribute names an
-``nn.Module`` or ``fx.GraphModule`` already uses (``graph``, ``code``, ``meta``, ``training``,
-``forward``, ``state_dict``, ``_modules``, ``__class__`` ...), Python keywords, or names under the
-reserved ``_gs_`` prefix are held under mangled attribute names (``_gs_n_graph.weight``), and
+``nn.Module`` already uses (``training``, ``forward``, ``state_dict``, ``_modules``, ``__class__``
+...; at the top level also those of ``fx.GraphModule``: ``graph``, ``code``, ``meta`` ...), Python
+keywords, or names under the reserved ``_gs_`` prefix are held under mangled attribute names
+(``_gs_n_graph.weight``; every other part keeps its name, so ``named_parameters()`` of ordinary
+models matches the source model's), and
 ``state_dict()``/``load_state_dict()`` translate between the two, so the keys stay exactly the IR
 names (``strict=True`` round trips).  :func:`state_attr` gives the attribute path of a key.
 """
@@ -389,33 +391,41 @@ _SHADOWED = "_gs_t_"  # a tensor whose key is also the path of a module (``a`` b
 
 
 @functools.cache
-def _taken_names() -> frozenset[str]:
-    """Attribute names a state part cannot use as is: whatever an ``nn.Module`` or a generated
-    ``fx.GraphModule`` (class and instance, after code generation) already has, and keywords
-    (fx writes ``self.<name>`` into the code), and ``self``: fx names the node that reads a
-    top-level attribute after it, and a local ``self`` would shadow the module in ``forward``."""
-    g = fx.Graph()
-    g.output(g.placeholder("x"))
-    gm = fx.GraphModule(nn.Module(), g)
-    return frozenset(dir(gm)) | frozenset(dir(nn.Module())) | frozenset(keyword.kwlist) | {"self"}
+def _taken_names(root: bool) -> frozenset[str]:
+    """Attribute names a part of a key cannot use as is: whatever an ``nn.Module`` already has
+    (``training``, ``forward``, ``state_dict``, ``_modules`` ...), and at the top level whatever a
+    generated ``fx.GraphModule`` has too (``graph``, ``code``, ``meta`` ...; class and instance,
+    after code generation); keywords everywhere (fx writes ``self.<name>`` into the code)."""
+    names = set(dir(nn.Module())) | set(keyword.kwlist)
+    if root:
+        g = fx.Graph()
+        g.output(g.placeholder("x"))
+        names |= set(dir(fx.GraphModule(nn.Module(), g)))
+    return frozenset(names)
 
 
-def _attr_part(part: str) -> str:
+def _attr_part(part: str, root: bool = False) -> str:
     """The attribute name for one part of a key: the part itself when torch leaves it free,
     else ``_gs_n_<part>`` (injective: a part under the reserved ``_gs_`` prefix is mangled too)."""
-    if part in _taken_names() or part.startswith(("_gs_", "__")):
+    if part in _taken_names(root) or part.startswith(("_gs_", "__")):
         return _MANGLED + part
     return part
 
 
 def _state_layout(keys: Sequence[str]) -> dict[str, str]:
-    """state_dict key -> attribute path, for every key."""
+    """state_dict key -> attribute path, for every key.  A key that is only ``self`` is mangled
+    too: fx names the node reading a top-level attribute after it, and a local ``self`` would
+    shadow the module in ``forward`` (``self.query`` inside a module path is harmless)."""
     modules = {tuple(parts[:i]) for k in keys for parts in [k.split(".")] for i in range(1, len(parts))}
     out = {}
     for k in keys:
         parts = k.split(".")
-        leaf = _SHADOWED + parts[-1] if tuple(parts) in modules else _attr_part(parts[-1])
-        out[k] = ".".join([*(_attr_part(p) for p in parts[:-1]), leaf])
+        attrs = [_attr_part(p, root=i == 0) for i, p in enumerate(parts)]
+        if tuple(parts) in modules:
+            attrs[-1] = _SHADOWED + parts[-1]
+        elif k == "self":
+            attrs[-1] = _MANGLED + k
+        out[k] = ".".join(attrs)
     return out
 
 
