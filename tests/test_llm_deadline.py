@@ -141,6 +141,7 @@ def test_a_reply_after_the_deadline_is_discarded() -> None:
     r = rewrite(parse_ir(TEXT), "use silu", Sleepy(), deadline=0.3)
     assert not r.accepted and r.error.code == "GS509" and "discarded" in r.error.message
     assert [a.verdict for a in r.attempts] == ["error"]
+    assert r.usage.calls == 1  # discarded, but counted: it was paid for
 
 
 def test_the_pass_takes_a_deadline_and_int_literals_for_seconds() -> None:

@@ -234,6 +234,8 @@ def rewrite(
                         break
                 else:
                     late = _out_of_time(at, deadline, t_start, f"before the reply to attempt {n} arrived (discarded)")
+                    if late is not None:
+                        usage = usage + proposal.usage  # discarded, but paid for
             if late is not None:
                 late.origin = f"{getattr(proposer, 'name', 'proposer')} (attempt {n})"
                 _fail_attempt(result, writer, n, late, request)
