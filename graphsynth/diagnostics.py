@@ -28,9 +28,12 @@ Codes are stable, grouped by the room that reports them:
   fit the edge's type.
 - GS5xx LLM proposals: GS501 malformed edit, GS502 anchor not found, GS503 anchor ambiguous,
   GS504 edit outside the offered text, GS505 interface changed, GS506 numerics differ,
-  GS507 proposer failure.
+  GS507 proposer failure, GS508 an attempt's numerical check would exceed its allocation budget
+  (sent back to the model; for the input graph itself, the rewrite cannot be checked),
+  GS509 deadline exceeded (a proposal's timeout or the rewrite's deadline; gives the elapsed time).
 - GS6xx import/lowering: GS601 export failed, GS602 unsupported aten op, GS603 specialised
-  dynamic dim, GS604 lowering failed.
+  dynamic dim, GS604 lowering failed, GS605 what lowering would allocate (parameters, buffers,
+  constants) exceeds the budget (``max_param_bytes``) or what torch can address.
 - GS7xx graph queries (graphsynth.query): GS701 unknown value or module, GS702 no path,
   GS703 token budget too small for the target, GS704 missing or bad symbol binding,
   GS705 invalid query argument.

@@ -109,12 +109,19 @@ def test_400_is_not_retried():
     assert "prompt is too long" in ei.value.diagnostics[0].message
 
 
-def test_timeout_is_retried_then_reported():
+def test_timeout_is_a_total_deadline_for_one_proposal():
     late = [Step(text="late", delay=1.0), Step(text="late", delay=1.0)]
     with FakeServer(late) as srv, pytest.raises(ProposerError) as ei:
         _proposer(srv, timeout=0.2, max_retries=1).propose(_request())
-    assert len(srv.requests) == 2
-    assert "no reply within 0.2 s" in ei.value.diagnostics[0].message
+    assert len(srv.requests) == 1  # the first try used the whole deadline: no retry fits
+    d = ei.value.diagnostics[0]
+    assert d.code == "GS509" and "no complete reply within the 0.2 s timeout" in d.message
+
+
+def test_a_failed_try_is_retried_within_the_deadline():
+    with FakeServer([Step(close=True), reply("second")]) as srv:
+        out = _proposer(srv, timeout=5.0, max_retries=2).propose(_request())
+    assert out.text == "second" and len(srv.requests) == 2
 
 
 def test_truncated_json_body_is_retried():

@@ -29,14 +29,35 @@ What the lowered module looks like:
   exactly the dims the type says are 1; reshape uses reshape semantics, never ``view``).
 - ``gs.fused`` regions are inlined by default; :func:`lower` takes a ``fused`` hook that may turn
   a region into a call of a callable (a generated kernel), see :meth:`_Lowerer.lower_fused_call`.
+
+What lowering allocates, and the budget on it: the parameters and buffers (zeros, or the op's
+``init``) and the ``constant`` tensors (see :data:`CONSTRUCTION_BYTES`, keyed by op beside
+:data:`LOWERINGS`); nothing else is allocated until the module runs.  Their bytes are summed from
+the types before the first tensor is made, and a total over ``max_param_bytes`` is refused with a
+GS605 diagnostic at the op's line (the key, its type, its bytes, the budget).  By default the
+budget is :data:`DEFAULT_MEMORY_FRACTION` of the memory the machine has available now (see
+:func:`default_max_param_bytes`), so the models that fit the machine lower and a 100-byte file
+declaring ``param w: f32[1000000000]`` is refused on a machine without 4 GB to spare.
+:func:`to_python` builds on the ``meta`` device and allocates nothing.
+
+Names: any legal IR name lowers.  A ``state_dict`` key whose parts are attribute names an
+``nn.Module`` already uses (``training``, ``forward``, ``state_dict``, ``_modules``, ``__class__``
+...; at the top level also those of ``fx.GraphModule``: ``graph``, ``code``, ``meta`` ...), Python
+keywords, or names under the reserved ``_gs_`` prefix are held under mangled attribute names
+(``_gs_n_graph.weight``; every other part keeps its name, so ``named_parameters()`` of ordinary
+models matches the source model's), and
+``state_dict()``/``load_state_dict()`` translate between the two, so the keys stay exactly the IR
+names (``strict=True`` round trips).  :func:`state_attr` gives the attribute path of a key.
 """
 
 from __future__ import annotations
 
+import functools
 import keyword
 import operator
+import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -47,9 +68,11 @@ from xdsl.ir import Block, SSAValue
 from graphsynth.diagnostics import Diagnostic, GraphsynthError, VerificationError, error
 from graphsynth.dialects import gs
 from graphsynth.dialects.rules import FLOAT_DTYPES, Sig
-from graphsynth.dialects.shapes import Dim, FloorDiv, SymDim, format_shape
+from graphsynth.dialects.shapes import Dim, FloorDiv, SymDim, evaluate, format_shape
 
-__all__ = ["LOWERINGS", "TORCH_DTYPES", "LoweringError", "lower", "lower_graph", "tie_shared_parameters", "to_python"]
+__all__ = ["CONSTRUCTION_BYTES", "DEFAULT_MEMORY_FRACTION", "LOWERINGS", "TORCH_DTYPES", "LoweringError",
+           "default_max_param_bytes", "lower", "lower_graph", "state_attr", "tensor_bytes", "tie_shared_parameters",
+           "to_python"]
 
 TORCH_DTYPES: dict[str, torch.dtype] = {
     "f32": torch.float32,
@@ -87,7 +110,7 @@ FusedHook = Callable[[gs.FusedOp], "Callable[..., Any] | None"]
 
 
 def lower(module: ModuleOp, *, graph: str | None = None, fused: FusedHook | None = None,
-          fusion: str | None = None) -> fx.GraphModule:
+          fusion: str | None = None, max_param_bytes: int | None = None) -> fx.GraphModule:
     """Lower a verified module to a ``torch.fx.GraphModule``.
 
     Unverified IR is refused: the verifier runs first and any diagnostic raises
@@ -98,6 +121,10 @@ def lower(module: ModuleOp, *, graph: str | None = None, fused: FusedHook | None
     hook) inlines the region's body.  ``fusion="triton"`` is a shorthand for
     ``fused=graphsynth.backend.triton.fused_hook`` (generated Triton kernels on CUDA, torch ops on
     CPU); ``fusion="inline"`` (or None) inlines.
+
+    ``max_param_bytes`` bounds what lowering allocates (parameters, buffers and constants, summed):
+    more raises :class:`LoweringError` with a GS605 diagnostic before any tensor is made.  None
+    (the default) takes :func:`default_max_param_bytes`, what the machine has available now.
     """
     if fusion is not None:
         if fusion not in ("triton", "inline"):
@@ -113,26 +140,34 @@ def lower(module: ModuleOp, *, graph: str | None = None, fused: FusedHook | None
     if diags:
         raise VerificationError(diags, f"cannot lower a module that does not verify: {diags[0].message}"
                                 + (f" (and {len(diags) - 1} more)" if len(diags) > 1 else ""))
-    return lower_graph(_pick_graph(module, graph), fused=fused)
+    return lower_graph(_pick_graph(module, graph), fused=fused, max_param_bytes=max_param_bytes)
 
 
-def lower_graph(graph_op: gs.GraphOp, *, fused: FusedHook | None = None) -> fx.GraphModule:
-    """Lower one GraphOp without running the verifier (callers that just verified use this)."""
-    return _Lowerer(graph_op, fused).build()
+def lower_graph(graph_op: gs.GraphOp, *, fused: FusedHook | None = None,
+                max_param_bytes: int | None = None) -> fx.GraphModule:
+    """Lower one GraphOp without running the verifier (callers that just verified use this).
+    ``max_param_bytes`` as for :func:`lower`."""
+    return _Lowerer(graph_op, fused, budget=_Budget.of(max_param_bytes)).build()
 
 
 def to_python(module: ModuleOp, *, graph: str | None = None) -> str:
     """The generated torch code, for reading (``--emit=python``): the declarations of the
-    parameters and buffers, then the ``forward`` that fx generated."""
-    gm = lower(module, graph=graph)
+    parameters and buffers, then the ``forward`` that fx generated.  The module is built on the
+    ``meta`` device: printing allocates no parameter, whatever the types declare."""
+    diags = _verify(module)
+    if diags:
+        raise VerificationError(diags, f"cannot lower a module that does not verify: {diags[0].message}")
     g = _pick_graph(module, graph)
+    gm = _Lowerer(g, None, budget=_Budget.addressable(), device="meta").build()
+    attrs = gm.meta.get("gs_state_attrs", {})
     lines = [f"# generated by graphsynth from graph {g.graph_name!r}", "# state (state_dict key, kind, type):"]
     for op in g.body.block.ops:
         if isinstance(op, gs.ParamOp):
             key = op.param_name.data
             shown = key if all(_SAFE_STATE_PART.match(p) for p in key.split(".")) else repr(key)
             kind = op.kind.data + ("" if _is_persistent(op) else " (not persistent)")
-            lines.append(f"#   {shown}: {kind} {_type_of(op.results[0])}")
+            held = f" (attribute {attrs[key]})" if key in attrs else ""
+            lines.append(f"#   {shown}: {kind} {_type_of(op.results[0])}{held}")
     consts = getattr(gm, _CONSTANTS, None)
     if consts is not None:
         lines.append(f"# constants (non-persistent buffers under {_CONSTANTS}):")
@@ -156,16 +191,293 @@ def tie_shared_parameters(net: nn.Module, model: nn.Module) -> list[list[str]]:
     own = dict(net.named_parameters(remove_duplicate=False))
     groups = []
     for names in by_tensor.values():
-        present = [n for n in names if n in own]
+        present = [n for n in names if state_attr(net, n) in own]
         if len(present) < 2:
             continue
-        keep = own[present[0]]
+        keep = own[state_attr(net, present[0])]
         for other in present[1:]:
-            *path, leaf = other.split(".")
+            *path, leaf = state_attr(net, other).split(".")
             owner = net.get_submodule(".".join(path)) if path else net
             setattr(owner, leaf, keep)
         groups.append(present)
     return groups
+
+
+def state_attr(net: nn.Module, key: str) -> str:
+    """The attribute path (for ``get_parameter``, ``named_parameters``) that holds the state of
+    ``state_dict`` key ``key`` in a lowered module: the key itself, unless a part of it collides
+    with torch's own names and is mangled (``graph.weight`` -> ``_gs_n_graph.weight``)."""
+    meta = getattr(net, "meta", None)
+    attrs = meta.get("gs_state_attrs") if isinstance(meta, dict) else None
+    return attrs.get(key, key) if attrs else key
+
+
+# -- the allocation budget ----------------------------------------------------------------
+
+DEFAULT_MEMORY_FRACTION = 0.75
+"""The share of the machine's available memory that lowering may fill by default."""
+
+_MAX_TENSOR_BYTES = (1 << 63) - 1  # torch sizes storage in int64 bytes, also on the meta device
+_ALWAYS_OK_BYTES = 1 << 20  # below this the machine is not asked (lowering of tiny graphs stays cheap)
+_HUGE = 1 << 256  # byte counts are capped here: any such number is over every budget
+
+
+def default_max_param_bytes() -> int:
+    """:data:`DEFAULT_MEMORY_FRACTION` of the memory available now: ``MemAvailable`` of
+    /proc/meminfo, lowered to what a cgroup (container) limit leaves, else the physical pages
+    the OS reports free; 8 GiB when the machine says nothing."""
+    avail = _available_memory()
+    return int((avail if avail is not None else 8 << 30) * DEFAULT_MEMORY_FRACTION)
+
+
+def _available_memory() -> int | None:
+    found: list[int] = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if not found:
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, OSError, ValueError):
+            pass
+    try:  # cgroup v2: the container's limit minus what it already uses
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as fh:
+            limit = fh.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current", encoding="ascii") as fh:
+                found.append(max(int(limit) - int(fh.read().strip()), 0))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def tensor_bytes(t: gs.TensorType, binding: Mapping[str, int] | None = None) -> int | None:
+    """Bytes of a tensor of type ``t``, its symbols taken from ``binding``; None when a dim is
+    symbolic and not bound.  Computed from the type, nothing is allocated; capped at 2**256."""
+    sig = t.sig()
+    n = TORCH_DTYPES[sig.dtype].itemsize
+    for d in sig.shape:
+        if not isinstance(d, int):
+            if binding is None:
+                return None
+            try:
+                d = evaluate(d, dict(binding))
+            except Exception:  # noqa: BLE001 - an unbound symbol, a division by zero
+                return None
+        if d <= 0:
+            return 0
+        n = min(n * d, _HUGE)
+    return n
+
+
+def format_bytes(n: int) -> str:
+    """``4000000000 bytes (3.7 GiB)``."""
+    if n >= _HUGE:
+        return "more than 2**256 bytes"
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n} bytes ({n / size:.1f} {unit})"
+    return f"{n} bytes"
+
+
+def _constant_bytes(op: Any) -> int | None:
+    return tensor_bytes(op.results[0].type)
+
+
+# Op name -> bytes its lowering allocates while the module is built (not when it runs); beside
+# LOWERINGS because it describes what those lowerings do.  Parameters and buffers come on top.
+CONSTRUCTION_BYTES: dict[str, Callable[[Any], int | None]] = {"constant": _constant_bytes}
+
+
+class _Budget:
+    """What one lowering may allocate, shared with the lowerings of called graphs."""
+
+    def __init__(self, limit: int | None, *, addressable: bool = False):
+        self.limit = limit  # None: ask the machine when the total is not tiny
+        self.addressable = addressable
+
+    @staticmethod
+    def of(max_param_bytes: int | None) -> _Budget:
+        if max_param_bytes is not None and (isinstance(max_param_bytes, bool) or not isinstance(max_param_bytes, int)
+                                            or max_param_bytes < 0):
+            raise LoweringError([error("GS604", f"lower: max_param_bytes must be a number of bytes >= 0, got "
+                                                f"{max_param_bytes!r}", expected="int >= 0", got=repr(max_param_bytes))])
+        return _Budget(max_param_bytes)
+
+    @staticmethod
+    def addressable() -> _Budget:
+        """On the meta device nothing is allocated, but torch still sizes storage in int64 bytes."""
+        return _Budget(_MAX_TENSOR_BYTES, addressable=True)
+
+    def check(self, planned: list[tuple[Any, str, str, int | None]]) -> None:
+        """``planned``: (op, what, name, bytes) for everything about to be allocated.  Raises
+        GS605 at the first entry that brings the total over the limit."""
+        total = 0
+        limit = self.limit
+        for op, what, name, nbytes in planned:
+            if nbytes is None:
+                continue
+            total = min(total + nbytes, _HUGE)
+            if limit is None and total > _ALWAYS_OK_BYTES:
+                limit = self.limit = default_max_param_bytes()
+            if limit is not None and (nbytes > limit or total > limit):
+                raise LoweringError([self._diagnostic(op, what, name, nbytes, total, limit, planned)])
+
+    def _diagnostic(self, op: Any, what: str, name: str, nbytes: int, total: int, limit: int,
+                    planned: list[tuple[Any, str, str, int | None]]) -> Diagnostic:
+        from graphsynth.grammar.parser import source_line
+        from graphsynth.verifier import location
+
+        try:
+            t = str(op.results[0].type)
+        except ValueError:  # a dim with more digits than Python converts to text
+            t = f"{op.results[0].type.sig().dtype}[...]"
+        if self.addressable:
+            head = f"{what} '{name}': {t} needs {format_bytes(nbytes)}; torch cannot address a tensor that large"
+            budget = f"{format_bytes(limit)} (the largest tensor torch can address)"
+        else:
+            head = (f"{what} '{name}': {t} needs {format_bytes(nbytes)}, over the lowering budget of "
+                    f"{format_bytes(limit)}" if nbytes > limit else
+                    f"{what} '{name}': {t} ({format_bytes(nbytes)}) brings what lowering allocates to "
+                    f"{format_bytes(total)}, over the budget of {format_bytes(limit)}")
+            budget = f"{limit} bytes (max_param_bytes)"
+        largest = sorted((p for p in planned if p[3]), key=lambda p: -p[3])[:3]
+        loc = location(op)
+        d = error(
+            "GS605", head, op=op.name.removeprefix("gs."), value=name, loc=loc,
+            expected=f"<= {budget}", got=f"{nbytes} bytes",
+            fix=None if self.addressable else "shrink the tensor, or raise the budget: gs.lower(..., max_param_bytes=N)",
+            notes=["largest: " + ", ".join(f"{p[2]} ({format_bytes(p[3])})" for p in largest)] if len(largest) > 1 else [],
+        )
+        d.source_line = source_line(loc)
+        return d
+
+
+def _planned_allocations(graph_op: gs.GraphOp) -> list[tuple[Any, str, str, int | None]]:
+    """(op, what, name, bytes) of every tensor lowering ``graph_op`` would make: its state, the
+    constants of its body and of the graphs it calls (each once)."""
+    out: list[tuple[Any, str, str, int | None]] = []
+    module = graph_op.parent_op()
+    graphs = {g.graph_name: g for g in gs.graph_ops(module)} if module is not None else {}
+    seen = {graph_op.graph_name}
+    todo = [graph_op]
+    while todo:
+        g = todo.pop()
+        for op in g.body.walk():
+            if isinstance(op, gs.ParamOp):
+                out.append((op, op.kind.data, op.param_name.data, tensor_bytes(_type_of(op.results[0]))))
+            elif isinstance(op, gs.GsOp):
+                name = op.SPEC.name
+                size = CONSTRUCTION_BYTES.get(name)
+                if size is not None:
+                    out.append((op, name, ", ".join(n for n in gs.result_names(op) if n) or name, size(op)))
+                elif name == "call":
+                    callee = graphs.get(op.attr_values()["callee"])
+                    if callee is not None and callee.graph_name not in seen:
+                        seen.add(callee.graph_name)
+                        todo.append(callee)
+    return out
+
+
+# -- state names -------------------------------------------------------------------------
+
+_MANGLED = "_gs_n_"  # an IR name part that cannot be an attribute as it is
+_SHADOWED = "_gs_t_"  # a tensor whose key is also the path of a module (``a`` beside ``a.b``)
+
+
+@functools.cache
+def _taken_names(root: bool) -> frozenset[str]:
+    """Attribute names a part of a key cannot use as is: whatever an ``nn.Module`` already has
+    (``training``, ``forward``, ``state_dict``, ``_modules`` ...), and at the top level whatever a
+    generated ``fx.GraphModule`` has too (``graph``, ``code``, ``meta`` ...; class and instance,
+    after code generation); keywords everywhere (fx writes ``self.<name>`` into the code)."""
+    names = set(dir(nn.Module())) | set(keyword.kwlist)
+    if root:
+        g = fx.Graph()
+        g.output(g.placeholder("x"))
+        names |= set(dir(fx.GraphModule(nn.Module(), g)))
+    return frozenset(names)
+
+
+def _attr_part(part: str, root: bool = False) -> str:
+    """The attribute name for one part of a key: the part itself when torch leaves it free,
+    else ``_gs_n_<part>`` (injective: a part under the reserved ``_gs_`` prefix is mangled too)."""
+    if part in _taken_names(root) or part.startswith(("_gs_", "__")):
+        return _MANGLED + part
+    return part
+
+
+def _state_layout(keys: Sequence[str]) -> dict[str, str]:
+    """state_dict key -> attribute path, for every key.  A key that is only ``self`` is mangled
+    too: fx names the node reading a top-level attribute after it, and a local ``self`` would
+    shadow the module in ``forward`` (``self.query`` inside a module path is harmless)."""
+    modules = {tuple(parts[:i]) for k in keys for parts in [k.split(".")] for i in range(1, len(parts))}
+    out = {}
+    for k in keys:
+        parts = k.split(".")
+        attrs = [_attr_part(p, root=i == 0) for i, p in enumerate(parts)]
+        if tuple(parts) in modules:
+            attrs[-1] = _SHADOWED + parts[-1]
+        elif k == "self":
+            attrs[-1] = _MANGLED + k
+        out[k] = ".".join(attrs)
+    return out
+
+
+def _renamed(d: Any, prefix: str, names: Mapping[str, str], unknown: str | None) -> None:
+    """Rename, in place and in order, the keys of ``d`` under ``prefix`` through ``names``; a key
+    that is not in ``names`` but is one of its targets gets the prefix ``unknown`` (so that a
+    stray key never lands on a mangled slot)."""
+    targets = set(names.values()) if unknown is not None else ()
+    items = list(d.items())
+    d.clear()
+    for k, v in items:
+        if k.startswith(prefix):
+            rel = k[len(prefix):]
+            if rel in names:
+                k = prefix + names[rel]
+            elif unknown is not None and rel in targets:
+                k = prefix + unknown + rel
+        d[k] = v
+
+
+def _save_ir_keys(module: nn.Module, state_dict: Any, prefix: str, local_metadata: Any) -> None:
+    """state_dict post-hook: attribute paths -> IR keys."""
+    _renamed(state_dict, prefix, module.meta["gs_state_keys"], None)
+
+
+def _load_ir_keys(module: nn.Module, state_dict: Any, prefix: str, local_metadata: Any, strict: bool,
+                  missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str]) -> None:
+    """load_state_dict pre-hook: IR keys -> attribute paths (and remember how to name them back)."""
+    _renamed(state_dict, prefix, module.meta["gs_state_attrs"], _UNKNOWN)
+    module.meta["gs_loading"] = (prefix, error_msgs)
+
+
+_UNKNOWN = "_gs_u_"
+
+
+def _loaded_ir_keys(module: nn.Module, incompatible: Any) -> None:
+    """load_state_dict post-hook: missing/unexpected keys and size-mismatch messages by IR key."""
+    prefix, error_msgs = module.meta.pop("gs_loading", ("", []))
+    back = module.meta["gs_state_keys"]
+
+    def name(k: str) -> str:
+        if not k.startswith(prefix):
+            return k
+        rel = k[len(prefix):]
+        return prefix + (back.get(rel) or rel.removeprefix(_UNKNOWN))
+
+    incompatible.missing_keys[:] = [name(k) for k in incompatible.missing_keys]
+    incompatible.unexpected_keys[:] = [name(k) for k in incompatible.unexpected_keys]
+    for i, msg in enumerate(error_msgs):
+        for attr, key in back.items():
+            msg = msg.replace(f"for {prefix}{attr}:", f"for {prefix}{key}:")
+        error_msgs[i] = msg
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -231,10 +543,10 @@ def _is_persistent(op: gs.ParamOp) -> bool:
     return True
 
 
-def _initial_value(op: gs.ParamOp, shape: list[int], dtype: torch.dtype) -> torch.Tensor:
+def _initial_value(op: gs.ParamOp, shape: list[int], dtype: torch.dtype, device: str | None = None) -> torch.Tensor:
     """Zeros, unless the op carries the discardable ``init`` attribute that passes creating new
     parameters set (``zeros``, ``ones``, ``normal:<std>``; see passes/insert_block.py)."""
-    tensor = torch.zeros(shape, dtype=dtype)
+    tensor = torch.zeros(shape, dtype=dtype, device=device)
     init = op.attributes.get("init")
     spec = init.data if isinstance(init, StringAttr) else "zeros"
     if spec == "ones":
@@ -301,9 +613,12 @@ class _Lowerer:
     """Walks one GraphOp and emits the fx graph; holds the symbol bindings, the dim cache and the
     module tree under construction."""
 
-    def __init__(self, graph_op: gs.GraphOp, fused: FusedHook | None):
+    def __init__(self, graph_op: gs.GraphOp, fused: FusedHook | None, *, budget: _Budget | None = None,
+                 device: str | None = None):
         self.graph_op = graph_op
         self.fused_hook = fused
+        self.budget = budget  # None: a called graph, whose allocations the caller's lowerer counted
+        self.device_kind = device  # "meta" builds the module without allocating its state
         self.g = fx.Graph()
         self.root = nn.Module()
         self.env: dict[SSAValue, fx.Node] = {}
@@ -323,6 +638,7 @@ class _Lowerer:
         self.callees: dict[str, str] = {}  # callee graph -> its submodule under _gs_calls
         # IR value name -> fx node, for the grad tools (gm.meta["gs_values"]); see build().
         self.value_nodes: dict[str, fx.Node] = {}
+        self.state_attrs: dict[str, str] = {}  # state_dict key -> mangled attribute path
 
     # -- building -----------------------------------------------------------------------
     def build(self) -> fx.GraphModule:
@@ -335,6 +651,8 @@ class _Lowerer:
             self.placeholders.append(node)
             self.env[value] = node
             self.value_nodes[ir_name] = node
+        if self.budget is not None:  # before the first tensor is made
+            self.budget.check(_planned_allocations(self.graph_op))
         self._collect_symbols(block)
         self._declare_state(block)
         outputs = self.lower_block(block)
@@ -349,6 +667,13 @@ class _Lowerer:
         cls_name = re.sub(r"\W", "_", self.graph_op.graph_name) or "Graph"
         gm = fx.GraphModule(self.root, self.g, class_name=cls_name if cls_name.isidentifier() else "Graph")
         self._adopt_tree(gm)
+        if self.state_attrs:
+            # Keys held under mangled attribute names: state_dict()/load_state_dict() speak IR keys.
+            gm.meta["gs_state_attrs"] = dict(self.state_attrs)
+            gm.meta["gs_state_keys"] = {a: k for k, a in self.state_attrs.items()}
+            gm.register_state_dict_post_hook(_save_ir_keys)
+            gm.register_load_state_dict_pre_hook(_load_ir_keys)
+            gm.register_load_state_dict_post_hook(_loaded_ir_keys)
         # Where each IR value lives in the fx graph, keyed as the text form spells it ("%3", an
         # input name, a state_dict key), by node name (which survives deepcopy); several values
         # share a node when an op lowers to no computation (identity, full slice).
@@ -371,15 +696,19 @@ class _Lowerer:
             gm.add_module(name, child)
 
     def _declare_state(self, block: Block) -> None:
-        """One nn.Parameter or buffer per ParamOp, at its state_dict key."""
-        for op in block.ops:
-            if not isinstance(op, gs.ParamOp):
-                continue
+        """One nn.Parameter or buffer per ParamOp, at its state_dict key (at a mangled attribute
+        path when a part of the key is a name torch uses, see :func:`_state_layout`)."""
+        params = [op for op in block.ops if isinstance(op, gs.ParamOp)]
+        layout = _state_layout([op.param_name.data for op in params])
+        # Only the keys that differ from their attribute path (none, for most models).
+        self.state_attrs = {k: a for k, a in layout.items() if k != a}
+        for op in params:
             self.op = op
             key = op.param_name.data
-            parts = key.split(".")
-            if not all(_SAFE_STATE_PART.match(p) for p in parts):
+            if not all(_SAFE_STATE_PART.match(p) for p in key.split(".")):
                 raise _fail(op, f"state_dict key {key!r} has a part that is not [A-Za-z0-9_]+", value=key)
+            attr = layout[key]
+            parts = attr.split(".")
             sig = _sig(op.results[0])
             shape = []
             for d in sig.shape:
@@ -396,7 +725,7 @@ class _Lowerer:
                         owner.add_module(p, child)
                     owner = child
                 dtype = TORCH_DTYPES[sig.dtype]
-                tensor = _initial_value(op, shape, dtype)
+                tensor = _initial_value(op, shape, dtype, self.device_kind)
                 kind = op.kind.data
                 if kind == "param":
                     owner.register_parameter(parts[-1], nn.Parameter(tensor, requires_grad=sig.dtype in FLOAT_DTYPES))
@@ -406,7 +735,7 @@ class _Lowerer:
                     raise _fail(op, f"'{key}' has kind '{kind}', expected param or buffer", value=key)
             except (KeyError, AttributeError, TypeError) as e:
                 raise _fail(op, f"cannot place '{key}' in the module tree: {e}", value=key) from None
-            self.env[op.results[0]] = self.value_nodes[key] = self.g.get_attr(key)
+            self.env[op.results[0]] = self.value_nodes[key] = self.g.get_attr(attr)
 
     # -- symbols and dims ------------------------------------------------------------------
     def _collect_symbols(self, block: Block) -> None:
@@ -528,6 +857,8 @@ class _Lowerer:
             self.root.add_module(_CONSTANTS, self.const_module)
         name = f"c{self.const_count}"
         self.const_count += 1
+        if self.device_kind is not None:
+            value = value.to(self.device_kind)
         self.const_module.register_buffer(name, value, persistent=False)
         node = self.g.get_attr(f"{_CONSTANTS}.{name}")
         self.consts[key] = node
@@ -1072,6 +1403,9 @@ def _constant(L: _Lowerer, a: list[Arg], s: list[Sig | None], k: dict[str, Any],
     shape = [d for d in out[0].shape]
     if not all(isinstance(d, int) for d in shape):
         raise _fail(L.op, f"constant has symbolic shape {format_shape(out[0].shape)}")
+    if L.device_kind == "meta":  # only the shape is wanted: do not spell out the values
+        values = torch.empty(shape, dtype=TORCH_DTYPES[out[0].dtype], device="meta")
+        return L.constant(values, ("constant", id(L.op)))
     values = torch.tensor(list(k["value"]), dtype=torch.float64).to(TORCH_DTYPES[out[0].dtype]).reshape(shape)
     return L.constant(values, ("constant", tuple(k["value"]), tuple(shape), out[0].dtype))
 
@@ -1096,7 +1430,7 @@ def _call(L: _Lowerer, a: list[Arg], s: list[Sig | None], k: dict[str, Any], out
     if target is None:
         if any(isinstance(op, gs.ParamOp) for op in callee.body.block.ops):
             raise _fail(L.op, f"graph {name!r} declares parameters; a called graph takes them as inputs")
-        sub = _Lowerer(callee, L.fused_hook)
+        sub = _Lowerer(callee, L.fused_hook, device=L.device_kind)  # its constants were counted by the caller
         sub.call_stack = (*L.call_stack, name)
         gm = sub.build()
         holder = L.root._modules.get(_CALLS)
@@ -1105,7 +1439,7 @@ def _call(L: _Lowerer, a: list[Arg], s: list[Sig | None], k: dict[str, Any], out
                 raise _fail(L.op, f"the name '{_CALLS}' is taken by the model's state")
             holder = nn.Module()
             L.root.add_module(_CALLS, holder)
-        attr = re.sub(r"\W", "_", name)
+        attr = _attr_part(re.sub(r"\W", "_", name))
         while attr in holder._modules:
             attr += "_"
         holder.add_module(attr, gm)

@@ -7,17 +7,30 @@
   the same random inputs at two bindings of the size symbols, with parameters shared by
   ``state_dict`` key; outputs must agree within tolerance.  The reference side is computed once
   per rewrite and reused for every attempt.
+- Allocation budget (GS508): before anything is lowered or run, what the check would allocate is
+  summed from the types (:func:`footprint`: the state three times, for its zeros, its random values
+  and the temporary that draws them;
+  the random inputs; every op's results, at each binding of the symbols).  A proposal over
+  :attr:`NumericChecker.max_bytes` is rejected with a GS508 diagnostic at its largest tensor, sent
+  back to the model like any other, and the rewrite goes on with the next attempt; an input graph
+  over it cannot be checked at all (the rewrite fails at once, before the model is asked).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from graphsynth.diagnostics import Diagnostic, GraphsynthError, error
 
 RTOL = 1e-4
 ATOL = 1e-5
+CHECK_FLOOR_BYTES = 256 << 20
+"""The check's budget is at least this, and at least :data:`CHECK_GROWTH` times what checking the
+input graph takes (capped by what the machine has available, see
+:func:`graphsynth.backend.torch.default_max_param_bytes`)."""
+CHECK_GROWTH = 4
 
 
 def interface(module: Any) -> dict[str, tuple[list[tuple[str, str]], list[str]]]:
@@ -87,19 +100,139 @@ def _fmt_ins(ins: Sequence[tuple[str, str]]) -> str:
 
 
 class NumericsUnavailable(Exception):
-    """The semantics check cannot run (no backend, or the input graph itself does not lower)."""
+    """The semantics check cannot run (no backend, the input graph itself does not lower, or
+    checking it would exceed the allocation budget: ``code`` GS508)."""
+
+    def __init__(self, message: str, code: str = "GS506"):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What running a graph for the check allocates, from its types: ``total`` bytes at
+    ``binding`` and the largest contributions as (bytes, op or None, description)."""
+
+    total: int
+    binding: dict[str, int]
+    largest: list[tuple[int, Any, str]]
+
+
+def footprint(module: Any, binding: dict[str, int], keep: int = 3) -> Footprint:
+    """Bytes the numerical check allocates for ``module`` at ``binding``, computed from the types
+    before anything exists: every parameter and buffer three times (its zeros, the random values
+    loaded into it, and the float32 temporary that draws them), every graph input, and every op
+    result (views counted as copies, values never freed: an upper bound of the peak).  Dims that
+    cannot be evaluated count as 0."""
+    from graphsynth.backend.torch import tensor_bytes
+    from graphsynth.dialects import gs
+
+    memo: dict[Any, int] = {}
+
+    def size(t: Any) -> int:
+        n = memo.get(t)
+        if n is None:
+            n = (tensor_bytes(t, binding) or 0) if isinstance(t, gs.TensorType) else 0
+            memo[t] = n
+        return n
+
+    total = 0
+    top: list[tuple[int, Any, str]] = []
+
+    def add(n: int, op: Any, what: Any) -> None:
+        nonlocal total
+        total += n
+        if n and (len(top) < keep or n > top[-1][0]):
+            top.append((n, op, what() if callable(what) else what))
+            top.sort(key=lambda e: -e[0])
+            del top[keep:]
+
+    for g in gs.graph_ops(module):
+        for name, arg in zip((a.data for a in g.arg_names.data), g.body.block.args):
+            add(size(arg.type), None, lambda name=name, arg=arg: f"input '{name}': {_type_text(arg.type)}")
+        for op in g.body.walk():
+            if isinstance(op, gs.ParamOp):
+                add(3 * size(op.results[0].type), op,
+                    lambda op=op: f"{op.kind.data} '{op.param_name.data}': {_type_text(op.results[0].type)}")
+            elif isinstance(op, gs.GsOp):
+                for r, rname in zip(op.results, gs.result_names(op)):
+                    add(size(r.type), op, lambda r=r, rname=rname, op=op: f"%{rname or '?'} = "
+                        f"{op.name.removeprefix('gs.')}(...): {_type_text(r.type)}")
+    return Footprint(total, dict(binding), top)
+
+
+def _type_text(t: Any) -> str:
+    try:
+        return str(t)
+    except ValueError:  # a dim with more digits than Python converts to text
+        return "a tensor with a dim too long to print"
+
+
+def _where(binding: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in binding.items()) or "static shapes"
 
 
 class NumericChecker:
-    """Compares a candidate graph with the original on random inputs at two symbol bindings."""
+    """Compares a candidate graph with the original on random inputs at two symbol bindings.
 
-    def __init__(self, original: Any, seed: int = 0, rtol: float = RTOL, atol: float = ATOL):
+    ``max_bytes`` bounds what one check allocates (see :func:`footprint`); None takes
+    ``max(CHECK_FLOOR_BYTES, CHECK_GROWTH * what the input graph takes)``, capped, at each check,
+    by what the machine has available then (the reference values are held by that time)."""
+
+    def __init__(self, original: Any, seed: int = 0, rtol: float = RTOL, atol: float = ATOL,
+                 max_bytes: int | None = None):
         self.original = original
         self.seed = seed
         self.rtol = rtol
         self.atol = atol
+        self.max_bytes = max_bytes
         self._ref: list[tuple[dict[str, int], list[Any], list[Any]]] | None = None
         self._state: dict[str, Any] | None = None
+        self._bindings: list[dict[str, int]] | None = None
+        self._base: Footprint | None = None
+
+    def budget(self) -> int:
+        """The check's budget in bytes now (see the class docstring); raises
+        :class:`NumericsUnavailable` (GS508) while the input graph itself does not fit it."""
+        from graphsynth.backend.torch import default_max_param_bytes, format_bytes
+
+        if self._base is None:
+            self._bindings = bindings_for(self.original)
+            self._base = max((footprint(self.original, b) for b in self._bindings), key=lambda f: f.total)
+        base = self._base
+        limit = self.max_bytes
+        if limit is None:
+            limit = min(default_max_param_bytes(), max(CHECK_FLOOR_BYTES, CHECK_GROWTH * base.total))
+        if self._ref is None and base.total > limit:
+            biggest = f"; the largest: {base.largest[0][2]} ({format_bytes(base.largest[0][0])})" if base.largest else ""
+            raise NumericsUnavailable(
+                f"running the input graph at {_where(base.binding)} would allocate {format_bytes(base.total)}, over "
+                f"the check's budget of {format_bytes(limit)}{biggest}", code="GS508")
+        return limit
+
+    def over_budget(self, candidate: Any) -> list[Diagnostic]:
+        """GS508 when checking ``candidate`` would allocate more than the budget, else []."""
+        from graphsynth.backend.torch import format_bytes
+        from graphsynth.verifier import location
+
+        limit = self.budget()
+        assert self._bindings is not None
+        for b in self._bindings:
+            f = footprint(candidate, b)
+            if f.total <= limit:
+                continue
+            n, op, what = f.largest[0] if f.largest else (0, None, "?")
+            return [error(
+                "GS508",
+                f"the numerical check of this graph would allocate {format_bytes(f.total)} at {_where(b)}, over its "
+                f"budget of {format_bytes(limit)}; the largest tensor is {what} ({format_bytes(n)})",
+                op=op.name.removeprefix("gs.") if op is not None else None,
+                loc=location(op) if op is not None else None,
+                expected=f"<= {limit} bytes", got=f"{f.total} bytes",
+                fix="keep parameters and intermediate tensors close to the sizes of the original graph",
+                notes=[f"{w}: {format_bytes(k)}" for k, _, w in f.largest[1:]],
+            )]
+        return []
 
     def _lower(self, module: Any, verified: bool = False) -> Any:
         """The original is lowered with the verifier in front; a candidate was just verified by
@@ -113,14 +246,19 @@ class NumericChecker:
 
             graphs = gs.graph_ops(module)
             if len(graphs) == 1:
-                return lower_graph(graphs[0])
-        return lower(module)
+                return lower_graph(graphs[0], max_param_bytes=self.budget())
+        return lower(module, max_param_bytes=self.budget())
 
     def prepare(self) -> None:
         if self._ref is not None:
             return
-        import torch
+        try:
+            import torch
+        except ImportError as e:
+            raise NumericsUnavailable(f"torch is not available ({e})") from None
 
+        self.budget()  # before anything is allocated
+        assert self._bindings is not None
         try:
             net = self._lower(self.original)
         except NumericsUnavailable:
@@ -133,14 +271,14 @@ class NumericChecker:
             for k, v in net.state_dict().items():
                 if torch.is_floating_point(v):
                     if k.endswith("running_var"):
-                        v = torch.rand(v.shape, generator=gen, dtype=torch.float32).to(v.dtype) + 0.5
+                        v = torch.rand(v.shape, generator=gen, dtype=torch.float32).add_(0.5).to(v.dtype)
                     else:
-                        v = (torch.randn(v.shape, generator=gen, dtype=torch.float32) * 0.2).to(v.dtype)
+                        v = torch.randn(v.shape, generator=gen, dtype=torch.float32).mul_(0.2).to(v.dtype)
                 state[k] = v
             net.load_state_dict(state, strict=False)
         self._state = state
         self._ref = []
-        for binding in bindings_for(self.original):
+        for binding in self._bindings:
             inputs = random_inputs(self.original, binding, gen)
             try:
                 with torch.no_grad():
@@ -156,6 +294,9 @@ class NumericChecker:
 
         self.prepare()
         assert self._ref is not None and self._state is not None
+        too_big = self.over_budget(candidate)
+        if too_big:
+            return too_big
         try:
             net = self._lower(candidate, verified=True)
         except NumericsUnavailable:
@@ -169,7 +310,7 @@ class NumericChecker:
         shared = {k: v for k, v in self._state.items() if k in own and own[k].shape == v.shape}
         with torch.no_grad():
             fresh = {
-                k: (torch.randn(v.shape, generator=gen) * 0.2).to(v.dtype)
+                k: torch.randn(v.shape, generator=gen).mul_(0.2).to(v.dtype)
                 for k, v in own.items()
                 if k not in shared and torch.is_floating_point(v)
             }

@@ -9,7 +9,9 @@ transcript): the prompt hashes, the reply, the edit as applied, the diagnostics,
 tokens, model latency and the time spent outside the model (parse, verify, checks).
 Proposer failures (network, rate limits after retries, malformed replies) end the rewrite at
 once as a failure with the graph unchanged; a bad edit costs one attempt and its diagnostics go
-back to the model.
+back to the model.  A rewrite may have a wall-clock ``deadline``: no attempt starts after it, the
+request in flight is cut at it (:attr:`ProposalRequest.deadline`), and running out is a GS509
+failure that gives the elapsed time, the graph unchanged.
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ def rewrite(
     menu_source: str = "",
     context_source: str = "",
     numerics: NumericChecker | None = None,
+    deadline: float | None = None,
 ) -> RewriteResult:
     """Rewrite ``module`` towards ``goal`` with proposals from ``proposer``.
 
@@ -147,11 +150,21 @@ def rewrite(
     module); ``transcript`` is a path or text stream for the JSONL record.  ``menu_source`` and
     ``context_source`` name the menu and context (see :func:`graphsynth.llm.menu.menu_source`,
     :func:`graphsynth.llm.context.context_source`) in the transcript so a replay rebuilds them.
+
+    ``deadline`` is a wall-clock budget in seconds for the whole rewrite (None: none beyond each
+    proposer's own timeout).  No attempt starts once it has passed; each request carries it
+    (:attr:`ProposalRequest.deadline`) so the model call in flight ends by it; a reply that a
+    proposer returns later is discarded.  Running out ends the rewrite with a GS509 error that
+    gives the elapsed time; the input module is untouched.  Judging a reply that arrived in time
+    is finished even when the deadline passes meanwhile.
     """
     t_start = time.perf_counter()
     g = Goal.parse(goal)
     if attempts < 1:
         raise ValueError(f"attempts must be >= 1, got {attempts}")
+    if deadline is not None and not 0 < deadline < 1e9:
+        raise ValueError(f"deadline must be a positive number of seconds, got {deadline}")
+    at = time.monotonic() + deadline if deadline is not None else None
     text = _print(module)
     print_s = time.perf_counter() - t_start
     offer = (context or whole_graph)(module, text, g.text)
@@ -192,29 +205,40 @@ def rewrite(
                 checker.prepare()
             except NumericsUnavailable as e:
                 result.error = error(
-                    "GS506",
+                    e.code,
                     f"cannot check that the rewrite preserves semantics: {e}",
-                    fix="install/lower with graphsynth.backend.torch, or drop [preserve-semantics]",
+                    fix="raise the check's budget (NumericChecker(max_bytes=...), llm-rewrite{max-check-bytes=N}), "
+                    "or drop [preserve-semantics]" if e.code == "GS508" else
+                    "install/lower with graphsynth.backend.torch, or drop [preserve-semantics]",
                 )
                 return _finish(result, writer, t_start)
 
         history: list[tuple[str, str]] = []
         for n in range(1, attempts + 1):
             request = build_request(g, offer, history, items, attempt=n)
-            try:
-                proposal = proposer.propose(request)
-            except Exception as e:  # noqa: BLE001 - any proposer failure ends the rewrite cleanly
-                d = (
-                    diagnostic_of(e)
-                    if isinstance(e, GraphsynthError)
-                    else error("GS507", f"proposer failed: {type(e).__name__}: {str(e)[:300]}")
-                )
-                d.origin = f"{getattr(proposer, 'name', 'proposer')} (attempt {n})"
-                att = Attempt(n, "error", [d], prompt_hash=request.prompt_hash())
-                result.attempts.append(att)
-                result.error = d
-                if writer:
-                    writer.write(_record(att, request, None))
+            request.deadline = at
+            late = _out_of_time(at, deadline, t_start, f"before attempt {n} could start")
+            if late is None:
+                try:
+                    proposal = proposer.propose(request)
+                except Exception as e:  # noqa: BLE001 - any proposer failure ends the rewrite cleanly
+                    d = (
+                        diagnostic_of(e)
+                        if isinstance(e, GraphsynthError)
+                        else error("GS507", f"proposer failed: {type(e).__name__}: {str(e)[:300]}")
+                    )
+                    late = _out_of_time(at, deadline, t_start, f"while attempt {n} waited for the model", d)
+                    if late is None:
+                        d.origin = f"{getattr(proposer, 'name', 'proposer')} (attempt {n})"
+                        _fail_attempt(result, writer, n, d, request)
+                        break
+                else:
+                    late = _out_of_time(at, deadline, t_start, f"before the reply to attempt {n} arrived (discarded)")
+                    if late is not None:
+                        usage = usage + proposal.usage  # discarded, but paid for
+            if late is not None:
+                late.origin = f"{getattr(proposer, 'name', 'proposer')} (attempt {n})"
+                _fail_attempt(result, writer, n, late, request)
                 break
             usage = usage + proposal.usage
             t0 = time.perf_counter()
@@ -250,6 +274,31 @@ def rewrite(
     finally:
         if writer:
             writer.close()
+
+
+def _out_of_time(at: float | None, budget: float | None, t_start: float, when: str,
+                 cause: Diagnostic | None = None) -> Diagnostic | None:
+    """GS509 when the rewrite's deadline has passed (None otherwise), with the elapsed time."""
+    if at is None or budget is None or time.monotonic() < at - 1e-3:
+        return None
+    elapsed = time.perf_counter() - t_start
+    return error(
+        "GS509",
+        f"llm-rewrite: the deadline of {budget:g} s passed {when}: {elapsed:.2f} s elapsed; the graph is unchanged",
+        expected=f"<= {budget:g} s", got=f"{elapsed:.2f} s",
+        fix="raise the deadline (rewrite(..., deadline=S), llm-rewrite{deadline=S}) or use fewer attempts",
+        notes=[cause.message] if cause is not None and cause.message else [],
+    )
+
+
+def _fail_attempt(result: RewriteResult, writer: TranscriptWriter | None, n: int, d: Diagnostic, request: Any) -> None:
+    """The rewrite ends at attempt ``n`` with ``d`` (recorded without a reply, so that a replay,
+    which has none to give there, ends the same way)."""
+    att = Attempt(n, "error", [d], prompt_hash=request.prompt_hash())
+    result.attempts.append(att)
+    result.error = d
+    if writer:
+        writer.write(_record(att, request, None))
 
 
 @contextlib.contextmanager
@@ -420,7 +469,7 @@ def _judge(
     timings["interface"] = time.perf_counter() - t
     if not problems and checker is not None:
         t = time.perf_counter()
-        problems = checker.check(candidate)
+        problems = _with_lines(checker.check(candidate), new_text, filename)
         timings["numerics"] = time.perf_counter() - t
     if problems:
         return Attempt(n, "rejected", _tag(problems, origin), reply, record, timings=timings), None, None, new_text

@@ -27,7 +27,10 @@ class Step:
     - ``status`` (with ``body``/``headers``): an HTTP error such as 429 or 500;
     - ``raw``: these exact bytes as a 200 body (a truncated JSON document, say);
     - ``delay``: seconds to wait before answering (longer than the client timeout = a timeout);
-    - ``close``: drop the connection without answering.
+    - ``close``: drop the connection without answering;
+    - ``drip``: send the answer one byte at a time, ``drip`` seconds apart (a server that keeps
+      every read timeout happy and never finishes), from the status line on, or only the body
+      when ``drip_body_only`` (the headers arrive at once).
     """
 
     text: str | None = None
@@ -39,6 +42,8 @@ class Step:
     close: bool = False
     stop_reason: str = "end_turn"
     usage: dict[str, int] | None = None
+    drip: float = 0.0
+    drip_body_only: bool = False
 
 
 def reply(text: str, **kw: Any) -> Step:
@@ -81,6 +86,8 @@ class FakeServer:
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._cache: set[str] = set()
+        self._stopping = threading.Event()  # ends dripping answers when the server shuts down
+        self.dripped: list[int] = []  # bytes sent by each dripping answer before it stopped
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -95,6 +102,7 @@ class FakeServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -182,6 +190,8 @@ class FakeServer:
                     self.wfile.flush()
                     self.connection.close()
                     return
+                self._drip = step.drip
+                self._drip_body_only = step.drip_body_only
                 if step.raw is not None:
                     self._send_bytes(200, step.raw, {})
                     return
@@ -205,7 +215,13 @@ class FakeServer:
             def _send(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
                 self._send_bytes(status, json.dumps(obj).encode(), headers or {})
 
+            _drip = 0.0
+            _drip_body_only = False
+
             def _send_bytes(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+                if self._drip:
+                    self._send_dripping(status, data, headers)
+                    return
                 try:
                     self.send_response(status)
                     self.send_header("content-type", "application/json")
@@ -217,6 +233,31 @@ class FakeServer:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                     pass
+
+            def _send_dripping(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+                lines = [f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}", "content-type: application/json",
+                         f"content-length: {len(data)}", f"request-id: req_fake_{len(server.requests)}"]
+                lines += [f"{k}: {v}" for k, v in headers.items()]
+                head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+                sent = 0
+                try:
+                    if self._drip_body_only:
+                        self.wfile.write(head)
+                        self.wfile.flush()
+                        sent, payload = len(head), data
+                    else:
+                        payload = head + data
+                    for i in range(len(payload)):
+                        if server._stopping.wait(self._drip):
+                            break
+                        self.wfile.write(payload[i : i + 1])
+                        self.wfile.flush()
+                        sent += 1
+                except (BrokenPipeError, ConnectionResetError, OSError):  # the client gave up
+                    pass
+                finally:
+                    server.dripped.append(sent)
+                    self.close_connection = True
 
         return Handler
 

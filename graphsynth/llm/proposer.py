@@ -6,8 +6,8 @@ reproducible and cost nothing.  Anything that has ``name`` and ``propose(request
 is a proposer (a :class:`typing.Protocol`, no base class to inherit).
 
 Failures of the service (network, rate limits, malformed replies) surface as one exception type,
-:class:`ProposerError`, carrying a GS507 diagnostic; the driver turns it into a failed rewrite
-with the graph unchanged.
+:class:`ProposerError`, carrying a GS507 diagnostic (GS509 when the time ran out); the driver
+turns it into a failed rewrite with the graph unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from graphsynth.diagnostics import Diagnostic, GraphsynthError, error
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_MAX_TOKENS = 8192
+DEFAULT_TIMEOUT_S = 120.0  # one proposal, all tries included
 
 # USD per million tokens: (input, output).  Cache writes cost 1.25x input, cache reads 0.1x.
 # Estimates from the public price list; a model not listed here has no cost estimate.
@@ -110,6 +111,10 @@ class ProposalRequest:
     messages: list[dict[str, str]]
     max_tokens: int = DEFAULT_MAX_TOKENS
     attempt: int = 1
+    deadline: float | None = None
+    """A ``time.monotonic()`` value by which the reply is needed (the rewrite's wall-clock budget),
+    or None.  Not part of the question: it changes no hash.  Proposers that talk to a service
+    stop by it; the driver discards a reply that arrives later."""
 
     def system_hash(self) -> str:
         return _sha(self.system)
@@ -148,8 +153,8 @@ class ProposerError(GraphsynthError):
     """The proposer could not produce a reply (network, rate limit, malformed reply,
     replay divergence, missing configuration)."""
 
-    def __init__(self, message: str, *, fix: str | None = None, notes: list[str] | None = None):
-        super().__init__([error("GS507", message, fix=fix, notes=list(notes or []))])
+    def __init__(self, message: str, *, fix: str | None = None, notes: list[str] | None = None, code: str = "GS507"):
+        super().__init__([error(code, message, fix=fix, notes=list(notes or []))])
 
 
 class ProposerConfigError(ProposerError):
@@ -165,24 +170,30 @@ class AnthropicProposer:
     - The key comes from ``ANTHROPIC_API_KEY``; without it the constructor raises
       :class:`ProposerConfigError` at once, before a graph is printed or a request sent.
     - The model is ``model``, else ``$GRAPHSYNTH_MODEL``, else :data:`DEFAULT_MODEL`.
-    - Retries: the SDK retries 408/409/429/5xx and connection errors/timeouts ``max_retries``
-      times, honouring ``retry-after(-ms)`` and otherwise backing off 0.5 s * 2^n (capped at 8 s,
-      with jitter).  Replies the SDK cannot decode (a truncated JSON body raises a bare
-      ``JSONDecodeError`` from it) or that lack text content are retried here with the same
-      schedule.  After the last try a :class:`ProposerError` says what happened.
+    - ``timeout`` is a total deadline in seconds for one proposal: every try, the waits between
+      tries and the time to receive each reply, however slowly the server sends it, fit in it (and
+      in ``request.deadline`` when the driver gives one).  The SDK's own timeouts bound each socket
+      read, not a request, so its calls run inside :func:`graphsynth.llm.deadline.deadline` on a
+      transport that enforces the deadline on every socket operation.  When it passes, a
+      :class:`ProposerError` with code GS509 gives the elapsed time.
+    - Retries (``max_retries`` after the first try) are done here, not by the SDK, so that no
+      back-off sleeps past the deadline: 408/409/429/5xx answers (unless ``x-should-retry: false``),
+      connection errors, and replies that cannot be decoded or lack text are tried again after
+      ``retry-after(-ms)`` when the server gives one, else 0.5 s * 2^n (capped at 8 s, with
+      jitter).  A wait that would end past the deadline is not started.
     - Prompt caching: the system prompt and the first user turn carry ``cache_control``, so
       every attempt after the first reads them from the cache.
     """
 
     name = "anthropic"
-    retry_base_s = 0.5  # first delay before re-asking after a malformed reply (doubles, capped at 8 s)
+    retry_base_s = 0.5  # first delay before a retry without retry-after (doubles, capped at 8 s)
 
     def __init__(
         self,
         model: str | None = None,
         base_url: str | None = None,
         max_retries: int = 3,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT_S,
         *,
         api_key: str | None = None,
         max_tokens: int = DEFAULT_MAX_TOKENS,
@@ -194,23 +205,29 @@ class AnthropicProposer:
                 "the anthropic proposer needs an API key: ANTHROPIC_API_KEY is not set",
                 fix="export ANTHROPIC_API_KEY=sk-ant-... (or use proposer=replay with a recorded transcript)",
             )
-        if max_retries < 0:
-            raise ProposerConfigError(f"max_retries must be >= 0, got {max_retries}")
-        if not timeout or timeout <= 0:
-            raise ProposerConfigError(f"timeout must be a positive number of seconds, got {timeout}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ProposerConfigError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 1e9:
+            raise ProposerConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
         import anthropic  # deferred: only this proposer needs the SDK
+
+        from graphsynth.llm.deadline import http_client
 
         self._anthropic = anthropic
         self.model = model or os.environ.get("GRAPHSYNTH_MODEL") or DEFAULT_MODEL
         self.max_retries = max_retries
-        self.timeout = timeout
+        self.timeout = float(timeout)
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.base_url = base_url
-        # api_key= explicitly, so the SDK does not fall back to other credential sources.
-        self.client = anthropic.Anthropic(api_key=key, base_url=base_url, max_retries=max_retries, timeout=timeout)
+        # api_key= explicitly, so the SDK does not fall back to other credential sources;
+        # max_retries=0: the retries are ours (see the class docstring).
+        self.client = anthropic.Anthropic(api_key=key, base_url=base_url, max_retries=0, timeout=self.timeout,
+                                          http_client=http_client())
 
     def propose(self, request: ProposalRequest) -> Proposal:
+        from graphsynth.llm.deadline import deadline
+
         anthropic = self._anthropic
         system = [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
         messages: list[dict[str, Any]] = []
@@ -228,38 +245,74 @@ class AnthropicProposer:
         if self.temperature is not None:
             kwargs["temperature"] = self.temperature
 
-        last: str = ""
-        t0 = time.perf_counter()
-        for attempt in range(self.max_retries + 1):
+        t0 = time.monotonic()
+        end = t0 + self.timeout
+        if request.deadline is not None:
+            end = min(end, request.deadline)
+        last = ""
+        tried = 0
+        for tries in range(1, self.max_retries + 2):
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            tried = tries
+            headers: Any = None
             try:
-                msg = self.client.messages.create(**kwargs)
+                with deadline(end):
+                    msg = self.client.messages.create(
+                        **kwargs, timeout=left, extra_headers={"x-stainless-retry-count": str(tries - 1)}
+                    )
                 text, usage, stop = self._read(msg)
-                return Proposal(text, usage, time.perf_counter() - t0, self.model, stop)
+                return Proposal(text, usage, time.monotonic() - t0, self.model, stop)
             except anthropic.APIStatusError as e:
-                # The SDK has already retried what is retryable.
-                raise ProposerError(
-                    f"{self.model}: the API answered HTTP {e.status_code} ({_api_message(e)})",
-                    fix=_fix_for_status(e.status_code),
-                ) from None
+                last = f"HTTP {e.status_code} ({_api_message(e)})"
+                headers = e.response.headers
+                if not _retryable(e.status_code, headers) or tries > self.max_retries:
+                    raise ProposerError(
+                        f"{self.model}: the API answered {last}"
+                        + (f" after {tries} tries" if tries > 1 else ""),
+                        fix=_fix_for_status(e.status_code),
+                    ) from None
             except anthropic.APITimeoutError:
-                raise ProposerError(
-                    f"{self.model}: no reply within {self.timeout:g} s after {self.max_retries + 1} tries",
-                    fix="raise timeout= or try again later",
-                ) from None
+                if time.monotonic() >= end - 1e-3:
+                    break
+                last = "a try timed out"
             except anthropic.APIConnectionError as e:
-                raise ProposerError(
-                    f"{self.model}: cannot reach the API at {self.client.base_url} "
-                    f"after {self.max_retries + 1} tries ({e})",
-                    fix="check the network or base_url / ANTHROPIC_BASE_URL",
-                ) from None
+                last = f"cannot reach the API at {self.client.base_url} ({e})"
+                if tries > self.max_retries:
+                    raise ProposerError(
+                        f"{self.model}: cannot reach the API at {self.client.base_url} after {tries} tries ({e})",
+                        fix="check the network or base_url / ANTHROPIC_BASE_URL",
+                    ) from None
             except (ValueError, _MalformedReply, anthropic.APIResponseValidationError) as e:
-                last = str(e) or type(e).__name__
-                if attempt < self.max_retries:
-                    time.sleep(min(self.retry_base_s * 2**attempt, 8.0) * (1 - 0.25 * random.random()))
-                    continue
-        raise ProposerError(
-            f"{self.model}: malformed reply after {self.max_retries + 1} tries: {last[:200]}",
-            fix="try again later; if it persists, the base_url may not be a Messages API endpoint",
+                last = f"malformed reply: {str(e) or type(e).__name__}"
+                if tries > self.max_retries:
+                    raise ProposerError(
+                        f"{self.model}: malformed reply after {tries} tries: {(str(e) or type(e).__name__)[:200]}",
+                        fix="try again later; if it persists, the base_url may not be a Messages API endpoint",
+                    ) from None
+            if tries > self.max_retries:
+                break
+            wait = _retry_after(headers)
+            if wait is None:
+                wait = min(self.retry_base_s * 2 ** (tries - 1), 8.0) * (1 - 0.25 * random.random())
+            if time.monotonic() + wait >= end:
+                raise self._out_of_time(t0, end, tries, f"{last[:200]}; the next try would start after {wait:.3g} s")
+            time.sleep(wait)
+        if time.monotonic() < end - 1e-3:  # every try failed before the deadline
+            raise ProposerError(f"{self.model}: no reply after {tried} tries: {last[:200]}", fix="try again later")
+        raise self._out_of_time(t0, end, tried, last[:200])
+
+    def _out_of_time(self, t0: float, end: float, tries: int, last: str) -> ProposerError:
+        elapsed = time.monotonic() - t0
+        budget = end - t0
+        own = abs(budget - self.timeout) < 1e-6
+        limit = f"the {self.timeout:g} s timeout" if own else f"the {budget:.3g} s left of the rewrite's deadline"
+        return ProposerError(
+            f"{self.model}: no complete reply within {limit} ({elapsed:.2f} s elapsed, {tries} tr{'y' if tries == 1 else 'ies'})"
+            + (f": {last}" if last else ""),
+            fix="raise timeout= (seconds for one proposal, retries included) or the rewrite's deadline, or try later",
+            code="GS509",
         )
 
     def _read(self, msg: Any) -> tuple[str, Usage, str | None]:
@@ -279,6 +332,37 @@ class AnthropicProposer:
             int(getattr(u, "cache_read_input_tokens", 0) or 0),
         )
         return "".join(texts), usage, getattr(msg, "stop_reason", None)
+
+
+def _retryable(status: int, headers: Any) -> bool:
+    """The SDK's policy: the server's ``x-should-retry`` decides; else 408, 409, 429 and 5xx."""
+    flag = headers.get("x-should-retry") if headers is not None else None
+    if flag in ("true", "false"):
+        return flag == "true"
+    return status in (408, 409, 429) or status >= 500
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds the server asks to wait (``retry-after-ms``, ``retry-after`` as seconds or an HTTP
+    date), or None."""
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw) * scale
+        except ValueError:
+            import email.utils
+
+            parsed = email.utils.parsedate_tz(raw)
+            if parsed is None:
+                continue
+            value = email.utils.mktime_tz(parsed) - time.time()
+        if value == value and value > 0:  # not NaN
+            return value
+    return None
 
 
 class _MalformedReply(Exception):

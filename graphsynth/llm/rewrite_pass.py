@@ -4,7 +4,10 @@
 
 Options: ``goal`` (flags ``[preserve-semantics]``/``[change-interface]`` may lead it, or use the
 options of those names), ``attempts``, ``proposer`` (``anthropic`` | ``replay``), ``model``,
-``base_url``, ``timeout``, ``max_retries``, ``transcript`` (write the session as JSONL),
+``base_url``, ``timeout`` (seconds for one model call, retries and slow replies included),
+``deadline`` (seconds of wall clock for the whole pass, 0 = none; running out is GS509 with the
+elapsed time), ``max_check_bytes`` (what the ``[preserve-semantics]`` check may allocate per
+attempt, 0 = its default; an attempt over it is GS508), ``max_retries``, ``transcript`` (write the session as JSONL),
 ``replay`` (the transcript to answer from when ``proposer=replay``), ``menu`` (menu sources:
 ``activations``, ``canonicalize``, ``registry``, joined by ``+``; quote the value), ``focus`` (a
 module path: only that module is offered for editing, the other modules are folded in the prompt).
@@ -38,7 +41,9 @@ class LLMRewritePass(ModulePass):
     proposer: str = "anthropic"
     model: str = ""
     base_url: str = ""
-    timeout: float = 60.0
+    timeout: float = 120.0
+    deadline: float = 0.0
+    max_check_bytes: int = 0
     max_retries: int = 3
     transcript: str = ""
     replay: str = ""
@@ -51,12 +56,19 @@ class LLMRewritePass(ModulePass):
         from graphsynth.llm.context import context_source
         from graphsynth.llm.driver import rewrite
         from graphsynth.llm.menu import menu_source
+        from graphsynth.llm.prompt import Goal
         from graphsynth.llm.proposer import ProposerError, make_proposer
 
         if not self.goal.strip():
             raise PassError(self.name, [error("GS404", "llm-rewrite needs a goal", fix='llm-rewrite{goal="..."}')])
         if self.attempts < 1:
             raise PassError(self.name, [error("GS404", f"llm-rewrite: attempts must be >= 1, got {self.attempts}")])
+        if not 0 <= self.deadline < 1e9:
+            raise PassError(self.name, [error("GS404", f"llm-rewrite: deadline must be a number of seconds >= 0 "
+                                                       f"(0: none), got {self.deadline:g}")])
+        if self.max_check_bytes < 0:
+            raise PassError(self.name, [error("GS404", f"llm-rewrite: max-check-bytes must be >= 0 (0: the default), "
+                                                       f"got {self.max_check_bytes}")])
         try:
             menu = menu_source(self.menu) if self.menu else None
         except ValueError as e:
@@ -78,12 +90,19 @@ class LLMRewritePass(ModulePass):
             goal = "[preserve-semantics] " + goal
         if self.change_interface:
             goal = "[change-interface] " + goal
+        numerics = None
+        if self.max_check_bytes and Goal.parse(goal).preserve_semantics:
+            from graphsynth.llm.checks import NumericChecker
+
+            numerics = NumericChecker(op, max_bytes=self.max_check_bytes)
         try:
             result = rewrite(
                 op,
                 goal,
                 proposer,
                 attempts=self.attempts,
+                deadline=self.deadline or None,
+                numerics=numerics,
                 transcript=self.transcript or None,
                 menu=menu,
                 menu_source=self.menu,

@@ -10,8 +10,8 @@ Four patterns, each one kind of fold:
 - :class:`FoldConstantOp`: any other op (reshape, sum, matmul, cast, ...) whose tensor operands all
   come from ``constant``, static ``full`` or static ``arange`` ops is evaluated and replaced by a
   ``constant`` (by a ``full`` when every element is equal).  ``max-elements`` bounds the size of a
-  ``constant`` the pass writes (the text form spells out every element); operands larger than
-  :data:`EVAL_LIMIT` elements are not evaluated.
+  ``constant`` the pass writes (the text form spells out every element); operands or results
+  larger than :data:`EVAL_LIMIT` elements are not evaluated.
 - :class:`FoldScalarChain`: ``mul(mul(x, 2), 3)`` -> ``mul(x, 6)``, and the same for chains of
   add/sub and of true division, when every value in the chain has the same type.
 
@@ -216,7 +216,8 @@ class FoldConstantOp(RewritePattern):
             if p is None or not isinstance(n, int) or n > EVAL_LIMIT:
                 return
             producers[v] = p
-        if not all(_static(r.type) for r in op.results):
+        # Results are bounded like operands: repeat/expand/matmul of small constants can be huge.
+        if not all(_static(r.type) and numel(r.type.shape) <= EVAL_LIMIT for r in op.results):
             return
         results = evaluate(op, list(op.operands), producers)
         if results is None or len(results) != len(op.results):

@@ -1,7 +1,8 @@
 """The pass registry and the transactional pipeline runner.
 
 A pipeline string uses MLIR syntax (``canonicalize,fuse-elementwise{max-ops=16}``) and is parsed
-by xDSL's ``PassPipeline.parse_spec``.  Each pass runs on a clone; the verifier runs after it;
+by xDSL's pipeline-spec parser (numbers given to float options are read as floats, see
+:func:`_coerce_numbers`).  Each pass runs on a clone; the verifier runs after it;
 a pass that raises or whose output does not verify is reported as a ``PassError`` naming the
 pass, and the caller's module is never touched.
 """
@@ -9,11 +10,13 @@ pass, and the caller's module is never touched.
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Callable
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.passes import ModulePass, PassPipeline
+from xdsl.passes import ModulePass
+from xdsl.utils.arg_spec import ArgSpec
 
 from graphsynth.diagnostics import Diagnostic, PassError, error
 
@@ -50,13 +53,55 @@ def parse_pipeline(pipeline: str) -> list[ModulePass]:
 
     Option values that xDSL's lexer does not take bare (module paths such as ``h.0.attn``,
     value names such as ``%3``) are quoted first, as mlir-opt accepts them unquoted."""
+    from xdsl.utils.arg_spec import parse_pipeline as parse_specs
     from xdsl.utils.exceptions import ArgSpecParseError
 
     _load_builtin_passes()
     try:
-        return list(PassPipeline.parse_spec(PASSES, _quote_option_values(pipeline)).passes)
+        specs = list(parse_specs(_quote_option_values(pipeline)))
+        unknown = [s.name for s in specs if s.name not in PASSES]
+        if unknown:
+            raise ValueError(f"Unrecognized passes: {unknown}")
+        return [PASSES[s.name]().from_spec(_coerce_numbers(PASSES[s.name](), s)) for s in specs]
     except (Exception, ArgSpecParseError) as e:  # ValueError/TypeError; ArgSpecParseError is a BaseException
         raise PassError("pipeline", [_pipeline_diagnostic(pipeline, e)]) from None
+
+
+def _coerce_numbers(cls: type[ModulePass], spec: ArgSpec) -> ArgSpec:
+    """Numbers written for float options become floats, as mlir-opt reads them.
+
+    xDSL's lexer reads ``timeout=5`` as an int and ``timeout=1e3`` as a string, and its type check
+    then refuses both for a ``float`` option; an int (or an exponent literal) is a valid float, so
+    every float option of every pass (``float``, ``float | None``, ``tuple[float, ...]``) takes one.
+    Options of other types are left to xDSL's check, which reports a mismatch (GS404)."""
+    hints = typing.get_type_hints(cls)
+    params = dict(spec.parameters)
+    for key, values in spec.parameters.items():
+        wanted = hints.get(key.replace("-", "_"))
+        if wanted is None or not _takes_float(wanted):
+            continue
+        params[key] = tuple(_as_float(v) for v in values)
+    return ArgSpec(spec.name, params)
+
+
+def _takes_float(t: object) -> bool:
+    """``float`` itself, or a union/tuple whose members include float but not int (where an int
+    literal already means an int)."""
+    if t is float:
+        return True
+    args = typing.get_args(t)
+    return float in args and int not in args or any(_takes_float(a) for a in args if a is not Ellipsis and a is not t)
+
+
+def _as_float(v: object) -> object:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(v, str) and _FLOAT_TEXT.fullmatch(v):
+        return float(v)
+    return v
+
+
+_FLOAT_TEXT = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
 _BARE_OK = re.compile(r'^(-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?|[A-Za-z_][A-Za-z0-9_-]*|"([^"\\]|\\.)*")$')
