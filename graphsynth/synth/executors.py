@@ -1,0 +1,268 @@
+"""Executors: where trainings run.  They decide only *where*: the job (task snapshot, IR text,
+hyper-parameters, seed) and the trainer are the same everywhere, so a run gives the same archive
+on either executor.
+
+- :class:`ProcessExecutor` (default): ``workers`` long-lived processes (spawned, one torch thread
+  each) fed one job at a time over pipes.  A worker that passes its job's hard deadline (the
+  task's time cap x 1.5 + 30 s, plus start-up time for a fresh worker) or whose resident memory
+  passes twice the task's memory cap is killed and replaced, and the job is recorded as failed
+  (GS912 / GS911); a worker that dies (segfault, OOM killer) is recorded as GS913.
+- :class:`RayExecutor` (``executor="ray"``, extra ``graphsynth[ray]``): one Ray task per job
+  (``num_cpus=1``, no retries).  A cluster that is already initialised is used as it is;
+  otherwise ``ray.init(address=...)`` attaches to ``address`` (or ``$RAY_ADDRESS``), or starts a
+  local one with ``num_cpus=workers`` and no dashboard.  Ray has no authentication: a cluster
+  spanning machines belongs on a private network.  Jobs past their deadline are cancelled
+  (``ray.cancel(force=True)``) and recorded as GS912.
+
+``run(jobs)`` yields ``(job, result_dict, worker)`` as trainings finish, in any order.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from graphsynth.diagnostics import error
+from graphsynth.synth.archive import synth_error
+
+STARTUP_GRACE_S = 90.0
+
+
+@dataclass
+class Job:
+    cid: int
+    task: dict[str, Any]
+    ir: str
+    hp: dict[str, Any]
+    seed: int
+
+    @property
+    def deadline_s(self) -> float:
+        return float(self.task["budget"]["time_per_candidate_s"]) * 1.5 + 30.0
+
+    def payload(self) -> dict[str, Any]:
+        return {"cid": self.cid, "task": self.task, "ir": self.ir, "hp": self.hp, "seed": self.seed}
+
+
+def failure(code: str, message: str) -> dict[str, Any]:
+    return {"status": "failed", "metrics": {}, "curve": [], "diagnostics": [error(code, message).to_dict()], "timings": {}}
+
+
+def run_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Train one job in this process (what every worker runs)."""
+    import torch
+
+    from graphsynth.train.tasks import Task
+    from graphsynth.train.trainer import train_candidate
+
+    torch.set_num_threads(1)
+    task = Task.from_dict(payload["task"])
+    try:
+        return train_candidate(task, payload["ir"], payload["hp"], payload["seed"]).to_dict()
+    except Exception as e:  # noqa: BLE001 - the trainer reports failures itself; this is a last guard
+        return failure("GS913", f"the worker raised {type(e).__name__}: {str(e)[:300]}")
+
+
+def _worker_main(conn: Any) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the loop, which stops the workers
+    while True:
+        try:
+            payload = conn.recv()
+        except (EOFError, OSError):
+            return
+        if payload is None:
+            return
+        conn.send(run_job(payload))
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class _Worker:
+    def __init__(self, ctx: Any, index: int):
+        self.index = index
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name=f"graphsynth-synth-worker-{index}")
+        self.proc.start()
+        child.close()
+        self.job: Job | None = None
+        self.deadline = 0.0
+        self.fresh = True
+
+    def send(self, job: Job) -> None:
+        self.job = job
+        self.deadline = time.monotonic() + job.deadline_s + (STARTUP_GRACE_S if self.fresh else 0.0)
+        self.fresh = False
+        self.conn.send(job.payload())
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+    @property
+    def name(self) -> str:
+        return f"process-{self.index}:{self.proc.pid}"
+
+
+class ProcessExecutor:
+    name = "process"
+
+    def __init__(self, workers: int, memory_cap_mb: int | None = None):
+        import multiprocessing as mp
+
+        self.ctx = mp.get_context("spawn")
+        self.workers = max(1, workers)
+        self.memory_cap = memory_cap_mb * 2 * 2**20 if memory_cap_mb else None
+        self.pool: list[_Worker] = []
+        self._spawned = 0
+
+    def _spawn(self) -> _Worker:
+        w = _Worker(self.ctx, self._spawned)
+        self._spawned += 1
+        return w
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, dict[str, Any], str]]:
+        from multiprocessing.connection import wait
+
+        queue = list(jobs)
+        while len(self.pool) < min(self.workers, len(queue)):
+            self.pool.append(self._spawn())
+        busy: dict[Any, _Worker] = {}
+        while queue or busy:
+            for i, w in enumerate(self.pool):
+                if w.job is None and queue:
+                    job = queue.pop(0)
+                    try:
+                        w.send(job)
+                    except (OSError, EOFError):
+                        w.kill()
+                        self.pool[i] = w = self._spawn()
+                        w.send(job)
+                    busy[w.conn] = w
+            ready = wait(list(busy), timeout=0.5)
+            for conn in ready:
+                w = busy.pop(conn)
+                job = w.job
+                w.job = None
+                assert job is not None
+                try:
+                    result = conn.recv()
+                except (EOFError, OSError):
+                    code = w.proc.exitcode
+                    w.kill()
+                    self.pool[self.pool.index(w)] = self._spawn()
+                    result = failure("GS913", f"the worker died while training (exit code {code})")
+                yield job, result, w.name
+            now = time.monotonic()
+            for conn, w in list(busy.items()):
+                reason = None
+                if now > w.deadline:
+                    reason = failure("GS912", f"training passed its hard deadline of {w.job.deadline_s:g} s; the worker was stopped")
+                elif self.memory_cap and _rss_bytes(w.proc.pid) > self.memory_cap:
+                    reason = failure("GS911", f"the worker's memory passed {self.memory_cap / 2**20:.0f} MiB; it was stopped")
+                if reason is not None:
+                    busy.pop(conn)
+                    job = w.job
+                    w.kill()
+                    self.pool[self.pool.index(w)] = self._spawn()
+                    assert job is not None
+                    yield job, reason, w.name
+
+    def close(self) -> None:
+        for w in self.pool:
+            try:
+                w.conn.send(None)
+            except (OSError, EOFError):
+                pass
+        for w in self.pool:
+            w.proc.join(2)
+            w.kill()
+        self.pool = []
+
+
+def _ray_train(payload: dict[str, Any]) -> dict[str, Any]:
+    return run_job(payload)
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, workers: int, address: str | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise synth_error("GS917", "executor 'ray' needs Ray", fix="pip install 'graphsynth[ray]'") from None
+        self.ray = ray
+        self.owned = False
+        if not ray.is_initialized():
+            address = address or os.environ.get("RAY_ADDRESS")
+            if address:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+            self.owned = True
+        self.remote = ray.remote(num_cpus=1, max_retries=0)(_ray_train)
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, dict[str, Any], str]]:
+        ray = self.ray
+        pending = {}
+        for job in jobs:
+            pending[self.remote.remote(job.payload())] = (job, time.monotonic() + job.deadline_s + STARTUP_GRACE_S)
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            for ref in ready:
+                job, _ = pending.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except Exception as e:  # noqa: BLE001 - a crashed Ray worker is a failed training
+                    result = failure("GS913", f"the Ray task failed: {type(e).__name__}: {str(e)[:300]}")
+                yield job, result, "ray"
+            now = time.monotonic()
+            for ref, (job, deadline) in list(pending.items()):
+                if now > deadline:
+                    ray.cancel(ref, force=True)
+                    pending.pop(ref)
+                    yield job, failure("GS912", f"training passed its hard deadline of {job.deadline_s:g} s; the Ray task was cancelled"), "ray"
+
+    def close(self) -> None:
+        if self.owned:
+            self.ray.shutdown()
+
+
+class InlineExecutor:
+    """Trains in the calling process, one job after another (``executor="inline"``: debugging,
+    and a baseline for the executors' overhead)."""
+
+    name = "inline"
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, dict[str, Any], str]]:
+        for job in jobs:
+            yield job, run_job(job.payload()), "inline"
+
+    def close(self) -> None:
+        pass
+
+
+EXECUTORS = ("process", "ray", "inline")
+
+
+def make_executor(kind: str, workers: int, memory_cap_mb: int | None = None, address: str | None = None) -> Any:
+    if kind == "process":
+        return ProcessExecutor(workers, memory_cap_mb)
+    if kind == "ray":
+        return RayExecutor(workers, address)
+    if kind == "inline":
+        return InlineExecutor()
+    raise synth_error("GS917", f"unknown executor '{kind}'", expected=" | ".join(EXECUTORS), got=str(kind))
