@@ -5,8 +5,8 @@ on either executor.
 - :class:`ProcessExecutor` (default): ``workers`` long-lived processes (spawned, one torch thread
   each) fed one job at a time over pipes.  A worker that passes its job's hard deadline (the
   task's time cap x 1.5 + 30 s, plus start-up time for a fresh worker) or whose resident memory
-  passes twice the task's memory cap is killed and replaced, and the job is recorded as failed
-  (GS912 / GS911); a worker that dies (segfault, OOM killer) is recorded as GS913.
+  grows by more than twice the task's memory cap plus 512 MiB is killed and replaced, and the job is recorded as failed
+  (GS912 / GS911; memory is measured above the worker's size once torch is imported); a worker that dies (segfault, OOM killer) is recorded as GS913.
 - :class:`RayExecutor` (``executor="ray"``, extra ``graphsynth[ray]``): one Ray task per job
   (``num_cpus=1``, no retries).  A cluster that is already initialised is used as it is;
   otherwise ``ray.init(address=...)`` attaches to ``address`` (or ``$RAY_ADDRESS``), or starts a
@@ -29,6 +29,7 @@ from graphsynth.diagnostics import error
 from graphsynth.synth.archive import synth_error
 
 STARTUP_GRACE_S = 90.0
+WATCHDOG_SLACK_MB = 512
 
 
 @dataclass
@@ -70,6 +71,11 @@ def _worker_main(conn: Any) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the loop, which stops the workers
+    import torch  # noqa: F401 - imported before the baseline is taken
+
+    import graphsynth.train.trainer  # noqa: F401
+
+    conn.send(("ready", _rss_bytes(os.getpid())))
     while True:
         try:
             payload = conn.recv()
@@ -98,6 +104,7 @@ class _Worker:
         self.job: Job | None = None
         self.deadline = 0.0
         self.fresh = True
+        self.baseline: int | None = None  # resident memory once torch is imported
 
     def send(self, job: Job) -> None:
         self.job = job
@@ -124,7 +131,9 @@ class ProcessExecutor:
 
         self.ctx = mp.get_context("spawn")
         self.workers = max(1, workers)
-        self.memory_cap = memory_cap_mb * 2 * 2**20 if memory_cap_mb else None
+        # a hard guard above the trainer's own estimate: twice the cap, plus room for the libraries a
+        # job imports after start-up (data loaders, torch.fx)
+        self.memory_cap = (memory_cap_mb * 2 + WATCHDOG_SLACK_MB) * 2**20 if memory_cap_mb else None
         self.pool: list[_Worker] = []
         self._spawned = 0
 
@@ -159,6 +168,11 @@ class ProcessExecutor:
                 assert job is not None
                 try:
                     result = conn.recv()
+                    if isinstance(result, tuple) and result[0] == "ready":
+                        w.baseline = int(result[1])
+                        busy[conn] = w
+                        w.job = job
+                        continue
                 except (EOFError, OSError):
                     code = w.proc.exitcode
                     w.kill()
@@ -170,8 +184,9 @@ class ProcessExecutor:
                 reason = None
                 if now > w.deadline:
                     reason = failure("GS912", f"training passed its hard deadline of {w.job.deadline_s:g} s; the worker was stopped")
-                elif self.memory_cap and _rss_bytes(w.proc.pid) > self.memory_cap:
-                    reason = failure("GS911", f"the worker's memory passed {self.memory_cap / 2**20:.0f} MiB; it was stopped")
+                elif self.memory_cap and w.baseline is not None and _rss_bytes(w.proc.pid) > w.baseline + self.memory_cap:
+                    reason = failure("GS911", f"the worker's memory grew past {self.memory_cap / 2**20:.0f} MiB over its "
+                                     "start-up size; it was stopped")
                 if reason is not None:
                     busy.pop(conn)
                     job = w.job

@@ -41,5 +41,5 @@ def synflow(ir: str, task: Any, seed: int = 0) -> float:
         out.sum().backward()
     except Exception:  # noqa: BLE001 - a proxy failure only ranks the candidate last
         return float("-inf")
-    score = sum(float((p * p.grad).abs().sum()) for p in net.parameters() if p.grad is not None)
+    score = sum(float((p.detach() * p.grad).abs().sum()) for p in net.parameters() if p.grad is not None)
     return math.log(score) if math.isfinite(score) and score > 0 else float("-inf")

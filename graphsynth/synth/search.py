@@ -63,7 +63,7 @@ class _State:
 
 
 def search(task: Any, proposer: Any = "evolution", budget: int = 100, seed: int = 0, db: str | os.PathLike[str] = "run.sqlite",
-           executor: str = "process", workers: int | None = None, *, max_proposals: int | None = None,
+           executor: Any = "process", workers: int | None = None, *, max_proposals: int | None = None,
            proposer_options: dict[str, Any] | None = None, progress: bool | None = None, ray_address: str | None = None,
            **options: Any) -> Archive:
     """Run (or continue) a search; returns the :class:`Archive`.
@@ -211,6 +211,10 @@ class _Runner:
         self.workers = workers
         self.ray_address = ray_address
         self.executor: Any = None
+        self.owned = True
+        if not isinstance(executor, str):  # an executor object shared across runs (the bench does this)
+            self.executor, self.owned, executor = executor, False, getattr(executor, "name", "process")
+            self.executor_kind = executor
         s = st.settings
         self.progress = Progress(s["budget"], f"{st.task.name}/{proposer.name}", enabled=progress)
         self.t0 = time.perf_counter()
@@ -429,9 +433,9 @@ class _Runner:
         self.progress.update(self.evaluated(), n, valid / n, best)
 
     def close(self) -> None:
-        if self.executor is not None:
+        if self.executor is not None and self.owned:
             self.executor.close()
-            self.executor = None
+        self.executor = None
         self.progress.close()
 
 
