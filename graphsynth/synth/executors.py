@@ -14,7 +14,9 @@ on either executor.
   spanning machines belongs on a private network.  Jobs past their deadline are cancelled
   (``ray.cancel(force=True)``) and recorded as GS912.
 
-``run(jobs)`` yields ``(job, result_dict, worker)`` as trainings finish, in any order.
+``submit(job)`` queues a training, ``poll(timeout)`` returns the ``(job, result_dict, worker)``
+of the trainings that finished (in any order), ``pending()`` counts those not yet returned; the
+loop submits each candidate as soon as it is judged, so proposing overlaps training.
 """
 
 from __future__ import annotations
@@ -67,13 +69,29 @@ def run_job(payload: dict[str, Any]) -> dict[str, Any]:
         return failure("GS913", f"the worker raised {type(e).__name__}: {str(e)[:300]}")
 
 
-def _worker_main(conn: Any) -> None:
+def _warm_up(task: dict[str, Any] | None) -> None:
+    """Load what every job needs (torch, the task's data, the lowering machinery) once, at start."""
+    import torch
+
+    torch.set_num_threads(1)
+    if task is None:
+        return
+    import graphsynth as gs
+    from graphsynth.train.tasks import Task
+
+    try:
+        t = Task.from_dict(task)
+        t.dataset()
+        gs.lower(t.seed_module())
+    except Exception:  # noqa: BLE001 - a job will report the same problem with its diagnostic
+        pass
+
+
+def _worker_main(conn: Any, warm: dict[str, Any] | None = None) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the loop, which stops the workers
-    import torch  # noqa: F401 - imported before the baseline is taken
-
-    import graphsynth.train.trainer  # noqa: F401
+    _warm_up(warm)
 
     conn.send(("ready", _rss_bytes(os.getpid())))
     while True:
@@ -95,10 +113,10 @@ def _rss_bytes(pid: int) -> int:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, index: int):
+    def __init__(self, ctx: Any, index: int, warm: dict[str, Any] | None = None):
         self.index = index
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name=f"graphsynth-synth-worker-{index}")
+        self.proc = ctx.Process(target=_worker_main, args=(child, warm), daemon=True, name=f"graphsynth-synth-worker-{index}")
         self.proc.start()
         child.close()
         self.job: Job | None = None
@@ -126,7 +144,7 @@ class _Worker:
 class ProcessExecutor:
     name = "process"
 
-    def __init__(self, workers: int, memory_cap_mb: int | None = None):
+    def __init__(self, workers: int, memory_cap_mb: int | None = None, warm: dict[str, Any] | None = None):
         import multiprocessing as mp
 
         self.ctx = mp.get_context("spawn")
@@ -135,65 +153,89 @@ class ProcessExecutor:
         # job imports after start-up (data loaders, torch.fx)
         self.memory_cap = (memory_cap_mb * 2 + WATCHDOG_SLACK_MB) * 2**20 if memory_cap_mb else None
         self.pool: list[_Worker] = []
+        self.queue: list[Job] = []
+        self.busy: dict[Any, _Worker] = {}
         self._spawned = 0
+        self.warm = warm
+        # every worker starts (and warms up) at once, in parallel with the first proposals
+        self.pool = [self._spawn() for _ in range(self.workers)]
 
     def _spawn(self) -> _Worker:
-        w = _Worker(self.ctx, self._spawned)
+        w = _Worker(self.ctx, self._spawned, self.warm)
         self._spawned += 1
         return w
 
-    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, dict[str, Any], str]]:
+    def _replace(self, w: _Worker) -> None:
+        w.kill()
+        self.pool[self.pool.index(w)] = self._spawn()
+
+    def submit(self, job: Job) -> None:
+        self.queue.append(job)
+        self._dispatch()
+
+    def pending(self) -> int:
+        return len(self.queue) + len(self.busy)
+
+    def _dispatch(self) -> None:
+        for w in list(self.pool):
+            if w.job is None and self.queue:
+                job = self.queue.pop(0)
+                try:
+                    w.send(job)
+                except (OSError, EOFError):
+                    idx = self.pool.index(w)
+                    self._replace(w)
+                    w = self.pool[idx]
+                    w.send(job)
+                self.busy[w.conn] = w
+
+    def poll(self, timeout: float) -> list[tuple[Job, dict[str, Any], str]]:
+        """Results that landed within ``timeout`` seconds (deadlines and memory are checked too)."""
         from multiprocessing.connection import wait
 
-        queue = list(jobs)
-        while len(self.pool) < min(self.workers, len(queue)):
-            self.pool.append(self._spawn())
-        busy: dict[Any, _Worker] = {}
-        while queue or busy:
-            for i, w in enumerate(self.pool):
-                if w.job is None and queue:
-                    job = queue.pop(0)
-                    try:
-                        w.send(job)
-                    except (OSError, EOFError):
-                        w.kill()
-                        self.pool[i] = w = self._spawn()
-                        w.send(job)
-                    busy[w.conn] = w
-            ready = wait(list(busy), timeout=0.5)
-            for conn in ready:
-                w = busy.pop(conn)
+        out: list[tuple[Job, dict[str, Any], str]] = []
+        self._dispatch()
+        if not self.busy:
+            return out
+        for conn in wait(list(self.busy), timeout=timeout):
+            w = self.busy.pop(conn)
+            job = w.job
+            assert job is not None
+            try:
+                result = conn.recv()
+                if isinstance(result, tuple) and result[0] == "ready":
+                    w.baseline = int(result[1])
+                    self.busy[conn] = w
+                    continue
+            except (EOFError, OSError):
+                code = w.proc.exitcode
+                self._replace(w)
+                result = failure("GS913", f"the worker died while training (exit code {code})")
+            w.job = None
+            out.append((job, result, w.name))
+        now = time.monotonic()
+        for conn, w in list(self.busy.items()):
+            reason = None
+            if now > w.deadline:
+                reason = failure("GS912", f"training passed its hard deadline of {w.job.deadline_s:g} s; the worker was stopped")
+            elif self.memory_cap and w.baseline is not None and _rss_bytes(w.proc.pid) > w.baseline + self.memory_cap:
+                reason = failure("GS911", f"the worker's memory grew past {self.memory_cap / 2**20:.0f} MiB over its "
+                                 "start-up size; it was stopped")
+            if reason is not None:
+                self.busy.pop(conn)
                 job = w.job
-                w.job = None
                 assert job is not None
-                try:
-                    result = conn.recv()
-                    if isinstance(result, tuple) and result[0] == "ready":
-                        w.baseline = int(result[1])
-                        busy[conn] = w
-                        w.job = job
-                        continue
-                except (EOFError, OSError):
-                    code = w.proc.exitcode
-                    w.kill()
-                    self.pool[self.pool.index(w)] = self._spawn()
-                    result = failure("GS913", f"the worker died while training (exit code {code})")
-                yield job, result, w.name
-            now = time.monotonic()
-            for conn, w in list(busy.items()):
-                reason = None
-                if now > w.deadline:
-                    reason = failure("GS912", f"training passed its hard deadline of {w.job.deadline_s:g} s; the worker was stopped")
-                elif self.memory_cap and w.baseline is not None and _rss_bytes(w.proc.pid) > w.baseline + self.memory_cap:
-                    reason = failure("GS911", f"the worker's memory grew past {self.memory_cap / 2**20:.0f} MiB over its "
-                                     "start-up size; it was stopped")
-                if reason is not None:
-                    busy.pop(conn)
-                    job = w.job
-                    w.kill()
-                    self.pool[self.pool.index(w)] = self._spawn()
-                    assert job is not None
-                    yield job, reason, w.name
+                name = w.name
+                self._replace(w)
+                out.append((job, reason, name))
+        self._dispatch()
+        return out
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, dict[str, Any], str]]:
+        for job in jobs:
+            self.submit(job)
+        while self.pending():
+            yield from self.poll(0.5)
 
     def close(self) -> None:
         for w in self.pool:
@@ -204,7 +246,7 @@ class ProcessExecutor:
         for w in self.pool:
             w.proc.join(2)
             w.kill()
-        self.pool = []
+        self.pool, self.queue, self.busy = [], [], {}
 
 
 def _ray_train(payload: dict[str, Any]) -> dict[str, Any]:
@@ -229,27 +271,43 @@ class RayExecutor:
                 ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
             self.owned = True
         self.remote = ray.remote(num_cpus=1, max_retries=0)(_ray_train)
+        self.refs: dict[Any, tuple[Job, float]] = {}
+
+    def submit(self, job: Job) -> None:
+        self.refs[self.remote.remote(job.payload())] = (job, time.monotonic() + job.deadline_s + STARTUP_GRACE_S)
+
+    def pending(self) -> int:
+        return len(self.refs)
+
+    def poll(self, timeout: float) -> list[tuple[Job, dict[str, Any], str]]:
+        ray = self.ray
+        out: list[tuple[Job, dict[str, Any], str]] = []
+        if not self.refs:
+            return out
+        ready, _ = ray.wait(list(self.refs), num_returns=1, timeout=timeout)
+        if ready:
+            ready, _ = ray.wait(list(self.refs), num_returns=len(self.refs), timeout=0)
+        for ref in ready:
+            job, _ = self.refs.pop(ref)
+            try:
+                result = ray.get(ref)
+            except Exception as e:  # noqa: BLE001 - a crashed Ray worker is a failed training
+                result = failure("GS913", f"the Ray task failed: {type(e).__name__}: {str(e)[:300]}")
+            out.append((job, result, "ray"))
+        now = time.monotonic()
+        for ref, (job, deadline) in list(self.refs.items()):
+            if now > deadline:
+                ray.cancel(ref, force=True)
+                self.refs.pop(ref)
+                out.append((job, failure("GS912", f"training passed its hard deadline of {job.deadline_s:g} s; "
+                                         "the Ray task was cancelled"), "ray"))
+        return out
 
     def run(self, jobs: list[Job]) -> Iterator[tuple[Job, dict[str, Any], str]]:
-        ray = self.ray
-        pending = {}
         for job in jobs:
-            pending[self.remote.remote(job.payload())] = (job, time.monotonic() + job.deadline_s + STARTUP_GRACE_S)
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-            for ref in ready:
-                job, _ = pending.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except Exception as e:  # noqa: BLE001 - a crashed Ray worker is a failed training
-                    result = failure("GS913", f"the Ray task failed: {type(e).__name__}: {str(e)[:300]}")
-                yield job, result, "ray"
-            now = time.monotonic()
-            for ref, (job, deadline) in list(pending.items()):
-                if now > deadline:
-                    ray.cancel(ref, force=True)
-                    pending.pop(ref)
-                    yield job, failure("GS912", f"training passed its hard deadline of {job.deadline_s:g} s; the Ray task was cancelled"), "ray"
+            self.submit(job)
+        while self.pending():
+            yield from self.poll(0.5)
 
     def close(self) -> None:
         if self.owned:
@@ -257,25 +315,44 @@ class RayExecutor:
 
 
 class InlineExecutor:
-    """Trains in the calling process, one job after another (``executor="inline"``: debugging,
+    """Trains in the calling process, one job per poll (``executor="inline"``: debugging, tests,
     and a baseline for the executors' overhead)."""
 
     name = "inline"
 
+    def __init__(self) -> None:
+        self.queue: list[Job] = []
+
+    def submit(self, job: Job) -> None:
+        self.queue.append(job)
+
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def poll(self, timeout: float) -> list[tuple[Job, dict[str, Any], str]]:
+        if not self.queue:
+            return []
+        job = self.queue.pop(0)
+        return [(job, run_job(job.payload()), "inline")]
+
     def run(self, jobs: list[Job]) -> Iterator[tuple[Job, dict[str, Any], str]]:
         for job in jobs:
-            yield job, run_job(job.payload()), "inline"
+            self.submit(job)
+        while self.pending():
+            yield from self.poll(0.0)
 
     def close(self) -> None:
-        pass
+        self.queue = []
 
 
 EXECUTORS = ("process", "ray", "inline")
 
 
-def make_executor(kind: str, workers: int, memory_cap_mb: int | None = None, address: str | None = None) -> Any:
+def make_executor(kind: str, workers: int, memory_cap_mb: int | None = None, address: str | None = None,
+                  warm: dict[str, Any] | None = None) -> Any:
+    """An executor by name; ``warm`` (a task dict) lets process workers load its data at start."""
     if kind == "process":
-        return ProcessExecutor(workers, memory_cap_mb)
+        return ProcessExecutor(workers, memory_cap_mb, warm)
     if kind == "ray":
         return RayExecutor(workers, address)
     if kind == "inline":

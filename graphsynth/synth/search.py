@@ -3,8 +3,9 @@
 
 The run advances in *rounds*.  A round proposes until it holds ``batch`` candidates to train
 (``batch`` is a setting of the run, independent of the executor and the worker count), writing
-every proposal to the archive as it is judged, marks the round complete, trains its candidates in
-parallel and records each outcome as it lands.  Every proposal's random generator is seeded by
+every proposal to the archive as it is judged and sending each candidate to training at once (so
+proposing overlaps training), marks the round complete, and waits for its trainings, recording
+each outcome as it lands.  Proposals of a round see only the results of earlier rounds.  Every proposal's random generator is seeded by
 (run seed, proposal id), and proposers read their state from the archive, so:
 
 - the same settings and seed give the same archive on any executor and any number of workers;
@@ -211,6 +212,8 @@ class _Runner:
         self.workers = workers
         self.ray_address = ray_address
         self.executor: Any = None
+        self.task_dict: dict[str, Any] | None = None
+        self.submitted: dict[int, int] = {}  # candidate id -> evaluation row, while training
         self.owned = True
         if not isinstance(executor, str):  # an executor object shared across runs (the bench does this)
             self.executor, self.owned, executor = executor, False, getattr(executor, "name", "process")
@@ -258,7 +261,7 @@ class _Runner:
                 break
             last_round += 1
             self._generate(last_round)
-            if not any(c.status == "pending" for c in st.rows):
+            if not st.count("pending", "trained", "failed", round_=last_round):
                 break  # the proposal cap ended the round with nothing to train
         st.archive.set_meta("finished", True)
         self.progress.close()
@@ -274,11 +277,12 @@ class _Runner:
 
     def _generate(self, round_: int) -> None:
         st, s = self.st, self.st.settings
-        target = min(s["batch"], s["budget"] - self.evaluated())
+        before = sum(1 for c in st.rows if c.status in ("trained", "failed") and c.round < round_)
+        target = min(s["batch"], s["budget"] - before)
         want = target * (s["prefilter_factor"] if s["prefilter"] else 1)
-        while st.count("pending", round_=round_) < want and self.proposals() < s["max_proposals"]:
+        while st.count("pending", "trained", "failed", round_=round_) < want and self.proposals() < s["max_proposals"]:
             cid = st.archive.next_id()
-            ctx = ProposalContext(st.task, list(st.rows), random.Random(f"{s['seed']}:{cid}"), cid, round_, s["attempts"],
+            ctx = ProposalContext(st.task, self._view(round_), random.Random(f"{s['seed']}:{cid}"), cid, round_, s["attempts"],
                                   s["selection"], s["population"], s["sample"], s["crossover"])
             t = time.perf_counter()
             try:
@@ -293,10 +297,24 @@ class _Runner:
             c = self._judge(cid, round_, p.ir, p.parents, self.proposer.name, p.description, p.diagnostics, p.tokens,
                             p.compiler_s, propose_s, p.model_s)
             self._add(c)
+            if c.status == "pending" and not s["prefilter"]:
+                self._submit(c)  # training starts while the round goes on proposing
+            if self.executor is not None and self.submitted:
+                self._collect(0.0)
             self._show()
         if s["prefilter"] and st.count("pending", round_=round_) > target:
             self._prefilter(round_, target)
         st.archive.set_meta("round_complete", round_)
+
+    def _view(self, round_: int) -> list[Candidate]:
+        """What a proposal of ``round_`` sees: everything proposed so far, but training outcomes
+        only of earlier rounds (this round's trainings land in any order; hiding them keeps the
+        run a function of its seed on every executor)."""
+        import dataclasses
+
+        return [c if c.round < round_ or c.status not in ("trained", "failed")
+                else dataclasses.replace(c, status="pending", metrics={}, curve=[], finished=None)
+                for c in self.st.rows]
 
     def _judge(self, cid: int, round_: int, ir: str | None, parents: list[int], proposer: str, description: str,
                attempt_diags: list[Diagnostic], tokens: dict[str, Any], compiler_s: float, propose_s: float,
@@ -394,31 +412,45 @@ class _Runner:
                       diagnostics=c.diagnostics + [d.to_dict()], shingles=None)
             st.index.remove(c.id, st.fps.pop(c.id))
 
-    def _train_pending(self) -> None:
+    def _submit(self, c: Candidate) -> None:
+        """Queue a pending candidate for training (the evaluation row is written first)."""
         from graphsynth.synth.executors import Job, make_executor
 
         st = self.st
-        pending = [c for c in st.rows if c.status == "pending"]
-        if not pending:
-            return
+        if self.task_dict is None:
+            self.task_dict = st.task.to_dict()
         if self.executor is None:
-            self.executor = make_executor(self.executor_kind, self.workers, st.task.budget.max_memory_mb, self.ray_address)
-        task_dict = st.task.to_dict()
-        jobs = [Job(c.id, task_dict, c.ir or "", st.settings["hp"], st.settings["seed"]) for c in pending]
-        evals = {c.id: st.archive.start_evaluation(c.id, self.executor.name) for c in pending}
-        for job, result, worker in self.executor.run(jobs):
+            self.executor = make_executor(self.executor_kind, self.workers, st.task.budget.max_memory_mb, self.ray_address,
+                                          self.task_dict)
+        self.submitted[c.id] = st.archive.start_evaluation(c.id, self.executor.name)
+        self.executor.submit(Job(c.id, self.task_dict, c.ir or "", st.settings["hp"], st.settings["seed"]))
+
+    def _collect(self, timeout: float) -> None:
+        """Record the trainings that finished, each in one transaction."""
+        st = self.st
+        for job, result, worker in self.executor.poll(timeout):
             row = next(c for c in st.rows if c.id == job.cid)
             timings = {**row.timings, **{k: v for k, v in (result.get("timings") or {}).items()}}
             timings["worker"] = worker  # type: ignore[assignment]
             fields = {"metrics": {**row.metrics, **(result.get("metrics") or {})}, "curve": result.get("curve") or [],
                       "timings": timings, "diagnostics": row.diagnostics + list(result.get("diagnostics") or [])}
             status = "trained" if result.get("status") == "trained" else "failed"
-            st.archive.finish(evals[job.cid], job.cid, status, **fields)
+            st.archive.finish(self.submitted.pop(job.cid), job.cid, status, **fields)
             for k, v in fields.items():
                 setattr(row, k, v)
             row.status = status
             row.finished = time.time()
             self._show()
+
+    def _train_pending(self) -> None:
+        """Submit what is pending and not yet submitted (resumed runs, prefiltered rounds) and wait
+        for every training of the round."""
+        for c in self.st.rows:
+            if c.status == "pending" and c.id not in self.submitted:
+                self._submit(c)
+        while self.submitted:
+            self._collect(0.5)
+        st = self.st
         st.archive.set_meta("wall_s", float(st.archive.meta.get("wall_s", 0.0)) + time.perf_counter() - self.t0)
         self.t0 = time.perf_counter()
 
