@@ -45,7 +45,7 @@ def test_evolution_on_digits_fills_the_archive(tmp_path):
 
 
 def test_planted_duplicate_nan_and_memory_hog_are_recorded(tmp_path):
-    big = open(tiny_task(tmp_path)).read() and None  # noqa: F841 - the task file is written as a side effect
+    tiny_task(tmp_path)
     seed = gs.print_ir(gs.parse_ir((tmp_path / "digits.gs").read_text()))
     wide = seed.replace("[32", "[4000").replace(", 32]", ", 4000]")
     planted = Planted([None, NAN_IR, HOG_IR, "graph broken(", wide, seed.replace("relu(", "gelu(")])

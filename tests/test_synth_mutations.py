@@ -92,9 +92,8 @@ def test_wl_hash_ignores_names_and_sees_structure():
 def test_near_duplicates_are_confirmed_by_exact_jaccard():
     seed = gs.parse_ir(load_task("digits").seed_ir)
     big = gs.run_pipeline(seed, "insert-block{after=l1 before=head block=mlp hidden=16 path=a}")
-    for p in ("b", "c", "d"):
-        big = gs.run_pipeline(big, f"insert-block{{after=l1 before={'a' if p == 'b' else prev} block=mlp hidden=16 path={p}}}")
-        prev = p
+    for prev, p in (("a", "b"), ("b", "c"), ("c", "d")):
+        big = gs.run_pipeline(big, f"insert-block{{after=l1 before={prev} block=mlp hidden=16 path={p}}}")
     near = gs.parse_ir(gs.print_ir(big).replace("gelu(", "relu(", 1))
     f_big, f_near = fingerprint(big), fingerprint(near)
     sim = jaccard(f_big.shingles, f_near.shingles)

@@ -120,7 +120,8 @@ def resume(db: str | os.PathLike[str], executor: str = "process", workers: int |
     b = budget or s.pop("budget")
     s.pop("budget", None)
     seed = s.pop("seed")
-    mp = s.pop("max_proposals") if budget is None else None
+    mp = s.pop("max_proposals")
+    mp = mp if budget is None else None
     return search(_task_of(meta), name, b, seed, db, executor, workers, max_proposals=mp,
                   proposer_options=popts, progress=progress, ray_address=ray_address, **s)
 
