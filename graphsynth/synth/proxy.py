@@ -24,9 +24,11 @@ def synflow(ir: str, task: Any, seed: int = 0) -> float:
     import torch
 
     import graphsynth as gs
-    from graphsynth.train.trainer import initialise
+    from graphsynth.train.trainer import estimate_memory_bytes, initialise
 
     m = gs.parse_ir(ir, filename="candidate.gs")
+    if estimate_memory_bytes(m, 1, "sgd") * 2 > task.budget.max_memory_mb * 2**20:  # float64: twice the bytes
+        return float("-inf")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         net = gs.lower(m)

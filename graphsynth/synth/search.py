@@ -34,6 +34,7 @@ from graphsynth.synth.dedup import DedupIndex, Fingerprint, fingerprint, network
 from graphsynth.synth.proposers import ProposalContext, make_proposer
 
 MAX_PROPOSALS_FACTOR = 10
+MAX_STORED_IR_CHARS = 1_000_000
 DEFAULTS: dict[str, Any] = {
     "batch": 4,
     "attempts": 4,
@@ -326,6 +327,13 @@ class _Runner:
 
         st = self.st
         timings = {"propose_s": propose_s, "model_s": model_s}
+        if ir is not None and len(ir) > MAX_STORED_IR_CHARS:  # a rejected text is kept for diagnosis, not in full
+            attempt_diags = [*attempt_diags, error("GS914", f"the proposal has {len(ir):,} characters; the limit is "
+                                                              f"{MAX_STORED_IR_CHARS:,}")]
+            c = Candidate(cid, round_, None, ir[:2000], "rejected", list(parents), proposer, description,
+                          _diag_dicts(attempt_diags), {}, timings=timings, tokens=tokens, created=time.time())
+            timings["compiler_s"] = compiler_s
+            return c
         c = Candidate(cid, round_, None, ir, "rejected", list(parents), proposer, description, _diag_dicts(attempt_diags), {},
                       timings=timings, tokens=tokens, created=time.time())
 
@@ -372,6 +380,7 @@ class _Runner:
                               expected=f"<= {max_flops}", got=str(c.flops)))
         if over:
             return reject("over_budget", over)
+        c.ir = gs.print_ir(m)  # the canonical text of what was verified (comments and layout dropped)
         t = time.perf_counter()
         fp = fingerprint(m)
         c.hash = fp.wl_hash
