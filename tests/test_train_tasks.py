@@ -127,3 +127,19 @@ def test_init_attribute_is_respected_and_default_is_fan_in(tmp_path):
     assert torch.all(sd["head.bias"] == 1) and torch.all(sd["l1.fc.bias"] == 0)
     w = sd["l1.fc.weight"]
     assert w.abs().max() <= 1 / 8 + 1e-6 and w.std() > 0.03  # uniform(+-1/sqrt(64))
+
+
+def test_loss_hook_replaces_cross_entropy(tmp_path):
+    import torch.nn.functional as F
+
+    task = load_task(tiny_task(tmp_path))
+    calls = []
+
+    def smoothed(logits, targets):
+        calls.append(len(targets))
+        return F.cross_entropy(logits, targets, label_smoothing=0.1)
+
+    r = train_candidate(task, task.seed_ir, seed=1, loss_fn=smoothed)
+    base = train_candidate(task, task.seed_ir, seed=1)
+    assert r.status == "trained" and len(calls) == r.metrics["steps"] == 8
+    assert r.metrics["train_loss"] != base.metrics["train_loss"]

@@ -180,8 +180,11 @@ def _module_of(arch: Any) -> Any:
 
 
 def train_candidate(task: Any, arch: Any, hp: dict[str, Any] | None = None, seed: int = 0, *,
-                    callbacks: Sequence[Any] = (), threads: int | None = None) -> TrainResult:
-    """Train ``arch`` (IR text, a ``.gs`` path-free module) on ``task`` (a Task or its name)."""
+                    callbacks: Sequence[Any] = (), threads: int | None = None, loss_fn: Any = None) -> TrainResult:
+    """Train ``arch`` (IR text or a parsed module) on ``task`` (a Task or its name).
+
+    ``loss_fn(logits, targets) -> scalar tensor`` replaces the cross-entropy used for training
+    (evaluation always reports accuracy and cross-entropy)."""
     from graphsynth.train.tasks import interface_problems, load_task
 
     t_all = time.perf_counter()
@@ -241,7 +244,7 @@ def train_candidate(task: Any, arch: Any, hp: dict[str, Any] | None = None, seed
             for i in range(0, n, bs):
                 idx = perm[i:i + bs]
                 out = net(x_tr[idx])
-                loss = F.cross_entropy(out, y_tr[idx])
+                loss = (loss_fn or F.cross_entropy)(out, y_tr[idx])
                 value = float(loss.detach())
                 if not math.isfinite(value):
                     curve.append({"step": step, "epoch": epoch, "loss": value})
