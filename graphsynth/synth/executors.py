@@ -10,8 +10,8 @@ on either executor.
 - :class:`RayExecutor` (``executor="ray"``, extra ``graphsynth[ray]``): one Ray task per job
   (``num_cpus=1``, no retries).  A cluster that is already initialised is used as it is;
   otherwise ``ray.init(address=...)`` attaches to ``address`` (or ``$RAY_ADDRESS``), or starts a
-  local one with ``num_cpus=workers`` and no dashboard.  Ray has no authentication: a cluster
-  spanning machines belongs on a private network.  Jobs past their deadline are cancelled
+  local one with ``num_cpus=workers``, no dashboard, bound to 127.0.0.1.  Ray's own access control cannot be
+  relied on (see docs/synthesis.md): a cluster spanning machines belongs on a private network.  Jobs past their deadline are cancelled
   (``ray.cancel(force=True)``) and recorded as GS912.
 
 ``submit(job)`` queues a training, ``poll(timeout)`` returns the ``(job, result_dict, worker)``
@@ -268,7 +268,9 @@ class RayExecutor:
             if address:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False)
             else:
-                ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+                # a local cluster listens on the loopback interface only
+                ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False,
+                         _node_ip_address="127.0.0.1")
             self.owned = True
         self.remote = ray.remote(num_cpus=1, max_retries=0)(_ray_train)
         self.refs: dict[Any, tuple[Job, float]] = {}
