@@ -22,7 +22,7 @@ def _key(a: Archive) -> list[tuple]:
 
 def test_evolution_on_digits_fills_the_archive(tmp_path):
     db = tmp_path / "run.sqlite"
-    archive = search(tiny_task(tmp_path), proposer="evolution", budget=7, seed=0, db=db, workers=2, batch=3)
+    archive = search(tiny_task(tmp_path), proposer="evolution", budget=7, seed=0, db=db, workers=1, batch=3)
     rows = archive.candidates()
     evaluated = [c for c in rows if c.status in ("trained", "failed")]
     assert len(evaluated) == 7 and rows[0].id == 0 and rows[0].proposer == "seed"

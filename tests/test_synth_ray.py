@@ -24,7 +24,7 @@ def local_cluster():
 def test_ray_gives_the_same_archive_as_the_process_pool(tmp_path, local_cluster):
     path = tiny_task(tmp_path)
     on_ray = search(path, "evolution", budget=4, seed=2, db=tmp_path / "ray.sqlite", executor="ray", batch=3)
-    on_pool = search(path, "evolution", budget=4, seed=2, db=tmp_path / "pool.sqlite", executor="process", workers=2, batch=3)
+    on_pool = search(path, "evolution", budget=4, seed=2, db=tmp_path / "pool.sqlite", executor="process", workers=1, batch=3)
 
     def key(a):
         return [(c.id, c.hash, c.status, c.parents, c.metrics) for c in a.candidates()]
