@@ -40,7 +40,7 @@ _LAZY = {
 
 # Subpackages that pull in torch (or are large) load on first attribute access, so
 # `import graphsynth; graphsynth.grad.instrument(...)` works without paying for them up front.
-_SUBPACKAGES = ("grad", "llm", "query", "testing")
+_SUBPACKAGES = ("grad", "llm", "query", "synth", "testing", "train")
 
 
 def __getattr__(name: str) -> Any:

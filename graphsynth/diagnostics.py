@@ -42,6 +42,17 @@ Codes are stable, grouped by the room that reports them:
   GS804 the net was not lowered from this module, GS805 invalid argument, GS806 no
   differentiable path, GS807 picture cannot be drawn or written (format, missing `dot` binary, too many nodes for
   the matplotlib fallback; also the op-graph picture of ``graphsynth-opt --view-op-graph``).
+- GS9xx architecture synthesis and training (graphsynth.train, graphsynth.synth): GS901 task not
+  found or not readable TOML, GS902 bad task field or hyper-parameter (unknown key, type, range),
+  GS903 the seed architecture does not parse, verify or fit the data, GS904 data source missing
+  or unusable, GS905 bad budget expression, GS906 over the parameter/FLOP budget, GS907 exact
+  duplicate (same WL hash), GS908 near duplicate (MinHash-LSH, Jaccard at or above the threshold),
+  GS909 the candidate's interface does not fit the task, GS910 non-finite loss (NaN/inf), GS911
+  memory cap exceeded, GS912 time cap exceeded, GS913 lowering or training failed (or the worker
+  died), GS914 the proposer produced no graph (no mutation applies, proposer error), GS915
+  filtered by the zero-cost proxy, GS916 not an archive (missing, corrupt, other schema or
+  networkx version), GS917 bad search argument (proposer, executor, option), GS918 report cannot
+  be written, GS919 the archive holds a different run.
 """
 
 from __future__ import annotations
