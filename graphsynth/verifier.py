@@ -566,8 +566,8 @@ def _attr_ok(kind: str, attr: Attribute, default: Any) -> bool:
     # The plain cases first: hashing a list attribute for the memo costs more than checking it.
     t = type(attr)
     if t is IntAttr:
-        return kind in ("int", "dim", "float", "scalar")
-    if t is ArrayAttr and kind in ("ints", "dims") and all(type(a) is IntAttr for a in attr.data):
+        return kind in ("int", "dim", "float", "scalar") and MIN_INT <= attr.data <= MAX_INT
+    if t is ArrayAttr and kind in ("ints", "dims") and all(type(a) is IntAttr and MIN_INT <= a.data <= MAX_INT for a in attr.data):
         return True
     key = (kind, attr, default is None)
     ok = _ATTR_OK.get(key)
@@ -623,6 +623,15 @@ def _attr_ok_uncached(kind: str, attr: Attribute, default: Any) -> bool:
     if kind == "floats":
         return isinstance(v, tuple) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
     return False
+
+
+def _int_out_of_range(attr: Attribute) -> int | None:
+    """An integer of ``attr`` (or of a list in it) beyond int64, if there is one."""
+    if isinstance(attr, IntAttr):
+        return None if MIN_INT <= attr.data <= MAX_INT else attr.data
+    if isinstance(attr, ArrayAttr):
+        return next((v for v in map(_int_out_of_range, attr.data) if v is not None), None)
+    return None
 
 
 def _type_problem(t: Any) -> tuple[str, str] | None:
@@ -792,5 +801,9 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
             for a in spec.attrs:
                 attr = props.get(a.name)
                 if attr is not None and not _attr_ok(a.kind, attr, None if a.default is gs.REQUIRED else a.default):
-                    bad(op, "GS209", f"attribute '{a.name}' holds {attr}, which is not a valid {a.kind}")
+                    big = _int_out_of_range(attr)
+                    if big is not None:
+                        bad(op, "GS108", f"attribute '{a.name}' holds the integer {show_int(big)}, out of range ({MIN_INT}..{MAX_INT})")
+                    else:
+                        bad(op, "GS209", f"attribute '{a.name}' holds {shorten(str(attr), 200)}, which is not a valid {a.kind}")
     return out

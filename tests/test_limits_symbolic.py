@@ -316,3 +316,26 @@ def test_floordiv_of_large_dims_is_bounded() -> None:
     assert time.perf_counter() - t0 < 1.0
     env = {s: i + 2 for i, s in enumerate(sorted(free_symbols(a) | free_symbols(b)))}
     assert evaluate(q, env) == evaluate(a, env) // evaluate(b, env)
+
+
+def test_a_model_reply_with_an_exponential_dim_is_rejected_quickly() -> None:
+    """The same text in a model's reply (or a replayed transcript, which goes the same way):
+    the attempt is rejected with GS307 in well under a second, and the module is unchanged."""
+    from graphsynth.llm import Proposal, Usage, rewrite
+
+    text = "graph Net(x: f32[B, 16]) -> f32[B, 16] {\n  %0: f32[B, 16] = relu(x)\n  return %0\n}\n"
+    module = parse_ir(text)
+    line = "%0: f32[B, 16] = relu(x)"
+    huge = f"%0: f32[B, 16] = reshape(x, shape=[B, {factors(20)}])"
+
+    class Scripted:
+        name = "scripted"
+
+        def propose(self, request):
+            return Proposal(f"<<<<<<< SEARCH\n{line}\n=======\n{huge}\n>>>>>>> REPLACE", Usage(calls=1), 0.0, "scripted")
+
+    t0 = time.perf_counter()
+    r = rewrite(module, "reshape it", Scripted(), attempts=1)
+    assert time.perf_counter() - t0 < 5.0
+    assert not r.accepted and r.attempts[0].codes == ["GS307"]
+    assert print_ir(module) == text
