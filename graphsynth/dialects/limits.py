@@ -14,8 +14,10 @@ limit                         code     what it bounds
                                        torch holds; the text form and MLIR input share the check
 ``MAX_INT_DIGITS``            GS108    digits read before converting (Python's own int() is
                                        quadratic in the digits and refuses more than 4,300)
-``MAX_ARITH_BITS``            GS307    integers that dim arithmetic computes (coefficients,
-                                       products such as numel): they stay printable and O(1)
+``MAX_ARITH_BITS``            GS307    plain integers that dim arithmetic computes (products
+                                       such as a numel): they stay printable and O(1); the
+                                       integers inside a symbolic dim are int64, so that the
+                                       text form reads back every dim it prints
 ``MAX_DIM_SIZE``              GS307    the expanded size of a symbolic dim (see below)
 ``MAX_NESTING_DEPTH``         GS109    module blocks and fused regions, parentheses in a dim,
                                        lists in an attribute value, floor divisions in a dim

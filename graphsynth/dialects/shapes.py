@@ -18,7 +18,8 @@ no cheaper), every ``SymDim`` carries its *size* (``graphsynth.dialects.limits``
 floor atoms its expanded form writes, plus one per term) and the depth of its floor atoms, and
 arithmetic refuses, with :class:`LimitError` (GS307, GS109), any result beyond
 ``MAX_DIM_SIZE``/``MAX_NESTING_DEPTH``; a product is refused *before* it is expanded when its
-expansion would be too large, and integers stay below ``2**MAX_ARITH_BITS``.  So no operation does
+expansion would be too large; the integers inside a dim are int64 (so its text reads back), and
+plain integers computed from dims (a numel) stay below ``2**MAX_ARITH_BITS``.  So no operation does
 more than about ``MAX_DIM_SIZE`` steps and every dim prints in bounded space, wherever it comes
 from: the text form, MLIR input, a model's reply, or a shape rule multiplying dims.  The memo
 tables are bounded by the total size they hold, not by their number of entries.
@@ -58,11 +59,14 @@ class FloorDiv:
         self.den = den
         self.size = 1 + _size(num) + _size(den)
         self.depth = 1 + max(_depth(num), _depth(den))
+        for part in (num, den):
+            if isinstance(part, int) and not -MAX_INT <= part <= MAX_INT:
+                raise _coefficient_too_large(part)
         if self.depth > MAX_NESTING_DEPTH:
             raise LimitError(f"dim nests floor divisions more than {MAX_NESTING_DEPTH} deep", "GS109")
         if self.size > MAX_DIM_SIZE:
             raise _too_large("a floor division", self.size)
-        self._key = f"{_wrap(num)}//{_wrap(den)}"
+        self._key = f"{_wrap(num)}//{_wrap(den, floor_ok=False)}"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FloorDiv) and self._key == other._key
@@ -104,6 +108,11 @@ def _too_large(what: str, size: int) -> LimitError:
 _MAX_COEFF = 1 << MAX_ARITH_BITS
 
 
+def _coefficient_too_large(c: int) -> LimitError:
+    # Every integer inside a dim is one the text form can read back: int64.
+    return LimitError(f"symbolic expression too large: the coefficient {show_int(c)} is out of range (-{MAX_INT}..{MAX_INT})", "GS307")
+
+
 def _check_int(v: int) -> int:
     if -_MAX_COEFF < v < _MAX_COEFF:
         return v
@@ -115,7 +124,8 @@ class SymDim:
 
     ``size`` is the number of symbols and floor atoms its expanded form writes plus one per term
     (a floor atom counts with its own size), ``depth`` the nesting of its floor atoms; both are
-    bounded (see the module docstring), and so is every coefficient."""
+    bounded (see the module docstring), and every integer inside is within int64, so the text
+    form reads back whatever it prints."""
 
     __slots__ = ("terms", "_hash", "_str", "size", "depth")
 
@@ -130,8 +140,8 @@ class SymDim:
                     size += e * atom.size
                     if atom.depth > depth:
                         depth = atom.depth
-            if not -_MAX_COEFF < c < _MAX_COEFF:
-                _check_int(c)
+            if not -MAX_INT <= c <= MAX_INT:
+                raise _coefficient_too_large(c)
         if size > MAX_DIM_SIZE:
             raise _too_large("a dim", size)
         self.terms = terms
@@ -464,13 +474,15 @@ def free_symbols(d: Dim) -> set[str]:
     return out
 
 
-def _wrap(d: Dim) -> str:
+def _wrap(d: Dim, floor_ok: bool = True) -> str:
+    """``d`` as an operand of ``//``: bare when it is an int, a symbol or (``floor_ok``, on the
+    left, since ``//`` reads left to right) a floor atom; else in parentheses."""
     s = str(d)
     if isinstance(d, int) and d >= 0:
         return s
     if isinstance(d, SymDim) and len(d.terms) == 1 and d.terms[0][1] == 1:
         mono = d.terms[0][0]
-        if len(mono) == 1 and mono[0][1] == 1:
+        if len(mono) == 1 and mono[0][1] == 1 and (floor_ok or isinstance(mono[0][0], str)):
             return s
     return f"({s})"
 
@@ -641,6 +653,9 @@ def _parse_dim(text: str) -> Dim:
         raise DimSyntaxError(e.message, parser.last_col, e.code) from None
     if parser.i != len(tokens):
         raise DimSyntaxError(f"unexpected '{tokens[parser.i][1]}' in dim '{shorten(text, 60)}'", tokens[parser.i][2])
+    if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
+        # A dim is read back from its text: its value must be an integer the text can hold.
+        raise DimSyntaxError(f"dim '{shorten(text, 60)}' is {show_int(value)}, out of range (-{MAX_INT}..{MAX_INT})", 0, "GS108")
     return value
 
 
