@@ -397,24 +397,30 @@ def _parse(data: str | bytes, filename: str, fmt: str):
 
 
 def parse_mlir(text: str, filename: str):
-    """MLIR generic syntax -> module, through xDSL's own parser.
+    """MLIR generic syntax -> module, through xDSL's own parser, guarded (grammar/mlir.py).
 
-    Syntax errors become GS101 at xDSL's position; the module is then checked against the op
-    definitions (xDSL's verify: regions, properties, operand types) so that the gs verifier only
-    sees well-formed ops; each op gets the line and column of its text, as the gs parser gives
-    them, so verifier diagnostics point into the .mlir file."""
-    from xdsl.parser import Parser
+    Syntax errors become GS101 at xDSL's position; input beyond a limit (nesting, a long
+    literal, an attribute that would materialise too many elements, an out-of-range dim) is
+    refused with its own code at its position before xDSL builds it; the module is then checked
+    against the op definitions (xDSL's verify: regions, properties, operand types) so that the
+    gs verifier only sees well-formed ops; each op gets the line and column of its text, as the
+    gs parser gives them, so verifier diagnostics point into the .mlir file."""
     from xdsl.utils.exceptions import ParseError as XParseError
 
     from graphsynth.diagnostics import ParseError
-    from graphsynth.grammar.parser import _remember
+    from graphsynth.dialects.gs import DimError
+    from graphsynth.grammar.mlir import GuardedParser, LimitParseError, prescan
+    from graphsynth.grammar.parser import _offset_loc, _remember
     from graphsynth.passes.registry import context
 
     _remember(filename, text)
     if not re.sub(r"//[^\n]*", "", text).strip():
         raise ParseError([error("GS104", "empty input: expected a builtin.module of gs.graph ops", loc=Location(filename, 1, 1))])
+    refused = prescan(text)
+    if refused is not None:
+        raise ParseError([_with_source(error(refused.code, refused.message, loc=_offset_loc(text, refused.offset, filename)))])
     try:
-        module = Parser(context(), text, name=filename).parse_module()
+        module = GuardedParser(context(), text, name=filename).parse_module()
     except XParseError as e:
         span = getattr(e, "span", None)
         loc = None
@@ -426,7 +432,11 @@ def parse_mlir(text: str, filename: str):
                 body = text.rstrip()
                 loc = Location(filename, body.count("\n") + 1, len(body) - body.rfind("\n"))
         msg = str(getattr(e, "msg", "")) or str(e).strip().splitlines()[-1]
+        if isinstance(e, (LimitParseError, DimError)):
+            raise ParseError([_with_source(error(e.code, msg, loc=loc))]) from None
         raise ParseError([_with_source(error("GS101", f"MLIR syntax error: {msg}", loc=loc))]) from None
+    except RecursionError:  # prescan bounds the nesting; this is the backstop
+        raise ParseError([error("GS109", "MLIR input nests too deeply", loc=Location(filename, 1, 1))]) from None
     except Exception as e:  # xDSL raises VerifyException and others while building ops
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ParseError([error("GS101", f"cannot read MLIR input: {first}", loc=Location(filename, 1, 1))]) from None

@@ -11,7 +11,11 @@ Codes are stable, grouped by the room that reports them:
   GS001-GS003 exit with code 2, GS004 with 130 (SIGINT) or 143 (SIGTERM).
 - GS1xx syntax (parser): GS101 unexpected token, GS102 unexpected end of input,
   GS103 invalid character or bytes, GS104 empty input, GS105 malformed dim or type,
-  GS106 bad attribute value.
+  GS106 bad attribute value, GS107 a non-ASCII character outside strings and comments (a
+  fullwidth or superscript digit, a Unicode space...: the grammar is ASCII), GS108 a number out
+  of the supported range (integers in the text and dims are int64; MLIR literals and integer
+  types are bounded too), GS109 nesting too deep (module blocks and regions, parentheses,
+  lists, MLIR brackets).  The limits are in ``graphsynth.dialects.limits``.
 - GS2xx structure: GS201 undefined value, GS202 duplicate name, GS203 use before definition,
   GS204 cycle, GS205 return does not match the signature, GS206 parameter declared twice or
   with conflicting types, GS207 unknown op, GS208 wrong number of operands/results,
@@ -19,7 +23,10 @@ Codes are stable, grouped by the room that reports them:
   GS211 malformed graph structure (missing return, op outside a graph...).
 - GS3xx shapes: GS301 dim mismatch, GS302 rank mismatch, GS303 dtype mismatch,
   GS304 cannot prove two dims equal, GS305 declared result type differs from the inferred
-  one, GS306 invalid attribute value for the shapes at hand.
+  one, GS306 invalid attribute value for the shapes at hand, GS307 symbolic expression too
+  large (a dim whose expanded form, or an integer computed from dims, exceeds the limit),
+  GS308 a type or attribute whose materialised size exceeds the budget (an MLIR ``dense``
+  attribute with too many elements, an integer type too wide).
 - GS4xx passes: GS401 a pass's output does not verify, GS402 a pass raised, GS403 a pattern
   reported a change that left the IR identical, GS404 unknown pass or option,
   GS405 a module named by a pass option does not exist (or the path it would create is taken),

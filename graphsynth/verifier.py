@@ -28,22 +28,27 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 from graphsynth.diagnostics import Diagnostic, Location, error
 from graphsynth.dialects import gs
+from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, shorten, show_int
 from graphsynth.dialects.rules import RuleContext, ShapeError, Sig
-from graphsynth.dialects.shapes import compare, format_shape, free_symbols
+from graphsynth.dialects.shapes import check_dim, compare, format_shape, free_symbols, parse_dim
 
 
 def verify(module: ModuleOp | gs.GraphOp) -> list[Diagnostic]:
-    """Every problem in ``module``; ``[]`` means it is valid."""
+    """Every problem in ``module``; ``[]`` means it is valid.
+
+    Linear in the number of graphs: the signatures that ``call`` ops check against are computed
+    once per module, and the call-cycle check is one depth-first search over the call graph."""
     if isinstance(module, gs.GraphOp):
-        return _GraphVerifier(module).run()
+        return _GraphVerifier(module, callee_signatures(module.parent_op())).run()
     diags: list[Diagnostic] = []
     if not isinstance(module, ModuleOp):
         return [error("GS211", f"expected a builtin.module of gs.graph ops, got {type(module).__name__}")]
     if len(module.body.blocks) != 1:
         return [error("GS211", f"builtin.module must have one block, got {len(module.body.blocks)}", loc=location(module))]
+    callees = callee_signatures(module)
     for op in module.body.block.ops:
         if isinstance(op, gs.GraphOp):
-            diags.extend(_GraphVerifier(op).run())
+            diags.extend(_GraphVerifier(op, callees).run())
         else:
             diags.append(error("GS211", f"{op.name}: only gs.graph ops may stand at the top level", op=op.name, loc=location(op)))
     diags.extend(_check_call_cycles(module))
@@ -51,41 +56,66 @@ def verify(module: ModuleOp | gs.GraphOp) -> list[Diagnostic]:
 
 
 def callee_signatures(module: Any) -> dict[str, tuple[tuple[Sig, ...], tuple[Sig, ...]]]:
-    """name -> (input sigs, output sigs) of each graph of ``module`` (for ``call`` ops)."""
+    """name -> (input sigs, output sigs) of each graph of ``module`` (for ``call`` ops).  A
+    graph whose types cannot be read is left out (its own verification reports them)."""
     out = {}
     if not isinstance(module, ModuleOp):
         return out
     for g in module.body.block.ops:
         if isinstance(g, gs.GraphOp) and len(g.body.blocks) == 1:
-            ins = tuple(a.type.sig() for a in g.body.block.args if isinstance(a.type, gs.TensorType))
-            outs = tuple(t.sig() for t in g.output_types.data if isinstance(t, gs.TensorType))
+            types = [a.type for a in g.body.block.args] + list(g.output_types.data)
+            if any(_type_problem(t) for t in types):
+                continue
+            ins = tuple(a.type.sig() for a in g.body.block.args)
+            outs = tuple(t.sig() for t in g.output_types.data)
             out[g.sym_name.data] = (ins, outs)
     return out
 
 
 def _check_call_cycles(module: ModuleOp) -> list[Diagnostic]:
-    """GS204 for graphs that call themselves, directly or through others."""
+    """GS204 for graphs that call themselves, directly or through others: one iterative
+    depth-first search with colours over the call graph (each graph and call visited once), a
+    report per back edge into a graph not yet reported."""
     calls: dict[str, list[tuple[str, Operation]]] = {}
     for g in module.body.block.ops:
         if isinstance(g, gs.GraphOp):
-            calls[g.sym_name.data] = [
+            calls.setdefault(g.sym_name.data, []).extend(
                 (op.attr_values()["callee"], op) for op in g.body.walk() if isinstance(op, gs.GsOp) and op.SPEC.name == "call"
-            ]
+            )
     diags: list[Diagnostic] = []
     reported: set[str] = set()
-    for start in calls:
-        stack = [(start, [start])]
-        seen: set[str] = set()
+    colour: dict[str, int] = {}  # absent: not seen, 1: on the current path, 2: done
+    for root in calls:
+        if root in colour:
+            continue
+        path = [root]
+        where = {root: 0}  # position on the path
+        stack = [iter(calls[root])]
+        colour[root] = 1
         while stack:
-            name, path = stack.pop()
-            for callee, op in calls.get(name, []):
-                if callee == start and start not in reported:
-                    reported.update(path)
-                    chain = " -> ".join([*path, start])
-                    diags.append(error("GS204", f"call: graph '{start}' calls itself ({chain})", op="call", loc=location(op), relation=chain))
-                elif callee in calls and callee not in seen:
-                    seen.add(callee)
-                    stack.append((callee, [*path, callee]))
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                done = path.pop()
+                where.pop(done)
+                colour[done] = 2
+                continue
+            callee, op = nxt
+            if callee not in calls:
+                continue  # an unknown callee: the call's own rule reports it
+            c = colour.get(callee)
+            if c == 1:
+                if callee not in reported:
+                    reported.add(callee)
+                    cycle = path[where[callee] :]
+                    shown = cycle if len(cycle) <= 12 else [*cycle[:6], "...", *cycle[-5:]]
+                    chain = " -> ".join([*shown, callee])
+                    diags.append(error("GS204", f"call: graph '{callee}' calls itself ({chain})", op="call", loc=location(op), relation=chain))
+            elif c is None:
+                colour[callee] = 1
+                where[callee] = len(path)
+                path.append(callee)
+                stack.append(iter(calls[callee]))
     return diags
 
 
@@ -97,8 +127,9 @@ def location(op: Operation) -> Location | None:
 
 
 class _GraphVerifier:
-    def __init__(self, graph: gs.GraphOp):
+    def __init__(self, graph: gs.GraphOp, callees: dict[str, tuple[tuple[Sig, ...], tuple[Sig, ...]]]):
         self.graph = graph
+        self.callees = callees
         self.diags: list[Diagnostic] = []
         self._printer = None
 
@@ -128,7 +159,7 @@ class _GraphVerifier:
     def run(self) -> list[Diagnostic]:
         from graphsynth.dialects.rules import CALLEES
 
-        token = CALLEES.set(callee_signatures(self.graph.parent_op()))
+        token = CALLEES.set(self.callees)
         try:
             return self._run()
         finally:
@@ -328,8 +359,20 @@ class _GraphVerifier:
             self.report(op, "GS209", f"malformed attribute: {e}")
             return
         for a in spec.attrs:
-            if a.default is gs.REQUIRED and attrs.get(a.name) is None:
+            value = attrs.get(a.name)
+            if a.default is gs.REQUIRED and value is None:
                 self.report(op, "GS209", f"attribute '{a.name}' ({a.kind}) is required", fix=f"add {a.name}=... to the op")
+                return
+            if a.choices is not None and not a.allows(value):
+                allowed = ", ".join(map(repr, a.choices)) + (" or None" if a.default is None else "")
+                self.report(
+                    op,
+                    "GS209",
+                    f"attribute '{a.name}' must be one of {allowed}, got {_show_value(value)}",
+                    expected=" | ".join(map(repr, a.choices)),
+                    got=_show_value(value),
+                    fix=f"write {a.name}={a.choices[0]!r}" if a.default is gs.REQUIRED else f"write {a.name}={a.default!r} or leave it out",
+                )
                 return
         sigs: list[Any] = []
         for v in layout:
@@ -346,6 +389,9 @@ class _GraphVerifier:
             inferred = spec.rule(ctx)
         except ShapeError as e:
             self.report_shape(op, e)
+            return
+        except LimitError as e:  # a dim the rule computes (a product, a sum) is too large
+            self.report(op, e.code, f"the result type cannot be computed: {e.message}")
             return
         except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError) as e:
             self.report(op, "GS306", f"invalid attributes for this op: {e}")
@@ -421,6 +467,10 @@ class _GraphVerifier:
         if cycle:
             names = " -> ".join(self.name(o.results[0]) if o.results else o.name for o in cycle + [cycle[0]])
             self.report(cycle[0], "GS204", f"values depend on themselves: {names}", relation=names)
+
+
+def _show_value(v: Any) -> str:
+    return shorten(repr(v), 60)
 
 
 def _arity(spec: gs.OpSpec) -> str:
@@ -516,8 +566,8 @@ def _attr_ok(kind: str, attr: Attribute, default: Any) -> bool:
     # The plain cases first: hashing a list attribute for the memo costs more than checking it.
     t = type(attr)
     if t is IntAttr:
-        return kind in ("int", "dim", "float", "scalar")
-    if t is ArrayAttr and kind in ("ints", "dims") and all(type(a) is IntAttr for a in attr.data):
+        return kind in ("int", "dim", "float", "scalar") and MIN_INT <= attr.data <= MAX_INT
+    if t is ArrayAttr and kind in ("ints", "dims") and all(type(a) is IntAttr and MIN_INT <= a.data <= MAX_INT for a in attr.data):
         return True
     key = (kind, attr, default is None)
     ok = _ATTR_OK.get(key)
@@ -540,13 +590,15 @@ def _attr_ok_uncached(kind: str, attr: Attribute, default: Any) -> bool:
         return False
 
     def is_int(x: Any) -> bool:
-        return isinstance(x, int) and not isinstance(x, bool)
+        # int64, as the text form reads integers: a larger one would print as text that does
+        # not parse.
+        return isinstance(x, int) and not isinstance(x, bool) and MIN_INT <= x <= MAX_INT
 
     def is_dim(x: Any) -> bool:
         if is_int(x):
             return True
         try:
-            return isinstance(x, str) and bool(gs.dim_value(x) is not None)
+            return isinstance(x, str) and bool(parse_dim(x) is not None)
         except ValueError:
             return False
 
@@ -557,7 +609,7 @@ def _attr_ok_uncached(kind: str, attr: Attribute, default: Any) -> bool:
     if kind == "bool":
         return isinstance(v, bool)
     if kind == "scalar":
-        return isinstance(v, (int, float, bool))
+        return is_int(v) or isinstance(v, (float, bool))
     if kind == "str":
         return isinstance(v, str)
     if kind == "dtype":
@@ -573,7 +625,17 @@ def _attr_ok_uncached(kind: str, attr: Attribute, default: Any) -> bool:
     return False
 
 
-def _type_problem(t: Any) -> str | None:
+def _int_out_of_range(attr: Attribute) -> int | None:
+    """An integer of ``attr`` (or of a list in it) beyond int64, if there is one."""
+    if isinstance(attr, IntAttr):
+        return None if MIN_INT <= attr.data <= MAX_INT else attr.data
+    if isinstance(attr, ArrayAttr):
+        return next((v for v in map(_int_out_of_range, attr.data) if v is not None), None)
+    return None
+
+
+def _type_problem(t: Any) -> tuple[str, str] | None:
+    """(code, message) when ``t`` is not a type the text form writes and reads back."""
     if t in _TYPES_OK:
         return None
     problem = _type_problem_uncached(t)
@@ -585,13 +647,54 @@ def _type_problem(t: Any) -> str | None:
 _TYPES_OK: set[Any] = set()
 
 
-def _type_problem_uncached(t: Any) -> str | None:
+def _type_problem_uncached(t: Any) -> tuple[str, str] | None:
     if not isinstance(t, gs.TensorType):
-        return f"{t} is not a gs tensor type"
+        return "GS211", f"{t} is not a gs tensor type"
     if t.dtype.data not in _DTYPES:
-        return f"{t} has the unknown dtype '{t.dtype.data}' (dtypes: {', '.join(sorted(_DTYPES))})"
-    if any(isinstance(d, IntAttr) and d.data < 0 for d in t.dims.data):
-        return f"{t} has a negative dim"
+        return "GS211", f"{_type_text(t)} has the unknown dtype '{t.dtype.data}' (dtypes: {', '.join(sorted(_DTYPES))})"
+    if not all(isinstance(d, (IntAttr, StringAttr)) for d in t.dims.data):
+        return "GS211", f"{_type_text(t)} has a dim that is neither an integer nor a dim expression"
+    # The checks of the text form's reading (parse_type): one range and size for every form.
+    # sig() parses the dims once per type (types that parsing or a rule built carry it already).
+    try:
+        for d in t.sig().shape:
+            check_dim(d)
+    except LimitError as e:
+        if e.code == "GS105" and e.message.startswith("negative dim"):
+            return "GS211", f"{_type_text(t)} has a negative dim"
+        return ("GS211" if e.code == "GS105" else e.code), f"{_type_text(t)} has an invalid dim: {e.message}"
+    return None
+
+
+def _type_text(t: gs.TensorType) -> str:
+    """The type as the text form writes it, or its raw dims when they do not read back."""
+    try:
+        return str(t)
+    except ValueError:
+        return shorten(f"{t.dtype.data}[{', '.join(str(getattr(d, 'data', d)) for d in t.dims.data)}]", 80)
+
+
+def _deepest_module(g: gs.GraphOp) -> str | None:
+    """The first module of the table nested deeper than MAX_NESTING_DEPTH (a parent chain that
+    long, or a cycle), which the printer would write as blocks the parser refuses; else None."""
+    parents: dict[str, str] = {}
+    for entry in g.modules.data:
+        row = _strings(entry)
+        if row is not None and len(row) == 3:
+            parents.setdefault(row[0], row[2])
+    depth: dict[str, int] = {}
+    for path in parents:
+        chain = []
+        p = path
+        while p and p in parents and p not in depth and len(chain) <= MAX_NESTING_DEPTH:
+            chain.append(p)
+            p = parents[p]
+        d = depth.get(p, 0) if p in depth else (MAX_NESTING_DEPTH + 1 if len(chain) > MAX_NESTING_DEPTH else 0)
+        for q in reversed(chain):
+            d += 1
+            depth[q] = d
+        if depth[path] > MAX_NESTING_DEPTH:
+            return path
     return None
 
 
@@ -613,15 +716,17 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
     if names is None:
         bad(g, "GS211", "arg_names must be a list of strings")
     else:
-        for i, n in enumerate(names):
+        seen: set[str] = set()
+        for n in names:
             if not _NAME_RE.fullmatch(n):
                 bad(g, "GS211", f"input name {n!r} is not a name (letters, digits, _ and dots: x, fc1.bias, 0.weight)")
-            elif n in names[:i]:
+            elif n in seen:
                 bad(g, "GS202", f"graph input '{n}' is declared twice")
+            seen.add(n)
     for i, t in enumerate(g.output_types.data):
         problem = _type_problem(t)
         if problem:
-            bad(g, "GS211", f"result type #{i}: {problem}")
+            bad(g, problem[0], f"result type #{i}: {problem[1]}")
     table: set[str] = set()
     for entry in g.modules.data:
         row = _strings(entry)
@@ -638,17 +743,20 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
             bad(g, "GS211", f"module table entry [{path!r}, {cls!r}, {parent!r}]: path and class must be names")
         elif parent and parent not in table:
             bad(g, "GS211", f"module '{path}' has the parent '{parent}', which is not in the module table")
+    too_deep = _deepest_module(g)
+    if too_deep is not None:
+        bad(g, "GS109", f"module '{too_deep}' nests more than {MAX_NESTING_DEPTH} modules deep (the text form's limit)")
     for a in g.body.block.args if len(g.body.blocks) == 1 else []:
         problem = _type_problem(a.type)
         if problem:
-            bad(g, "GS211", f"input #{a.index}: {problem}")
+            bad(g, problem[0], f"input #{a.index}: {problem[1]}")
     for op in g.walk():
         if op is g:
             continue
         for i, r in enumerate(op.results):
             problem = _type_problem(r.type)
             if problem:
-                bad(op, "GS211", f"result #{i}: {problem}")
+                bad(op, problem[0], f"result #{i}: {problem[1]}")
         if isinstance(op, gs.ParamOp):
             if not _NAME_RE.fullmatch(op.param_name.data):
                 bad(op, "GS211", f"parameter name {op.param_name.data!r} is not a name (letters, digits, _ and dots: x, fc1.bias, 0.weight)")
@@ -688,8 +796,14 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
                 number = isinstance(lit, (IntAttr, FloatAttr)) or isinstance(lit, IntegerAttr) and lit.type == i1
                 if not (isinstance(lit, NoneAttr) or (a.scalar and number)):
                     bad(op, "GS209", f"argument '{a.name}' holds {lit}; a literal argument must be a number or None")
+                elif isinstance(lit, IntAttr) and not MIN_INT <= lit.data <= MAX_INT:
+                    bad(op, "GS108", f"argument '{a.name}' holds the integer {show_int(lit.data)}, out of range ({MIN_INT}..{MAX_INT})")
             for a in spec.attrs:
                 attr = props.get(a.name)
                 if attr is not None and not _attr_ok(a.kind, attr, None if a.default is gs.REQUIRED else a.default):
-                    bad(op, "GS209", f"attribute '{a.name}' holds {attr}, which is not a valid {a.kind}")
+                    big = _int_out_of_range(attr)
+                    if big is not None:
+                        bad(op, "GS108", f"attribute '{a.name}' holds the integer {show_int(big)}, out of range ({MIN_INT}..{MAX_INT})")
+                    else:
+                        bad(op, "GS209", f"attribute '{a.name}' holds {shorten(str(attr), 200)}, which is not a valid {a.kind}")
     return out

@@ -210,9 +210,15 @@ def test_value_names_and_strings_never_reach_the_code_raw() -> None:
     ],
 )
 def test_bad_enum_strings_are_refused(line: str) -> None:
+    """The verifier refuses a value outside the attribute's declared choices; the backend,
+    lowering without the verifier, refuses it too (defence in depth)."""
     text = f"graph G(x: f32[B]) -> f32[B] {{\n  {line}\n  return %0\n}}\n"
+    module = parse_ir(text)
+    with pytest.raises(VerificationError) as v:
+        lower(module)
+    assert v.value.diagnostics[0].code == "GS209" and "must be one of" in v.value.diagnostics[0].message
     with pytest.raises(LoweringError) as e:
-        lower(parse_ir(text))
+        lower_graph(gs.graph_ops(module)[0])
     assert e.value.diagnostics[0].code == "GS604"
     assert "is not one of" in e.value.diagnostics[0].message
 

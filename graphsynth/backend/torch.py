@@ -813,7 +813,7 @@ class _Lowerer:
         return total
 
     def _floor(self, atom: FloorDiv) -> Any:
-        key = SymDim((((atom, 1),), 1),)
+        key = SymDim(((((atom, 1),), 1),))  # the dim that is this one atom
         node = self.dims.get(key)
         if node is None:
             node = self.g.call_function(operator.floordiv, (self.dim(atom.num), self.dim(atom.den)))

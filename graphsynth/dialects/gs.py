@@ -47,9 +47,12 @@ from xdsl.irdl import (
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.traits import IsTerminator, Pure
+from xdsl.utils.exceptions import ParseError as XParseError
+from xdsl.utils.lexer import Span
 
 from graphsynth.dialects import rules
-from graphsynth.dialects.shapes import Dim, Shape, SymDim, format_shape, parse_dim
+from graphsynth.dialects.limits import LimitError
+from graphsynth.dialects.shapes import BoundedMemo, Dim, Shape, SymDim, check_dim, format_shape, parse_dim
 
 # -- the tensor type -------------------------------------------------------------------
 
@@ -90,22 +93,39 @@ class TensorType(ParametrizedAttribute, TypeAttribute):
 
     @classmethod
     def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        """MLIR syntax: every dim goes through the text form's own reading and range check
+        (``parse_dim``, ``check_dim``), so both forms accept exactly the same types; a plain
+        int dim written as a string is stored as an int, as the text form stores it."""
         parser.parse_punctuation("<")
         dtype = parser.parse_identifier()
         parser.parse_punctuation(",")
 
         def parse_one() -> Attribute:
-            value = parser.parse_optional_integer()
-            if value is not None:
-                return IntAttr(value)
-            return StringAttr(str(parse_dim(parser.parse_str_literal())))
+            start = parser.pos
+            value = parser.parse_optional_integer(allow_boolean=False)
+            try:
+                if value is None:
+                    text = parser.parse_str_literal()
+                    value = parse_dim(text)
+                d = check_dim(value)
+            except LimitError as e:
+                raise DimError(Span(start, parser.pos, parser.lexer.input), e.message, e.code) from None
+            return _dim_attr(d)
 
         dims = parser.parse_comma_separated_list(parser.Delimiter.SQUARE, parse_one)
         parser.parse_punctuation(">")
         return (StringAttr(dtype), ArrayAttr(dims))
 
 
-_TYPE_CACHE: dict[tuple[Shape, str], TensorType] = {}
+@dataclass
+class DimError(XParseError):
+    """A dim of an MLIR-syntax type that the text form would refuse, with its diagnostic code."""
+
+    code: str = "GS105"
+
+
+# Interned types, bounded by the number of dims they hold (hostile input brings new ones).
+_TYPE_CACHE = BoundedMemo(1 << 21)
 
 
 def tensor_type(shape: Sequence[Dim], dtype: str) -> TensorType:
@@ -116,7 +136,7 @@ def tensor_type(shape: Sequence[Dim], dtype: str) -> TensorType:
         dims = [IntAttr(d) if isinstance(d, int) else StringAttr(str(d)) for d in key[0]]
         t = TensorType(StringAttr(dtype), ArrayAttr(dims))
         object.__setattr__(t, "_sig", rules.Sig(key[0], dtype))
-        _TYPE_CACHE[key] = t
+        _TYPE_CACHE.put(key, t, 1 + sum(1 if isinstance(d, int) else d.size for d in key[0]))
     return t
 
 
@@ -132,11 +152,32 @@ REQUIRED = object()
 @dataclass(frozen=True)
 class AttrSpec:
     """An op attribute: ``kind`` is one of int, ints, float, bool, str, dtype, dim, dims,
-    scalar (int/float/bool), floats."""
+    scalar (int/float/bool), floats.
+
+    ``choices``, for a str attribute with a fixed set of values (``gelu``'s ``approximate``):
+    the values it may take.  Declared here, with the attribute, and nowhere else: the verifier
+    refuses any other value (GS209), and :meth:`OpSpec.signature` shows them to ``--list-ops``,
+    the docs and the model's prompt.  A default of None is allowed besides the choices."""
 
     name: str
     kind: str
     default: Any = REQUIRED
+    choices: tuple[str, ...] | None = None
+
+    def allows(self, value: Any) -> bool:
+        """Whether ``value`` is one of the choices (always, for an attribute without any)."""
+        return self.choices is None or value in self.choices or (value is None and self.default is None)
+
+    def describe(self) -> str:
+        """``name=kind`` (required), ``name=default``, or with choices ``name='a'|'b'`` (the
+        default first) and ``name=str('a'|'b')`` when required."""
+        if self.choices is None:
+            return f"{self.name}={self.kind}" if self.default is REQUIRED else f"{self.name}={_fmt_default(self.default)}"
+        options = list(self.choices)
+        if self.default is REQUIRED:
+            return f"{self.name}={self.kind}(" + "|".join(map(repr, options)) + ")"
+        rest = [o for o in options if o != self.default]
+        return f"{self.name}=" + "|".join([_fmt_default(self.default), *map(repr, rest)])
 
 
 def _dim_attr(d: Dim) -> Attribute:
@@ -227,7 +268,7 @@ class OpSpec:
         for a in self.args:
             parts.append(a.name + ("..." if a.variadic else "") + ("?" if a.optional else "") + ("|num" if a.scalar else ""))
         for a in self.attrs:
-            parts.append(f"{a.name}={a.kind}" if a.default is REQUIRED else f"{a.name}={_fmt_default(a.default)}")
+            parts.append(a.describe())
         return f"{self.name}({', '.join(parts)})"
 
 
@@ -452,7 +493,8 @@ _UNARY_RULES.update(dict.fromkeys(("sign", "floor", "ceil", "round", "trunc"), r
 for _name, _doc in _UNARY.items():
     defop(_name, "input", _UNARY_RULES.get(_name, rules.float_unary), _doc, elementwise=True)
 
-defop("gelu", "input", rules.unary, "Gaussian error linear unit", attrs=[A("approximate", "str", "none")], elementwise=True)
+GELU_APPROXIMATIONS = ("none", "tanh")
+defop("gelu", "input", rules.unary, "Gaussian error linear unit", attrs=[A("approximate", "str", "none", GELU_APPROXIMATIONS)], elementwise=True)
 defop("leaky_relu", "input", rules.unary, "x if x > 0 else slope * x", attrs=[A("negative_slope", "float", 0.01)], elementwise=True)
 defop("softplus", "input", rules.unary, "log(1 + exp(beta * x)) / beta", attrs=[A("beta", "float", 1.0), A("threshold", "float", 20.0)], elementwise=True)
 defop("hardtanh", "input", rules.unary, "clamp to [min_val, max_val]", attrs=[A("min_val", "float", -1.0), A("max_val", "float", 1.0)], elementwise=True)
@@ -482,18 +524,19 @@ _BINARY = {
 }
 for _name, (_rule, _doc) in _BINARY.items():
     defop(_name, "lhs# rhs#", _rule, _doc, elementwise=True)
-defop("div", "lhs# rhs#", rules.true_div, "lhs / rhs; rounding_mode trunc|floor for integer division", attrs=[A("rounding_mode", "str", None)], elementwise=True)
+defop("div", "lhs# rhs#", rules.true_div, "lhs / rhs; rounding_mode trunc|floor for integer division", attrs=[A("rounding_mode", "str", None, ("trunc", "floor"))], elementwise=True)
 defop("where", "cond lhs# rhs#", rules.where, "cond ? lhs : rhs", elementwise=True)
 defop("masked_fill", "input mask value#", rules.masked_fill, "input with value where mask is true", elementwise=True)
 
 # Linear algebra and convolution.
 defop("linear", "input weight bias?", rules.linear, "input @ weight^T + bias (weight: [out, in])")
+LINEAR_ACTIVATIONS = ("relu", "gelu", "silu")
 defop(
     "linear_act",
     "input weight bias?",
     rules.linear_act,
-    "activation(input @ weight^T + bias): linear fused with relu, gelu or silu (made by fuse-linear-activation)",
-    attrs=[A("activation", "str"), A("approximate", "str", "none")],
+    "activation(input @ weight^T + bias): linear fused with relu, gelu or silu (made by fuse-linear-activation); approximate=tanh only with gelu",
+    attrs=[A("activation", "str", REQUIRED, LINEAR_ACTIVATIONS), A("approximate", "str", "none", GELU_APPROXIMATIONS)],
 )
 defop("matmul", "lhs rhs", rules.matmul, "batched matrix product with broadcasting batch dims")
 defop("addmm", "bias lhs rhs", rules.addmm, "bias + lhs @ rhs for 2-d lhs, rhs (GPT-2's Conv1D; weight [in, out])")
@@ -509,7 +552,12 @@ defop(
     "input",
     rules.interpolate,
     "resize the trailing spatial dims to size (nearest, bilinear, bicubic); scales, when given, are the factors torch uses to pick source pixels",
-    attrs=[A("size", "dims"), A("mode", "str", "nearest"), A("align_corners", "bool", None), A("scales", "floats", None)],
+    attrs=[
+        A("size", "dims"),
+        A("mode", "str", "nearest", ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear")),
+        A("align_corners", "bool", None),
+        A("scales", "floats", None),
+    ],
 )
 
 # Normalisation, attention, lookups.

@@ -10,13 +10,36 @@ path and :func:`to_sympy` keeps sympy as the reference (see the property tests).
 
 Plain-int dims never leave the int fast path: arithmetic on two ints is Python
 arithmetic, and only an expression that mentions a symbol builds a ``SymDim``.
+
+Size stays polynomial in the input.  The canonical form is the expanded polynomial, so a product
+of sums expands: ``(a0+b0)*(a1+b1)*...*(a19+b19)`` has 2**20 terms.  Rather than a factored
+form (equality of factored polynomials needs the expansion anyway, or a factorisation, which is
+no cheaper), every ``SymDim`` carries its *size* (``graphsynth.dialects.limits``: the symbols and
+floor atoms its expanded form writes, plus one per term) and the depth of its floor atoms, and
+arithmetic refuses, with :class:`LimitError` (GS307, GS109), any result beyond
+``MAX_DIM_SIZE``/``MAX_NESTING_DEPTH``; a product is refused *before* it is expanded when its
+expansion would be too large; the integers inside a dim are int64 (so its text reads back), and
+plain integers computed from dims (a numel) stay below ``2**MAX_ARITH_BITS``.  So no operation does
+more than about ``MAX_DIM_SIZE`` steps and every dim prints in bounded space, wherever it comes
+from: the text form, MLIR input, a model's reply, or a shape rule multiplying dims.  The memo
+tables are bounded by the total size they hold, not by their number of entries.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Union
+
+from graphsynth.dialects.limits import (
+    MAX_ARITH_BITS,
+    MAX_DIM_SIZE,
+    MAX_INT,
+    MAX_NESTING_DEPTH,
+    LimitError,
+    read_int,
+    shorten,
+    show_int,
+)
 
 Dim = Union[int, "SymDim"]
 Shape = tuple[Dim, ...]
@@ -29,18 +52,35 @@ Monomial = tuple[tuple[object, int], ...]
 class FloorDiv:
     """The atom ``num // den`` where ``num`` has no part divisible by ``den``."""
 
-    __slots__ = ("num", "den", "_key")
+    __slots__ = ("num", "den", "_key", "size", "depth")
 
     def __init__(self, num: Dim, den: Dim):
         self.num = num
         self.den = den
-        self._key = f"{_wrap(num)}//{_wrap(den)}"
+        self.size = 1 + _size(num) + _size(den)
+        self.depth = 1 + max(_depth(num), _depth(den))
+        for part in (num, den):
+            if isinstance(part, int) and not -MAX_INT <= part <= MAX_INT:
+                raise _coefficient_too_large(part)
+        if self.depth > MAX_NESTING_DEPTH:
+            raise LimitError(f"dim nests floor divisions more than {MAX_NESTING_DEPTH} deep", "GS109")
+        if self.size > MAX_DIM_SIZE:
+            raise _too_large("a floor division", self.size)
+        self._key = f"{_wrap(num)}//{_wrap(den, floor_ok=False)}"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FloorDiv) and self._key == other._key
 
     def __hash__(self) -> int:
         return hash(self._key)
+
+    # Atoms order: symbol names first, then floor atoms by their text; so monomials sort with
+    # plain sorted(), no key function.
+    def __lt__(self, other: object) -> bool:
+        return isinstance(other, FloorDiv) and self._key < other._key
+
+    def __gt__(self, other: object) -> bool:
+        return not isinstance(other, FloorDiv) or self._key > other._key
 
     def __str__(self) -> str:
         return self._key
@@ -49,17 +89,64 @@ class FloorDiv:
         return free_symbols(self.num) | free_symbols(self.den)
 
 
-def _atom_key(atom: object) -> str:
-    return atom if isinstance(atom, str) else "~" + str(atom)
+def _size(d: Dim) -> int:
+    return 1 if isinstance(d, int) else d.size
+
+
+def _depth(d: Dim) -> int:
+    return 0 if isinstance(d, int) else d.depth
+
+
+def _too_large(what: str, size: int) -> LimitError:
+    return LimitError(
+        f"symbolic expression too large: {what} would have size {size}, over the limit of {MAX_DIM_SIZE} "
+        "(symbols and floor divisions in its expanded form)",
+        "GS307",
+    )
+
+
+_MAX_COEFF = 1 << MAX_ARITH_BITS
+
+
+def _coefficient_too_large(c: int) -> LimitError:
+    # Every integer inside a dim is one the text form can read back: int64.
+    return LimitError(f"symbolic expression too large: the coefficient {show_int(c)} is out of range (-{MAX_INT}..{MAX_INT})", "GS307")
+
+
+def _check_int(v: int) -> int:
+    if -_MAX_COEFF < v < _MAX_COEFF:
+        return v
+    raise LimitError(f"integer too large in dim arithmetic: {v.bit_length()} bits, over the limit of {MAX_ARITH_BITS}", "GS307")
 
 
 class SymDim:
-    """A canonical integer polynomial over symbols and floor-division atoms."""
+    """A canonical integer polynomial over symbols and floor-division atoms.
 
-    __slots__ = ("terms", "_hash", "_str")
+    ``size`` is the number of symbols and floor atoms its expanded form writes plus one per term
+    (a floor atom counts with its own size), ``depth`` the nesting of its floor atoms; both are
+    bounded (see the module docstring), and every integer inside is within int64, so the text
+    form reads back whatever it prints."""
+
+    __slots__ = ("terms", "_hash", "_str", "size", "depth")
 
     def __init__(self, terms: tuple[tuple[Monomial, int], ...]):
+        size = len(terms)
+        depth = 0
+        for mono, c in terms:
+            for atom, e in mono:
+                if isinstance(atom, str):
+                    size += e
+                else:
+                    size += e * atom.size
+                    if atom.depth > depth:
+                        depth = atom.depth
+            if not -MAX_INT <= c <= MAX_INT:
+                raise _coefficient_too_large(c)
+        if size > MAX_DIM_SIZE:
+            raise _too_large("a dim", size)
         self.terms = terms
+        self.size = size
+        self.depth = depth
         self._hash = hash(terms)
         self._str: str | None = None
 
@@ -128,9 +215,8 @@ class SymDim:
 
 
 def _term_sort_key(term: tuple[Monomial, int]) -> tuple:
-    mono, _ = term
-    degree = sum(e for _, e in mono)
-    return (-degree, [(_atom_key(a), -e) for a, e in mono])
+    mono = term[0]
+    return (-sum(e for _, e in mono), [(a, -e) for a, e in mono])
 
 
 def _poly(d: Dim) -> dict[Monomial, int]:
@@ -139,17 +225,37 @@ def _poly(d: Dim) -> dict[Monomial, int]:
     return d._as_dict()
 
 
+class BoundedMemo(dict):
+    """A memo table bounded by the total weight of what it holds (sizes of dims, lengths of
+    texts), not by its number of entries: a few huge hostile dims must not hold gigabytes.
+    Cleared when full; the hot path is a plain ``dict.get``."""
+
+    def __init__(self, max_weight: int):
+        super().__init__()
+        self.max_weight = max_weight
+        self.weight = 0
+
+    def put(self, key: object, value: object, weight: int) -> None:
+        if weight > self.max_weight >> 4:
+            return  # not worth holding: rare and large
+        if self.weight + weight > self.max_weight:
+            self.clear()
+        self.weight += weight
+        self[key] = value
+
+    def clear(self) -> None:
+        super().clear()
+        self.weight = 0
+
+
 # Symbolic arithmetic is pure and the same few dims recur on every line of a graph (B*S, 2*S,
 # S+1 ...): results are memoised, so a 100k-op graph pays for each distinct sum, product,
-# quotient and comparison once.  Bounded: cleared when it grows past _MEMO_MAX entries.
-_MEMO: dict[tuple, object] = {}
-_MEMO_MAX = 1 << 18
+# quotient and comparison once.
+_MEMO = BoundedMemo(1 << 21)
 
 
 def _remember(key: tuple, value: object) -> None:
-    if len(_MEMO) >= _MEMO_MAX:
-        _MEMO.clear()
-    _MEMO[key] = value
+    _MEMO.put(key, value, 1 + _size(key[1]) + _size(key[2]) + (_size(value) if isinstance(value, (int, SymDim)) else 1))
 
 
 def add(a: Dim, b: Dim) -> Dim:
@@ -178,15 +284,17 @@ def _mono_mul(m1: Monomial, m2: Monomial) -> Monomial:
     if not m2:
         return m1
     exps: dict[object, int] = dict(m1)
+    get = exps.get
     for atom, e in m2:
-        exps[atom] = exps.get(atom, 0) + e
-    return tuple(sorted(exps.items(), key=lambda ae: _atom_key(ae[0])))
+        exps[atom] = get(atom, 0) + e
+    return tuple(sorted(exps.items()))
 
 
 def mul(a: Dim, b: Dim) -> Dim:
     if isinstance(a, int):
         if isinstance(b, int):
-            return a * b
+            r = a * b
+            return r if -_MAX_COEFF < r < _MAX_COEFF else _check_int(r)
         if a == 1:
             return b
     elif isinstance(b, int) and b == 1:
@@ -194,11 +302,21 @@ def mul(a: Dim, b: Dim) -> Dim:
     key = ("*", a, b)
     r = _MEMO.get(key)
     if r is None:
+        if not isinstance(a, int) and not isinstance(b, int):
+            # Refuse before expanding: the expansion has len(a)*len(b) terms, each as large as
+            # the two it multiplies.
+            la, lb = len(a.terms), len(b.terms)
+            naive = la * lb + lb * (a.size - la) + la * (b.size - lb)
+            if naive > MAX_DIM_SIZE:
+                raise _too_large(f"the product of two dims of size {a.size} and {b.size}", naive)
         terms: dict[Monomial, int] = {}
-        for m1, c1 in _poly(a).items():
-            for m2, c2 in _poly(b).items():
+        get = terms.get
+        ta = (((), a),) if isinstance(a, int) else a.terms
+        tb = (((), b),) if isinstance(b, int) else b.terms
+        for m1, c1 in ta:
+            for m2, c2 in tb:
                 m = _mono_mul(m1, m2)
-                terms[m] = terms.get(m, 0) + c1 * c2
+                terms[m] = get(m, 0) + c1 * c2
         r = SymDim._from_dict(terms)
         _remember(key, r)
     return r  # type: ignore[return-value]
@@ -268,23 +386,32 @@ def _divide_exactly(a: Dim, b: SymDim) -> Dim | None:
     """``a / b`` when the polynomial ``b`` divides ``a`` exactly with integer coefficients, so
     ``(2*B*S+2*B)//B`` is ``2*S+2`` and ``(4*S+4)//(S+1)`` is 4 (a reshape's -1 next to symbolic
     dims); None otherwise.  Multivariate long division in graded lex order: for one divisor the
-    remainder is 0 exactly when ``b`` divides ``a``.  Floor atoms count as opaque variables."""
+    remainder is 0 exactly when ``b`` divides ``a``.  Floor atoms count as opaque variables.
+
+    Bounded: the division gives up (None: the quotient stays a floor atom, which is exact, only
+    not simplified) once it has touched ``_DIVISION_WORK`` terms."""
     pa, pb = _poly(a), _poly(b)
-    atoms = sorted({x for m in list(pa) + list(pb) for x, _ in m}, key=_atom_key)
+    atoms = sorted({x for m in list(pa) + list(pb) for x, _ in m})
+    keys: dict[Monomial, tuple] = {}
 
     def order(m: Monomial) -> tuple:
-        exps = dict(m)
-        vec = tuple(exps.get(x, 0) for x in atoms)
-        return (sum(vec), vec)
+        k = keys.get(m)
+        if k is None:
+            exps = dict(m)
+            vec = tuple(exps.get(x, 0) for x in atoms)
+            k = keys[m] = (sum(vec), vec)
+        return k
 
     lead_b = max(pb, key=order)
     coeff_b = pb[lead_b]
     need = dict(lead_b)
     rest = dict(pa)
     quotient: dict[Monomial, int] = {}
-    for _ in range(_MAX_DIVISION_STEPS):
+    work = 0
+    while work <= _DIVISION_WORK:
         if not rest:
             return SymDim._from_dict(quotient)
+        work += len(rest) + len(pb)
         lead = max(rest, key=order)
         c = rest[lead]
         if c % coeff_b:
@@ -294,7 +421,7 @@ def _divide_exactly(a: Dim, b: SymDim) -> Dim | None:
             if exps.get(atom, 0) < e:
                 return None
             exps[atom] -= e
-        q_mono = tuple(sorted(((x, e) for x, e in exps.items() if e), key=lambda ae: _atom_key(ae[0])))
+        q_mono = tuple(sorted((x, e) for x, e in exps.items() if e))
         q_coeff = c // coeff_b
         quotient[q_mono] = quotient.get(q_mono, 0) + q_coeff
         for m, cb in pb.items():
@@ -307,7 +434,7 @@ def _divide_exactly(a: Dim, b: SymDim) -> Dim | None:
     return None
 
 
-_MAX_DIVISION_STEPS = 256
+_DIVISION_WORK = 16 * MAX_DIM_SIZE
 
 
 def _nested_floordiv(a: SymDim, b: int) -> Dim | None:
@@ -347,13 +474,15 @@ def free_symbols(d: Dim) -> set[str]:
     return out
 
 
-def _wrap(d: Dim) -> str:
+def _wrap(d: Dim, floor_ok: bool = True) -> str:
+    """``d`` as an operand of ``//``: bare when it is an int, a symbol or (``floor_ok``, on the
+    left, since ``//`` reads left to right) a floor atom; else in parentheses."""
     s = str(d)
     if isinstance(d, int) and d >= 0:
         return s
     if isinstance(d, SymDim) and len(d.terms) == 1 and d.terms[0][1] == 1:
         mono = d.terms[0][0]
-        if len(mono) == 1 and mono[0][1] == 1:
+        if len(mono) == 1 and mono[0][1] == 1 and (floor_ok or isinstance(mono[0][0], str)):
             return s
     return f"({s})"
 
@@ -396,8 +525,20 @@ def compare(a: Dim, b: Dim) -> bool | None:
     key = ("==", a, b)
     r = _MEMO.get(key, _MISSING)
     if r is _MISSING:
-        d = sub(a, b)
-        r = d == 0 if isinstance(d, int) else (False if _never_zero(d) else None)
+        # The difference is not built as a SymDim: it may be twice the size limit.
+        diff = _poly(a)
+        for m, c in _poly(b).items():
+            v = diff.get(m, 0) - c
+            if v:
+                diff[m] = v
+            else:
+                diff.pop(m, None)
+        if not diff:
+            r = True
+        elif len(diff) == 1 and () in diff:
+            r = False
+        else:
+            r = False if _never_zero(diff.items()) else None
         _remember(key, r)
     return r  # type: ignore[return-value]
 
@@ -405,14 +546,14 @@ def compare(a: Dim, b: Dim) -> bool | None:
 _MISSING = object()
 
 
-def _never_zero(d: SymDim) -> bool:
+def _never_zero(terms) -> bool:
     """A polynomial whose terms all have one sign is never zero for positive symbols, when
     one term is a plain monomial (>= 1) and every floor atom is known to be >= 0 (a term with
     one may be 0, never of the other sign).  A floor atom of unknown sign, such as
     ``(S-5)//B``, makes the sign of its terms unknown: then nothing is proved."""
     signs = set()
     has_pure = False
-    for mono, c in d.terms:
+    for mono, c in terms:
         if all(isinstance(atom, str) for atom, _ in mono):
             has_pure = True
         elif not all(isinstance(atom, str) or _nonneg_atom(atom) for atom, _ in mono):
@@ -450,90 +591,175 @@ def is_positive_known(d: Dim) -> bool:
 
 
 # -- parsing ---------------------------------------------------------------
-
-_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*%()]))")
-
-
-class DimSyntaxError(ValueError):
-    """A dim expression that does not parse; ``column`` is 0-based."""
-
-    def __init__(self, message: str, column: int):
-        super().__init__(message)
-        self.column = column
+# ASCII only: [0-9] and [ \t], never \d or \s, which also match fullwidth digits, superscripts
+# and Unicode spaces.
+_TOKEN = re.compile(r"[ \t]*(?:([0-9]+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*%()]))")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
-@lru_cache(maxsize=65536)
+class DimSyntaxError(LimitError):
+    """A dim expression that cannot be read; ``column`` is 0-based, ``code`` the diagnostic
+    code (GS105 malformed, GS107 non-ASCII character, GS108 number out of range, GS109 nested
+    too deeply, GS307 too large)."""
+
+    def __init__(self, message: str, column: int, code: str = "GS105"):
+        super().__init__(message, code, column)
+
+
+def non_ascii_message(ch: str) -> str:
+    """What GS107 says about a character the ASCII grammar does not have."""
+    import unicodedata
+
+    name = unicodedata.name(ch, "")
+    return f"non-ASCII character {ch!r} (U+{ord(ch):04X}{' ' + name if name else ''}); the text form is ASCII outside strings and comments"
+
+
 def parse_dim(text: str) -> Dim:
-    """Parse ``"2*S+1"``-style text into a canonical dim (memoised: dims repeat)."""
-    if text.isdigit():
-        return int(text)
+    """Parse ``"2*S+1"``-style text into a canonical dim (memoised: dims repeat).
+
+    Raises :class:`DimSyntaxError` (a :class:`LimitError`) with a code and column."""
+    d = _DIM_CACHE.get(text)
+    if d is None:
+        d = _parse_dim(text)
+        _DIM_CACHE.put(text, d, len(text) + _size(d))
+    return d
+
+
+_DIM_CACHE = BoundedMemo(1 << 21)
+
+
+def _parse_dim(text: str) -> Dim:
+    if text.isascii() and text.isdigit():
+        return _read_int(text, 0, text)
+    bad = _NON_ASCII.search(text)
+    if bad is not None:
+        raise DimSyntaxError(non_ascii_message(bad.group()), bad.start(), "GS107")
     tokens: list[tuple[str, str, int]] = []
     pos = 0
-    text_stripped = text.rstrip()
+    text_stripped = text.rstrip(" \t")
     while pos < len(text_stripped):
         m = _TOKEN.match(text_stripped, pos)
         if not m:
-            raise DimSyntaxError(f"unexpected character {text_stripped[pos]!r} in dim '{text}'", pos)
+            raise DimSyntaxError(f"unexpected character {text_stripped[pos]!r} in dim '{shorten(text, 60)}'", pos)
         kind = "int" if m.group(1) else "name" if m.group(2) else "op"
         tokens.append((kind, m.group(m.lastindex), m.start(m.lastindex)))
         pos = m.end()
     parser = _DimParser(tokens, text)
-    value = parser.expr()
+    try:
+        value = parser.expr()
+    except LimitError as e:
+        if isinstance(e, DimSyntaxError):
+            raise
+        raise DimSyntaxError(e.message, parser.last_col, e.code) from None
     if parser.i != len(tokens):
-        raise DimSyntaxError(f"unexpected '{tokens[parser.i][1]}' in dim '{text}'", tokens[parser.i][2])
+        raise DimSyntaxError(f"unexpected '{tokens[parser.i][1]}' in dim '{shorten(text, 60)}'", tokens[parser.i][2])
+    if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
+        # A dim is read back from its text: its value must be an integer the text can hold.
+        raise DimSyntaxError(f"dim '{shorten(text, 60)}' is {show_int(value)}, out of range (-{MAX_INT}..{MAX_INT})", 0, "GS108")
     return value
 
 
+def _read_int(tok: str, col: int, text: str) -> int:
+    try:
+        return read_int(tok, col)
+    except LimitError as e:
+        raise DimSyntaxError(e.message, col, e.code) from None
+
+
 class _DimParser:
+    """Recursive descent over the tokens; parentheses recurse (at most MAX_NESTING_DEPTH deep),
+    chains of operators and unary minus signs loop."""
+
     def __init__(self, tokens: list[tuple[str, str, int]], text: str):
         self.tokens = tokens
         self.text = text
         self.i = 0
+        self.depth = 0
+        self.last_col = 0  # the token being combined, for errors raised by arithmetic
 
     def _peek(self) -> str | None:
         return self.tokens[self.i][1] if self.i < len(self.tokens) else None
 
     def expr(self) -> Dim:
         value = self.term()
+        if self._peek() not in ("+", "-"):
+            return value
+        # A sum collects its terms in one table and builds the canonical form once: adding term
+        # by term would copy and sort the partial sum each time (quadratic in its length).
+        acc = _poly(value)
+        naive = _size(value)
         while self._peek() in ("+", "-"):
-            op = self.tokens[self.i][1]
+            sign = 1 if self.tokens[self.i][1] == "+" else -1
+            self.last_col = self.tokens[self.i][2]
             self.i += 1
             rhs = self.term()
-            value = add(value, rhs) if op == "+" else sub(value, rhs)
-        return value
+            for m, c in _poly(rhs).items():
+                v = acc.get(m, 0) + sign * c
+                if v:
+                    acc[m] = v
+                else:
+                    acc.pop(m, None)
+            naive += _size(rhs)
+            if naive > MAX_DIM_SIZE:
+                naive = sum(1 + sum(e * (1 if isinstance(a, str) else a.size) for a, e in m) for m in acc)
+                if naive > MAX_DIM_SIZE:
+                    raise _too_large("a sum", naive)
+        return SymDim._from_dict(acc)
 
     def term(self) -> Dim:
         value = self.factor()
         while self._peek() in ("*", "//", "%"):
             op = self.tokens[self.i][1]
+            self.last_col = self.tokens[self.i][2]
             self.i += 1
             rhs = self.factor()
             if op == "*":
                 value = mul(value, rhs)
             else:
                 if rhs == 0:
-                    raise DimSyntaxError(f"division by zero in dim '{self.text}'", 0)
+                    raise DimSyntaxError(f"division by zero in dim '{shorten(self.text, 60)}'", 0)
                 value = floordiv(value, rhs) if op == "//" else mod(value, rhs)
         return value
 
     def factor(self) -> Dim:
-        if self.i >= len(self.tokens):
-            raise DimSyntaxError(f"dim '{self.text}' ends early", len(self.text))
-        kind, tok, col = self.tokens[self.i]
-        self.i += 1
+        negate = False
+        while True:
+            if self.i >= len(self.tokens):
+                raise DimSyntaxError(f"dim '{shorten(self.text, 60)}' ends early", len(self.text))
+            kind, tok, col = self.tokens[self.i]
+            self.i += 1
+            if tok != "-" or kind != "op":
+                break
+            negate = not negate
+        self.last_col = col
         if kind == "int":
-            return int(tok)
-        if kind == "name":
-            return SymDim.symbol(tok)
-        if tok == "-":
-            return mul(self.factor(), -1)
-        if tok == "(":
+            value: Dim = _read_int(tok, col, self.text)
+        elif kind == "name":
+            value = SymDim.symbol(tok)
+        elif tok == "(":
+            self.depth += 1
+            if self.depth > MAX_NESTING_DEPTH:
+                raise DimSyntaxError(f"parentheses nest more than {MAX_NESTING_DEPTH} deep in dim '{shorten(self.text, 60)}'", col, "GS109")
             value = self.expr()
             if self._peek() != ")":
-                raise DimSyntaxError(f"missing ')' in dim '{self.text}'", len(self.text))
+                raise DimSyntaxError(f"missing ')' in dim '{shorten(self.text, 60)}'", len(self.text))
             self.i += 1
-            return value
-        raise DimSyntaxError(f"unexpected '{tok}' in dim '{self.text}'", col)
+            self.depth -= 1
+        else:
+            raise DimSyntaxError(f"unexpected '{tok}' in dim '{shorten(self.text, 60)}'", col)
+        return mul(value, -1) if negate else value
+
+
+def check_dim(d: Dim, column: int = 0) -> Dim:
+    """``d`` if a tensor type may hold it, else :class:`DimSyntaxError`: a plain-int dim lies
+    in ``0..MAX_INT`` (int64, what torch holds).  The one check of the text form, MLIR input
+    and the verifier, so every form accepts the same types."""
+    if isinstance(d, int):
+        if d < 0:
+            raise DimSyntaxError(f"negative dim {show_int(d)}", column)
+        if d > MAX_INT:
+            raise DimSyntaxError(f"dim {show_int(d)} is out of range (0..{MAX_INT})", column, "GS108")
+    return d
 
 
 def format_dim(d: Dim) -> str:

@@ -20,6 +20,8 @@ from typing import Any
 from lark import Lark, Token, Tree
 from lark.tree import Meta
 
+from graphsynth.dialects.limits import MAX_NESTING_DEPTH
+
 
 class Decline(Exception):
     """The fast path does not handle this text; use Lark."""
@@ -70,6 +72,12 @@ class _Scan:
         self.comment_re = res["COMMENT"]
         self.nl_re = res["_NL"]
         self.ws_re = res["WS"]
+        self.depth = 0  # blocks, lists, parentheses and signs around the current position
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING_DEPTH:
+            raise Decline  # Lark reads it and the builder reports GS109
 
     # -- lexing ---------------------------------------------------------------------------
     def skip(self) -> None:
@@ -242,7 +250,9 @@ class _Scan:
         cls = self.token("NAME", self.name_re)
         self.lit("{")
         self.newline()
+        self.enter()
         body = self.body()
+        self.depth -= 1
         self.lit("}")
         self.newline()
         return Tree("module", [path, cls, body], _meta(line, col, pos))
@@ -336,6 +346,7 @@ class _Scan:
         c = text[pos : pos + 1]
         if c == "[":
             line, col, p = self.lit("[")
+            self.enter()
             vals = []
             if self.peek() != "]":
                 vals.append(self.value())
@@ -343,6 +354,7 @@ class _Scan:
                     self.lit(",")
                     vals.append(self.value())
             self.lit("]")
+            self.depth -= 1
             return Tree("list", vals, _meta(line, col, p))
         if c == '"':
             tok = self.token("STRING", self.string_re)
@@ -362,8 +374,8 @@ class _Scan:
         return self._dexpr()[0]
 
     # Each returns (tree, start): ``start`` is the position of the first token of the span, which
-    # Lark gives to a parent whose first child is a parenthesised expression: in ``(S-1)//2`` the
-    # floor division starts at '(' while the subtraction inside starts at 'S'.
+    # Lark gives to a parent built on it: in ``(S-1)//2`` the floor division starts at '(' (its
+    # first child is the dparen node) while the subtraction inside starts at 'S'.
     def _dexpr(self) -> tuple[Tree, Meta]:
         left, start = self._dterm()
         while True:
@@ -403,14 +415,19 @@ class _Scan:
         c = text[pos : pos + 1]
         if c == "-":
             line, col, p = self.lit("-")
+            self.enter()
             inner, _ = self._dfactor()
+            self.depth -= 1
             t = Tree("dneg", [inner], _meta(line, col, p))
             return t, t.meta
         if c == "(":
             line, col, p = self.lit("(")
+            self.enter()
             inner, _ = self._dexpr()
             self.lit(")")
-            return inner, _meta(line, col, p)
+            self.depth -= 1
+            t = Tree("dparen", [inner], _meta(line, col, p))
+            return t, t.meta
         m = self.name_re.match(text, pos)
         if m and m.group() != "None":
             tok = self._make("NAME", m.group(), m.end())

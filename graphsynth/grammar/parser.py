@@ -21,7 +21,8 @@ from xdsl.parser.core import ForwardDeclaredValue
 
 from graphsynth.diagnostics import Diagnostic, Location, ParseError, error
 from graphsynth.dialects import gs
-from graphsynth.dialects.shapes import DimSyntaxError, SymDim, parse_dim
+from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, read_int, shorten
+from graphsynth.dialects.shapes import BoundedMemo, DimSyntaxError, SymDim, check_dim, non_ascii_message, parse_dim
 from graphsynth.dialects.shapes import add as gs_add
 from graphsynth.dialects.shapes import floordiv as gs_floordiv
 from graphsynth.dialects.shapes import mod as gs_mod
@@ -82,43 +83,41 @@ def source_line(loc: Location | None) -> str | None:
 def _remember(filename: str, text: str) -> None:
     if len(SOURCES) >= _MAX_SOURCES:
         SOURCES.pop(next(iter(SOURCES)))
-    SOURCES[filename] = text.splitlines()
+    # Lines as the parsers count them: at "\n" only (str.splitlines also breaks at \u2028 and
+    # other separators that are not line breaks of the grammar).
+    SOURCES[filename] = [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def parse_type(text: str) -> gs.TensorType:
-    """``f32[B, S+1]`` -> TensorType (memoised: types repeat on most lines)."""
+    """``f32[B, S+1]`` -> TensorType (memoised: types repeat on most lines).
+
+    Raises :class:`DimSyntaxError` with a diagnostic code and the 0-based column in ``text``."""
     t = _TYPE_CACHE.get(text)
     if t is None:
         m = _TYPE_RE.match(text)
         if m is None:
             raise DimSyntaxError(f"malformed type '{text}'", 0)
-        inner = m.group(2).strip()
+        inner = m.group(2).strip(" \t")
         dims = []
         if inner:
-            offset = text.index("[") + 1 + len(m.group(2)) - len(m.group(2).lstrip())
+            offset = text.index("[") + 1 + len(m.group(2)) - len(m.group(2).lstrip(" \t"))
             for part in _split_dims(inner):
-                stripped = part.strip()
-                start = offset + len(part) - len(part.lstrip())  # column of the dim itself
+                stripped = part.strip(" \t")
+                start = offset + len(part) - len(part.lstrip(" \t"))  # column of the dim itself
                 if not stripped:
                     raise DimSyntaxError(f"empty dim in type '{text}'", offset)
                 try:
-                    d = parse_dim(stripped)
-                except DimSyntaxError as e:
-                    raise DimSyntaxError(str(e), start + e.column) from None
-                except RecursionError:
-                    raise DimSyntaxError("dim expression nested too deeply", start) from None
-                if isinstance(d, int) and d < 0:
-                    raise DimSyntaxError(f"negative dim {d} in type '{text}'", start)
-                if isinstance(d, int) and d > _I64_MAX:
-                    raise DimSyntaxError(f"dim {_short(str(d))} does not fit in 64 bits", start)
+                    d = check_dim(parse_dim(stripped))
+                except LimitError as e:
+                    raise DimSyntaxError(e.message, start + e.column, e.code) from None
                 dims.append(d)
                 offset += len(part) + 1
         t = gs.tensor_type(dims, m.group(1))
-        _TYPE_CACHE[text] = t
+        _TYPE_CACHE.put(text, t, len(text))
     return t
 
 
-_TYPE_CACHE: dict[str, gs.TensorType] = {}
+_TYPE_CACHE = BoundedMemo(1 << 22)
 
 
 def _split_dims(inner: str) -> list[str]:
@@ -243,6 +242,8 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnost
     loc = Location(filename, e.line if e.line > 0 else 1, e.column if e.column > 0 else 1)
     if isinstance(e, UnexpectedCharacters):
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        if ch and not ch.isascii():
+            return _with_line(error("GS107", non_ascii_message(ch), loc=loc, got=repr(ch), expected="ASCII text"))
         allowed = e.allowed or set()
         msg = f"unexpected character {ch!r}"
         if allowed:
@@ -274,6 +275,7 @@ class _Builder:
         # "op: message"), and the statement that first used each undefined name.
         self.current_op = "graph"
         self.use_op: dict[str, str] = {}
+        self.depth = 0  # module blocks and fused regions around the statement being read
 
     # -- helpers ----------------------------------------------------------
     def loc(self, node: Tree | Token) -> Location:
@@ -292,10 +294,11 @@ class _Builder:
     def type_of(self, tok: Token) -> gs.TensorType | None:
         try:
             return parse_type(str(tok))
-        except DimSyntaxError as e:
+        except LimitError as e:
             col = (tok.column or 1) + e.column
+            what = "malformed type" if e.code == "GS105" else "type"
             self.diagnostics.append(
-                _with_line(error("GS105", f"malformed type '{_short(str(tok), 60)}': {e}", loc=Location(self.filename, tok.line or 1, col)))
+                _with_line(error(e.code, f"{what} '{_short(str(tok), 60)}': {e.message}", loc=Location(self.filename, tok.line or 1, col)))
             )
             return None
 
@@ -377,9 +380,26 @@ class _Builder:
                         value=path,
                     )
                 self.modules.setdefault(path, [cls, scope])
-                self.build_body(stmt.children[2], block, path, stmt, in_region)
+                if self.depth >= MAX_NESTING_DEPTH:
+                    self.too_deep(stmt, f"module: module '{_short(path, 40)}' nests blocks more than {MAX_NESTING_DEPTH} deep", "module")
+                    continue
+                self.depth += 1
+                try:
+                    self.build_body(stmt.children[2], block, path, stmt, in_region)
+                finally:
+                    self.depth -= 1
             elif kind == "ret":
                 self.build_return(stmt, block, in_region)
+
+    def too_deep(self, stmt: Tree, message: str, opname: str) -> None:
+        """GS109 for a block nested too deeply; what it defines is defined as failed, so that
+        its uses further down stay quiet (the block is not read)."""
+        self.report("GS109", message, stmt, op=opname)
+        for node in stmt.iter_subtrees():
+            if node.data == "def":
+                self.env.setdefault("%" + str(node.children[0])[1:], None)
+            elif node.data == "param":
+                self.env.setdefault(str(node.children[1]), None)
 
     def build_param(self, stmt: Tree, block: Block, scope: str) -> None:
         kind_tok, name_tok, type_tok, *init_tok = stmt.children
@@ -451,17 +471,17 @@ class _Builder:
         opname = str(name_tok)
         positional: list[Any] = []
         kwargs: list[tuple[Token, Any]] = []
-        nested_too_deep = False
+        bad_value = False
         for item in items.children if items is not None else []:
             if item.data == "kwarg":
                 try:
                     kwargs.append((item.children[0], self.literal(item.children[1])))
-                except RecursionError:
-                    self.report("GS106", f"{opname}: attribute '{item.children[0]}' is nested too deeply", item.children[0], op=opname)
-                    nested_too_deep = True
+                except LimitError as e:
+                    self.report(e.code, f"{opname}: attribute '{item.children[0]}': {e.message}", item.children[0], op=opname)
+                    bad_value = True
             else:
                 positional.append(item.children[0])
-        if nested_too_deep:
+        if bad_value:
             op = None
         elif opname == "fused":
             op = self.build_fused(stmt, positional, kwargs, region, types, names, scope)
@@ -492,18 +512,20 @@ class _Builder:
         return _BAD if v is None else v
 
     def int_literal(self, tok: Token) -> Any:
-        """An integer operand; scalars are int64 in every backend, so a larger one is an error."""
-        v = int(tok)
-        if not _I64_MIN <= v <= _I64_MAX:
+        """An integer operand; scalars are int64 in every backend, so a larger one is an error
+        (refused before converting: a long digit string costs quadratic time)."""
+        try:
+            return read_int(str(tok))
+        except LimitError as e:
             self.report(
-                "GS106",
-                f"integer literal {_short(str(tok))} does not fit in 64 bits",
+                e.code,
+                f"{self.current_op}: {e.message}",
                 tok,
+                op=self.current_op,
                 got=_short(str(tok)),
-                expected="an integer in [-2**63, 2**63-1]",
+                expected=f"an integer in [{_I64_MIN}, {_I64_MAX}]",
             )
             return _BAD
-        return v
 
     def build_primitive(self, stmt, name_tok, positional, kwargs, region, types, names, scope):
         opname = str(name_tok)
@@ -579,6 +601,9 @@ class _Builder:
                 self.report("GS209", f"fused: operands must be values, got {tok}", tok, op="fused")
                 return None
             operands.append(v)
+        if self.depth >= MAX_NESTING_DEPTH:
+            self.report("GS109", f"fused: regions and module blocks nest more than {MAX_NESTING_DEPTH} deep", stmt, op="fused")
+            return None
         bargs = [c for c in region.children if isinstance(c, Tree) and c.data == "barg"]
         body = next(c for c in region.children if isinstance(c, Tree) and c.data == "body")
         btypes = [self.type_of(b.children[1]) for b in bargs]
@@ -592,7 +617,11 @@ class _Builder:
         self.forward, self.forward_site = {}, {}
         for b, v in zip(bargs, inner.args):
             self.define(str(b.children[0]), v, b)
-        self.build_body(body, inner, scope="", parent_tree=stmt, in_region=True)
+        self.depth += 1
+        try:
+            self.build_body(body, inner, scope="", parent_tree=stmt, in_region=True)
+        finally:
+            self.depth -= 1
         for name, fwd in self.forward.items():
             if fwd.uses:
                 op = self.use_op.get(name, "fused")
@@ -631,27 +660,55 @@ class _Builder:
 
     # -- attribute values ------------------------------------------------------------
     def literal(self, node: Tree | Token) -> Any:
-        """Attribute value tree -> Python: ints, floats, str, None, lists, dims, _Name."""
-        if isinstance(node, Token):
-            return node
-        kind = node.data
-        if kind == "int":
-            return int(node.children[0])
-        if kind == "float":
-            return float(node.children[0])
-        if kind == "string":
-            return _unquote(str(node.children[0]))
-        if kind == "none":
-            return None
+        """Attribute value tree -> Python: ints, floats, str, None, lists, dims, _Name.
+
+        Iterative (a chain ``B+1+1+...`` or ``---B`` is a tree as deep as it is long); lists and
+        parentheses nest at most MAX_NESTING_DEPTH deep (LimitError GS109), as in types.
+        Integers beyond int64 and dims beyond the size limit raise LimitError (GS108, GS307)."""
+        out: list[Any] = []
+        stack: list[tuple[Any, int, bool]] = [(node, 0, False)]
+        while stack:
+            n, depth, done = stack.pop()
+            if isinstance(n, Token):
+                out.append(n)
+                continue
+            kind = n.data
+            if kind == "int":
+                out.append(read_int(str(n.children[0])))
+            elif kind == "float":
+                out.append(float(n.children[0]))
+            elif kind == "string":
+                out.append(_unquote(str(n.children[0])))
+            elif kind == "none":
+                out.append(None)
+            elif kind == "dname":
+                out.append(_Name(str(n.children[0])))
+            elif not done:
+                inner = depth + (kind in _NESTING)
+                if inner > MAX_NESTING_DEPTH:
+                    what = "lists" if kind == "list" else "parentheses"
+                    raise LimitError(f"{what} nest more than {MAX_NESTING_DEPTH} deep", "GS109")
+                stack.append((n, depth, True))
+                for c in reversed(n.children):
+                    if isinstance(c, Tree):
+                        stack.append((c, inner, False))
+            else:
+                k = sum(1 for c in n.children if isinstance(c, Tree))
+                args = out[len(out) - k :]
+                del out[len(out) - k :]
+                out.append(self._combine(kind, args))
+        return out[0]
+
+    @staticmethod
+    def _combine(kind: str, args: list[Any]) -> Any:
         if kind == "list":
-            return [self.literal(c) for c in node.children]
-        if kind == "dname":
-            return _Name(str(node.children[0]))
+            return args
+        if kind == "dparen":
+            return args[0]
         if kind == "dneg":
-            inner = self.dim_of(node.children[0])
+            inner = _dim_value(args[0])
             return _BAD if inner is _BAD else gs_mul(inner, -1)
-        a = self.dim_of(node.children[0])
-        b = self.dim_of(node.children[-1])
+        a, b = _dim_value(args[0]), _dim_value(args[-1])
         if a is _BAD or b is _BAD:
             return _BAD
         if kind == "dadd":
@@ -663,16 +720,6 @@ class _Builder:
         if b == 0:
             return _BAD
         return gs_floordiv(a, b) if kind == "dfloordiv" else gs_mod(a, b)
-
-    def dim_of(self, node: Tree | Token) -> Any:
-        v = self.literal(node)
-        if isinstance(v, _Name):
-            if v in ("true", "false") or v in _DTYPE_WORDS or "." in v:
-                return _BAD
-            return SymDim.symbol(v)
-        if isinstance(v, (int, SymDim)) and not isinstance(v, bool):
-            return v
-        return _BAD
 
     def convert(self, a: gs.AttrSpec, value: Any, key_tok: Token, opname: str) -> Any:
         """Check a literal against the attribute's kind and convert it."""
@@ -692,7 +739,9 @@ class _Builder:
         if value is _BAD or isinstance(value, list) and any(v is _BAD for v in value):
             return bad("a valid dim expression")
         if _out_of_range(value):
-            return bad("integers that fit in 64 bits")
+            expected = f"integers in [{_I64_MIN}, {_I64_MAX}]"
+            self.report("GS108", f"{opname}: attribute '{a.name}' expects {expected}, got {_show(value)}", key_tok, op=opname, expected=expected, got=_show(value))
+            return _BAD
         if value is None:
             if a.default is None or a.default is gs.REQUIRED:
                 return None if a.default is None else bad(kind)
@@ -754,7 +803,18 @@ class _Builder:
 
 
 _BAD = object()
-_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_I64_MIN, _I64_MAX = MIN_INT, MAX_INT
+_NESTING = frozenset(("list", "dparen"))
+
+
+def _dim_value(v: Any) -> Any:
+    """An evaluated attribute value as a dim operand: a symbol for a bare name, ints and dims as
+    they are, _BAD for anything else."""
+    if isinstance(v, _Name):
+        return _BAD if v in ("true", "false") or v in _DTYPE_WORDS or "." in v else SymDim.symbol(v)
+    if isinstance(v, (int, SymDim)) and not isinstance(v, bool):
+        return v
+    return _BAD
 
 
 def _out_of_range(v: Any) -> bool:
@@ -763,18 +823,21 @@ def _out_of_range(v: Any) -> bool:
     return isinstance(v, int) and not _I64_MIN <= v <= _I64_MAX
 
 
-def _short(text: str, limit: int = 24) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+_short = shorten
 _DTYPE_WORDS = ("f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool")
 
 
 def _show(v: Any) -> str:
+    return _short(_show_full(v), 200)
+
+
+def _show_full(v: Any) -> str:
     if v is _BAD:
         return "<invalid dim>"
     if v is None:
         return "None"
     if isinstance(v, list):
-        return "[" + ", ".join(_show(x) for x in v) + "]"
+        return "[" + ", ".join(_show_full(x) for x in v) + "]"
     if isinstance(v, str) and not isinstance(v, _Name):
         return f'"{v}"'
     return str(v)

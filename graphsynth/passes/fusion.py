@@ -43,7 +43,7 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
 from graphsynth.dialects import gs
-from graphsynth.dialects.rules import LINEAR_ACTIVATIONS
+from graphsynth.dialects.gs import LINEAR_ACTIVATIONS
 from graphsynth.passes.builtin import apply_patterns
 from graphsynth.passes.patterns import common_scope, op_scope, rewriting, taken_names, value_name
 from graphsynth.passes.registry import register

@@ -1,7 +1,8 @@
 """Property-based testing of rewrites: hypothesis strategies for random well-typed gs modules
 (:mod:`graphsynth.testing.strategies`) and :func:`assert_rewrite_sound`, which checks that a pass,
 a pattern or any module-to-module function keeps modules valid, keeps their interface and
-computes the same function (see docs/writing-passes.md).
+computes the same function (see docs/writing-passes.md).  :mod:`graphsynth.testing.hostile` has
+strategies for hostile text (dims, names, nesting) to feed a parser and a verifier.
 
 Importing this package does not import hypothesis or torch; the strategies module needs
 hypothesis, the numerical check needs torch.

@@ -102,7 +102,7 @@ graph M(x: f32[B, 4]) -> f32[B, 4] {
 
 // -----
 
-// expected-error@+1 {{GS105: malformed type 'f32[B, 99999999999999999999999]': dim 99999999999999999999999 does not fit in 64 bits}}
+// expected-error@+1 {{GS108: type 'f32[B, 99999999999999999999999]': integer 99999999999999999999999 is out of range (-9223372036854775808..9223372036854775807)}}
 graph M(x: f32[B, 99999999999999999999999]) -> f32[B, 4] {
   return x
 }
@@ -142,7 +142,7 @@ graph M(x: f32[B, 4]) -> f32[B, 4] {
 // -----
 
 graph M(x: f32[B, 4]) -> f32[B, 4] {
-  // expected-error@+1 {{GS106: integer literal 123456789012345678901... does not fit in 64 bits}}
+  // expected-error@+1 {{GS108: mul: integer 123456789012345678901... is out of range}}
   %0: f32[B, 4] = mul(x, 12345678901234567890123456789)
   return %0
 }
@@ -150,7 +150,46 @@ graph M(x: f32[B, 4]) -> f32[B, 4] {
 // -----
 
 graph M(x: f32[B, 4]) -> f32[B, 4] {
-  // expected-error@+1 {{GS106: reshape: attribute 'shape' expects integers that fit in 64 bits}}
+  // expected-error@+1 {{GS108: reshape: attribute 'shape': integer 99999999999999999999999 is out of range}}
   %0: f32[B, 4] = reshape(x, shape=[B, 99999999999999999999999])
   return %0
+}
+
+// -----
+
+graph M(x: f32[B, 4]) -> f32[B, 4] {
+  // expected-error@+1 {{GS108: reshape: attribute 'shape' expects integers in [-9223372036854775808, 9223372036854775807], got [B, 18446744073709551616]}}
+  %0: f32[B, 4] = reshape(x, shape=[B, 4294967296*4294967296])
+  return %0
+}
+
+// -----
+
+// The grammar is ASCII outside strings and comments: a fullwidth digit is not a digit.
+// expected-error@+1 {{GS107: type 'f32[B, ４]': non-ASCII character '４' (U+FF14 FULLWIDTH DIGIT FOUR)}}
+graph M(x: f32[B, ４]) -> f32[B, 4] {
+  return x
+}
+
+// -----
+
+graph M(x: f32[B, 4]) -> f32[B, 4] {
+  // expected-error@+1 {{GS107: non-ASCII character '²' (U+00B2 SUPERSCRIPT TWO)}}
+  %0: f32[B, 4] = mul(x, 2²)
+  return %0
+}
+
+// -----
+
+// Products of sums expand; the expansion is bounded (graphsynth.dialects.limits.MAX_DIM_SIZE).
+// expected-error@+1 {{GS307: type 'f32[(a0+b0)*(a1+b1)*(a2+b2)*(a3+b3)*(a4+b4)*(a5+b5)*(a6+b...': symbolic expression too large}}
+graph M(x: f32[(a0+b0)*(a1+b1)*(a2+b2)*(a3+b3)*(a4+b4)*(a5+b5)*(a6+b6)*(a7+b7)*(a8+b8)*(a9+b9)*(a10+b10)*(a11+b11)*(a12+b12)*(a13+b13)*(a14+b14)*(a15+b15)*(a16+b16)*(a17+b17)*(a18+b18)*(a19+b19)]) -> f32[B, 4] {
+  return x
+}
+
+// -----
+
+// expected-error@+1 {{GS109: type 'f32[((((((((((((((((((((((((((((((((((B))))))))))))))))))...': parentheses nest more than 32 deep in dim}}
+graph M(x: f32[((((((((((((((((((((((((((((((((((B))))))))))))))))))))))))))))))))))]) -> f32[B, 4] {
+  return x
 }

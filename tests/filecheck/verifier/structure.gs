@@ -274,3 +274,20 @@ graph FusedSeesOnlyItsArgs(x: f32[B, 4]) -> f32[B, 4] {
   }
   return %0
 }
+
+// -----
+
+// Enumerated attributes: the values are declared with the op (see --list-ops).
+graph M(x: f32[B, 4]) -> f32[B, 4] {
+  // expected-error@+1 {{GS209: gelu: attribute 'approximate' must be one of 'none', 'tanh', got 'exact'}}
+  %0: f32[B, 4] = gelu(x, approximate="exact")
+  return %0
+}
+
+// -----
+
+graph M(x: f32[B, 4]) -> f32[B, 4] {
+  // expected-error@+1 {{GS209: div: attribute 'rounding_mode' must be one of 'trunc', 'floor' or None, got 'round'}}
+  %0: f32[B, 4] = div(x, 2.0, rounding_mode="round")
+  return %0
+}

@@ -1,0 +1,119 @@
+"""Reading MLIR generic syntax with bounded cost: xDSL's parser, guarded.
+
+xDSL builds what the text asks for: ``dense<1.0> : tensor<300000000xf32>`` is 60 bytes that
+materialise a list of 300 million floats (gigabytes) before anything can refuse it, an ``i99999999999``
+type makes it compute ``2**99999999999``, a 5,000-digit literal trips Python's int() limit, and
+its recursive descent runs out of stack at about 150 nested brackets.  So, before and while xDSL
+parses, with the limits of ``graphsynth.dialects.limits``:
+
+- :func:`prescan` reads the text once (strings and comments skipped) and refuses brackets nested
+  deeper than ``MAX_MLIR_NESTING`` (GS109) and decimal literals longer than
+  ``MAX_MLIR_INT_DIGITS`` (GS108), at their position;
+- :class:`GuardedParser` (an xDSL ``Parser``) checks the type of every dense elements attribute
+  before the elements are built (``MAX_ATTR_ELEMENTS``) and the width of every integer type
+  before it exists (``MAX_INTEGER_TYPE_WIDTH``), raising :class:`LimitParseError` (GS308) with
+  the span of the offending text.  Hooking the parser, not the text, sees through type aliases
+  (``!t = tensor<...>``) and every syntax that reaches a dense attribute.
+
+Both report as xDSL's own ``ParseError`` does (a span), with a diagnostic code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from xdsl.parser import Parser
+from xdsl.utils.exceptions import ParseError as XParseError
+from xdsl.utils.lexer import Span
+
+from graphsynth.dialects.limits import (
+    MAX_ATTR_ELEMENTS,
+    MAX_INTEGER_TYPE_WIDTH,
+    MAX_MLIR_INT_DIGITS,
+    MAX_MLIR_NESTING,
+    shorten,
+)
+
+
+@dataclass
+class LimitParseError(XParseError):
+    """A ParseError for input beyond a limit; ``code`` is its diagnostic code."""
+
+    code: str = "GS308"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What :func:`prescan` refuses: code, message and the 0-based offset in the text."""
+
+    code: str
+    message: str
+    offset: int
+
+
+_SCAN = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|->|[\[({<]|[\])}>]|[0-9]{' + str(MAX_MLIR_INT_DIGITS + 1) + ",}")
+_OPEN = frozenset("[({<")
+
+
+def prescan(text: str) -> Refusal | None:
+    """The first bracket nested deeper than MAX_MLIR_NESTING or decimal literal longer than
+    MAX_MLIR_INT_DIGITS (outside strings and comments), or None."""
+    depth = 0
+    for m in _SCAN.finditer(text):
+        tok = m.group()
+        c = tok[0]
+        if c in _OPEN:
+            depth += 1
+            if depth > MAX_MLIR_NESTING:
+                return Refusal("GS109", f"brackets nest more than {MAX_MLIR_NESTING} deep", m.start())
+        elif c in "])}>":
+            depth = max(depth - 1, 0)
+        elif c.isdigit():
+            return Refusal("GS108", f"integer literal {shorten(tok)} has {len(tok)} digits, more than {MAX_MLIR_INT_DIGITS}", m.start())
+    return None
+
+
+class GuardedParser(Parser):
+    """xDSL's parser with the materialisation checks of the module docstring."""
+
+    def _parse_dense_literal_type(self) -> Any:
+        start = self.pos
+        t = super()._parse_dense_literal_type()
+        self._check_elements(t, start)
+        return t
+
+    def parse_dense_int_or_fp_elements_attr(self, type: Any) -> Any:
+        if type is not None:
+            self._check_elements(type, self.pos)
+        return super().parse_dense_int_or_fp_elements_attr(type)
+
+    def _check_elements(self, t: Any, start: int) -> None:
+        shape = list(t.get_shape())
+        n = math.prod(max(d, 0) for d in shape)
+        if n > MAX_ATTR_ELEMENTS:
+            raise LimitParseError(
+                Span(start, max(self.pos, start + 1), self.lexer.input),
+                f"a dense attribute of type {_show_type(shape)} would hold {n} elements, over the limit of {MAX_ATTR_ELEMENTS}",
+                "GS308",
+            )
+
+    def _parse_optional_integer_or_float_type(self) -> Any:
+        tok = self._current_token
+        text = tok.text if isinstance(tok.text, str) else ""
+        m = self._builtin_integer_type_regex.match(text) if text else None
+        if m is not None:
+            digits = m.group(1)
+            if len(digits.lstrip("0")) > len(str(MAX_INTEGER_TYPE_WIDTH)) or int(digits) > MAX_INTEGER_TYPE_WIDTH:
+                raise LimitParseError(
+                    tok.span,
+                    f"integer type {shorten(text)} is wider than {MAX_INTEGER_TYPE_WIDTH} bits",
+                    "GS308",
+                )
+        return super()._parse_optional_integer_or_float_type()
+
+
+def _show_type(shape: list[int]) -> str:
+    return shorten("x".join(map(str, shape)), 60)

@@ -1,0 +1,86 @@
+"""Verifying a module of many graphs is linear in the number of graphs (callee signatures are
+computed once per module, the call-cycle check is one depth-first search), and the cycle check
+still finds every cycle.  The timing test compares the time per graph at two sizes (a ratio,
+best of several runs), which a quadratic verifier fails by a wide margin."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from graphsynth.grammar.parser import parse_ir
+from graphsynth.verifier import verify
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import verify_scale  # noqa: E402
+
+SMALL, LARGE = 100, 800  # graphs
+
+
+def per_graph(n_graphs: int, repeat: int = 3) -> float:
+    module = parse_ir(verify_scale.many_graphs(n_graphs * verify_scale.OPS_PER_GRAPH))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        diags = verify(module)
+        best = min(best, time.perf_counter() - t0)
+    assert diags == []
+    return best / n_graphs
+
+
+def test_verify_time_per_graph_does_not_grow_with_the_module() -> None:
+    # 8x the graphs: a linear verifier keeps the time per graph (ratio about 1), a quadratic one
+    # multiplies it by 8.  Measured twice: a shared machine may stall once.
+    ratios = []
+    for _ in range(2):
+        ratios.append(per_graph(LARGE) / per_graph(SMALL))
+        if ratios[-1] < 3.0:
+            break
+    assert min(ratios) < 3.0, f"time per graph grew {min(ratios):.1f}x from {SMALL} to {LARGE} graphs"
+
+
+def _chain(n: int, back_edges: dict[int, int]) -> str:
+    """Graphs G0..G{n-1}; G{i} calls G{i-1}, and G{i} also calls G{j} for each i -> j given."""
+    out = []
+    for i in range(n):
+        lines = [f"graph G{i}(x: f32[B, 8]) -> f32[B, 8] {{", "  %0: f32[B, 8] = relu(x)"]
+        last = "%0"
+        if i:
+            lines.append(f'  %1: f32[B, 8] = call(%0, callee="G{i - 1}")')
+            last = "%1"
+        if i in back_edges:
+            lines.append(f'  %2: f32[B, 8] = call({last}, callee="G{back_edges[i]}")')
+            last = "%2"
+        lines += [f"  return {last}", "}"]
+        out.append("\n".join(lines) + "\n")
+    return "\n".join(out)
+
+
+def test_call_cycles_are_reported_once_each_with_their_chain() -> None:
+    diags = verify(parse_ir(_chain(6, {2: 4}), filename="calls.gs"))
+    assert [d.code for d in diags] == ["GS204"], [d.render() for d in diags]
+    d = diags[0]
+    assert d.relation == "G2 -> G4 -> G3 -> G2", d.relation
+    assert d.message == "call: graph 'G2' calls itself (G2 -> G4 -> G3 -> G2)"
+    assert d.loc is not None and d.loc.file == "calls.gs"
+
+
+def test_self_call_and_separate_cycles() -> None:
+    diags = verify(parse_ir(_chain(8, {0: 0, 5: 7})))
+    chains = sorted(d.relation for d in diags)
+    assert [d.code for d in diags] == ["GS204", "GS204"]
+    assert chains == ["G0 -> G0", "G5 -> G7 -> G6 -> G5"], chains
+
+
+def test_long_cycle_is_reported_in_linear_time_with_a_short_chain() -> None:
+    n = 3000
+    text = _chain(n, {0: n - 1})
+    module = parse_ir(text)
+    t0 = time.perf_counter()
+    diags = verify(module)
+    elapsed = time.perf_counter() - t0
+    cycles = [d for d in diags if d.code == "GS204"]
+    assert len(cycles) == 1 and "..." in cycles[0].relation and len(cycles[0].relation) < 200
+    assert elapsed < 60  # a path copied per step would be n**2 = 9 million names
