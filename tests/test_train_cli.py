@@ -52,7 +52,6 @@ def test_fit_report_and_diagnose_from_the_shell(tmp_path, capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out) == doc
     with TrainStore(db) as store:
         assert store.ids() == [1, 2] and store.diagnoses(2)[0]["transcript"] == str(tmp_path / "d.jsonl")
-    assert main(["diagnose", str(db), "--proposer", "replay", "--transcript", str(tmp_path / "d.jsonl")]) == 0
 
 
 @pytest.mark.parametrize("argv, code, words", [
@@ -66,6 +65,14 @@ def test_fit_report_and_diagnose_from_the_shell(tmp_path, capsys, monkeypatch):
 def test_bad_inputs_are_diagnostics(argv, code, words, capsys):
     assert main(argv) == code
     assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["fit", "digits", "--hp", "{lr"], ["fit", "digits", "--hp", "[1]"], ["fit", "digits", "--set", "lr"],
+                                  ["design", "digits", "--budget", "0"], ["diagnose", "x.sqlite", "--proposer", "replay"]])
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and "error: argument" in capsys.readouterr().err
 
 
 def test_not_an_archive_and_a_missing_run(tmp_path, capsys):
@@ -123,6 +130,7 @@ def test_shipped_losses_verify_and_match_torch():
         "%mean: f32[] = mean(%picked)", "%r: f32[B] = squeeze(%picked, dims=[1])\n  %mean: f32[] = mean(%picked)"), "GS924", "f32 scalar"),
     (lambda t: t.replace("targets: i64[B]", "targets: f32[B]").replace("%t: i64[B, 1]", "%t: f32[B, 1]"), None, ""),
     (lambda t: t.replace("{\n", "{\n  param w: f32[3]\n", 1), "GS924", "parameters"),
+    (lambda t: t.replace("[B", "[8"), "GS924", "fixed batch dim 8"),
     (lambda t: t.replace("%loss: f32[] = neg(%mean)", "%z: f32[] = mul(%mean, 0.0)\n  %loss: f32[] = add(%z, 1.0)"), "GS925", "depend on the logits"),
     (lambda t: t.replace("%loss: f32[] = neg(%mean)", "%big: f32[B, 100000, 1000] = full(shape=[B, 100000, 1000], value=0.0, dtype=f32)\n"
                          "  %loss: f32[] = neg(%mean)"), "GS925", "MiB"),
@@ -197,3 +205,28 @@ def test_docs_python_snippets_run(tmp_path, monkeypatch):
     for block in blocks:
         exec(compile(block, "docs/training.md", "exec"), {"__name__": "docs"})
     assert os.path.exists(tmp_path / "report" / "report.md")
+
+
+def test_the_monitor_degrades_to_what_it_can_read():
+    from graphsynth.train.record import Monitor
+
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    m = Monitor(every=1)
+    m.on_start(net, None, opt)  # not a lowered graph: no per-module statistics
+    assert [d.code for d in m.diagnostics] == ["GS928"] and m.diagnostics[0].severity == "warning"
+    loss = net(torch.randn(8, 4)).pow(2).sum()
+    loss.backward()
+    m.on_backward(1, net, opt)
+    opt.step()
+    m.on_step(1, float(loss.detach()), net, opt)
+    assert set(m.curves) >= {"loss", "lr", "grad_norm", "grad_norm/0", "grad_norm/2", "update_ratio/0.weight"}
+
+
+@pytest.mark.parametrize("argv", [["--budget", "0"], ["--tasks", "digits,nope"], ["--skip", "everything"], ["--fp-seeds", "x"]])
+def test_the_bench_refuses_bad_arguments(argv, capsys):
+    import designer as bench
+
+    with pytest.raises(SystemExit) as e:
+        bench.main(argv)
+    assert e.value.code == 2 and "error: argument" in capsys.readouterr().err

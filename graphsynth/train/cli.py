@@ -35,14 +35,14 @@ def _hp(args: argparse.Namespace) -> dict[str, Any]:
         try:
             doc = json.loads(args.hp)
         except ValueError as e:
-            raise SystemExit(f"{PROG}: --hp is not a JSON object: {e}") from None
+            build_parser().error(f"argument --hp: not a JSON object: {e}")
         if not isinstance(doc, dict):
-            raise SystemExit(f"{PROG}: --hp must be a JSON object, like '{{\"lr\": 0.01}}'")
+            build_parser().error("argument --hp: must be a JSON object, like '{\"lr\": 0.01}'")
         hp.update(doc)
     for item in getattr(args, "set", None) or []:
         key, sep, val = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"{PROG}: --set expects KEY=VALUE, got '{item}'")
+            build_parser().error(f"argument --set: expected KEY=VALUE, got '{item}'")
         hp[key.strip()] = _value(val.strip())
     return hp
 
@@ -99,7 +99,7 @@ def _proposer(args: argparse.Namespace) -> Any:
 
     if args.proposer == "replay":
         if not args.transcript:
-            raise SystemExit(f"{PROG}: --proposer replay needs --transcript FILE")
+            build_parser().error("argument --proposer: replay needs --transcript FILE")
         return make_proposer("replay", transcript=args.transcript)
     return make_proposer("anthropic", model=args.model, base_url=args.base_url)
 
@@ -162,6 +162,7 @@ def _run(args: argparse.Namespace) -> int:
     from graphsynth.train.store import TrainStore, parse_run_ref
 
     if args.cmd in ("report", "diagnose"):
+        proposer = _proposer(args) if args.cmd == "diagnose" else None
         path, rid = parse_run_ref(args.run)
         with TrainStore(path, create=False) as store:
             run = store.get(rid)
@@ -174,7 +175,6 @@ def _run(args: argparse.Namespace) -> int:
         from graphsynth.llm.transcript import TranscriptWriter
         from graphsynth.train.diagnose import diagnose
 
-        proposer = _proposer(args)
         writer = TranscriptWriter(args.transcript) if args.transcript and args.proposer == "anthropic" else None
         try:
             diag, res = diagnose(run, proposer, attempts=args.attempts, writer=writer, deadline=args.deadline)
@@ -190,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.cmd == "design":
         if args.budget < 1:
-            raise SystemExit(f"{PROG}: --budget must be at least 1")
+            build_parser().error("argument --budget: must be at least 1")
         if args.method == "designer":
             from graphsynth.train.designer import design
 

@@ -14,7 +14,8 @@ shipped library (``graphsynth/train/losses/``) holds ``cross_entropy``, ``label_
     }
 
 The interface (GS924 otherwise): exactly one graph; two inputs, the logits ``f32[B, C]`` and
-integer targets ``[B]`` (i64 or i32) with the same batch symbol; one output, an ``f32`` scalar
+integer targets ``[B]`` (i64 or i32) with the same batch *symbol* (the trainer feeds batches of any
+size); one output, an ``f32`` scalar
 (``f32[]``); no parameters or buffers (a loss has nothing to learn here).  Then (GS925 otherwise)
 what every value of the graph would hold at the largest batch the trainer feeds is within
 :data:`MAX_LOSS_BYTES`, it lowers, and on a seeded probe batch its value is a finite scalar and
@@ -154,6 +155,9 @@ def interface_problems(module: Any) -> list[Diagnostic]:
     if len(tt.shape) != 1 or tt.dtype not in INT_DTYPES:
         return bad(f"input #1 ({names[1]}) is {args[1].type}; the targets are integer class indices [B]", value=names[1],
                    expected="i64[B]", got=str(args[1].type))
+    if isinstance(lt.shape[0], int):
+        return bad(f"input #0 ({names[0]}) has a fixed batch dim {lt.shape[0]}; the trainer feeds batches of any size (the last "
+                   "batch of an epoch is smaller)", value=names[0], expected="f32[B, C] (B a symbol)", got=str(args[0].type))
     if str(tt.shape[0]) != str(lt.shape[0]):
         return bad(f"the targets' batch dim {tt.shape[0]} differs from the logits' {lt.shape[0]}", value=names[1],
                    expected=str(lt.shape[0]), got=str(tt.shape[0]))
