@@ -230,3 +230,12 @@ def test_the_bench_refuses_bad_arguments(argv, capsys):
     with pytest.raises(SystemExit) as e:
         bench.main(argv)
     assert e.value.code == 2 and "error: argument" in capsys.readouterr().err
+
+
+def test_a_tuning_stage_without_a_key_fails_before_the_search(tmp_path, monkeypatch, capsys):
+    from graphsynth.synth.cli import main as synth_main
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    db = tmp_path / "run.sqlite"
+    assert synth_main(["run", str(tiny_task(tmp_path)), "--budget", "2", "--db", str(db), "--executor", "inline", "--tune", "1"]) == 1
+    assert "ANTHROPIC_API_KEY" in capsys.readouterr().err and not db.exists()

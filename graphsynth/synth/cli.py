@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="after the search, tune the K best candidates' hyper-parameters and loss (graphsynth.train designers)")
         sp.add_argument("--tune-budget", type=int, default=4, help="trainings per tuned candidate (its default configuration included)")
         sp.add_argument("--tune-method", choices=("designer", "optuna"), default="designer")
-        sp.add_argument("--tune-proposer", choices=("anthropic", "replay"), default="anthropic", help="the designers' model")
+        sp.add_argument("--tune-proposer", choices=("anthropic", "replay"), default="anthropic", help="the designers' model (--model and --base-url apply to it too)")
         sp.add_argument("--tune-transcript", default=None, help="JSONL of the designers' sessions (anthropic: written; replay: read)")
         sp.add_argument("--tune-no-diagnose", action="store_true", help="designers without the vision diagnosis")
 
@@ -123,14 +123,28 @@ def _summary(archive: Any) -> str:
     return "\n".join(parts)
 
 
-def _tune(args: argparse.Namespace, db: str) -> int:
+def _tune_proposer(args: argparse.Namespace) -> object:
+    """The designers' proposer, made before the search so a missing key or transcript is found
+    before any training (None when there is no tuning stage or it needs no model)."""
+    if not args.tune or args.tune_method != "designer":
+        return None
+    from graphsynth.llm.proposer import make_proposer
+
+    if args.tune_proposer == "replay":
+        if not args.tune_transcript:
+            raise SystemExit(f"{PROG}: --tune-proposer replay needs --tune-transcript FILE")
+        return make_proposer("replay", transcript=args.tune_transcript)
+    return make_proposer("anthropic", model=args.model, base_url=args.base_url)
+
+
+def _tune(args: argparse.Namespace, db: str, proposer: object = None) -> int:
     """The optional tuning stage after a run (``--tune K``)."""
     if not args.tune:
         return 0
     from graphsynth.synth.tune import tune
 
-    entries = tune(db, args.tune, args.tune_budget, method=args.tune_method, proposer=args.tune_proposer,
-                   transcript=args.tune_transcript, diagnose=not args.tune_no_diagnose, log=lambda m: print(m, file=sys.stderr))
+    entries = tune(db, args.tune, args.tune_budget, method=args.tune_method, proposer=proposer,
+                   transcript=args.tune_transcript if args.tune_proposer == "anthropic" else None, diagnose=not args.tune_no_diagnose, log=lambda m: print(m, file=sys.stderr))
     def num(v: object) -> str:
         return f"{v:.4f}" if isinstance(v, float) else "-"
 
@@ -163,20 +177,22 @@ def _run(args: argparse.Namespace) -> int:
     if args.cmd == "run":
         from graphsynth.synth.search import search
 
+        tuner = _tune_proposer(args)
         a = search(args.task, args.proposer, args.budget, args.seed, args.db, args.executor, args.workers,
                    max_proposals=args.max_proposals, proposer_options=_llm_options(args),
                    progress=False if args.no_progress else None, ray_address=args.ray_address, batch=args.batch,
                    attempts=args.attempts, near_threshold=args.near_threshold, prefilter=args.prefilter,
                    selection=args.selection, population=args.population)
         print(_summary(a))
-        return _tune(args, a.path)
+        return _tune(args, a.path, tuner)
     if args.cmd == "resume":
         from graphsynth.synth.search import resume
 
+        tuner = _tune_proposer(args)
         a = resume(args.db, args.executor, args.workers, progress=False if args.no_progress else None,
                    proposer_options=_llm_options(args), ray_address=args.ray_address, budget=args.budget)
         print(_summary(a))
-        return _tune(args, a.path)
+        return _tune(args, a.path, tuner)
     if args.cmd == "report":
         from graphsynth.synth.report import report
 
