@@ -4,14 +4,15 @@
     from graphsynth.dspy import GraphRewrite, verifier_metric
 
     dspy.configure(lm=dspy.LM("anthropic/claude-sonnet-4-6"))   # any DSPy LM
-    rewrite = GraphRewrite(attempts=4)
+    rewrite = GraphRewrite(attempts=4, deadline=300)           # seconds for the whole rewrite
     pred = rewrite(ir=open("examples/mlp.gs").read(), goal="replace the ReLU with GELU")
     pred.accepted, pred.ir, pred.diagnostics
 
 - :class:`RewriteIR` is the signature: rewrite this IR for this goal given these diagnostics,
   answered with search/replace blocks.
 - :class:`GraphRewrite` is a ``dspy.Module`` whose ``forward`` runs propose -> apply -> parse ->
-  verify -> check the invariants -> feed the rendered diagnostics back, up to ``attempts`` times.
+  verify -> check the invariants -> feed the rendered diagnostics back, up to ``attempts`` times,
+  within an optional wall-clock ``deadline`` (GS509 when it passes).
   Each reply is judged by the rewrite driver's own single attempt step
   (:class:`graphsynth.llm.AttemptJudge`), so this loop accepts exactly what ``rewrite`` and the
   ``llm-rewrite`` pass accept.  The model's output is data: its blocks are spliced into the text by
@@ -30,8 +31,13 @@ before a model is asked.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
+import math
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -90,26 +96,43 @@ class GraphRewrite(dspy.Module):
     of the prompt.  The predictor is ``self.propose`` (a ``dspy.Predict(RewriteIR)``), the one
     GEPA and other optimizers tune.
 
+    ``deadline`` bounds the whole rewrite's wall-clock time in seconds (None: only each LM call's
+    own timeout).  No attempt starts after it, and the rewrite stops waiting for the LM call in
+    flight when it passes: the call runs in a worker thread that is abandoned (it ends when the
+    LM's own ``timeout`` does or its reply arrives; the reply is discarded).  Running out is a
+    GS509 diagnostic with the elapsed time, and the input text is returned unchanged.  A DSPy
+    LM's ``timeout`` bounds each read, not the call, so a server that drips its answer is only
+    cut by ``deadline``.
+
     Replies that do not follow the adapter's field format are not lost: the raw text is judged
     like any reply (the edit parser finds blocks anywhere in it), and when no adapter is
     configured the chat adapter runs without its JSON fallback, so that a malformed reply costs
     one model call, not two.
     """
 
-    def __init__(self, attempts: int = 4, *, feedback: str = "full", reference: bool = True):
+    def __init__(self, attempts: int = 4, *, feedback: str = "full", reference: bool = True,
+                 deadline: float | None = None):
         super().__init__()
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             raise ValueError(f"attempts must be an integer >= 1, got {attempts!r}")
         if feedback not in FEEDBACK_STYLES:
             raise ValueError(f"feedback must be one of {', '.join(FEEDBACK_STYLES)}, got {feedback!r}")
+        if deadline is not None and (
+            isinstance(deadline, bool) or not isinstance(deadline, (int, float))
+            or not math.isfinite(deadline) or not 0 < deadline < 1e9
+        ):
+            raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
         self.attempts = attempts
         self.feedback = feedback
         self.reference = reference
+        self.deadline = float(deadline) if deadline is not None else None
         self.propose = dspy.Predict(RewriteIR)
 
     def forward(self, ir: str, goal: str) -> dspy.Prediction:
         from graphsynth.grammar.parser import parse_ir
 
+        t_start = time.monotonic()
+        at = t_start + self.deadline if self.deadline is not None else None
         if not isinstance(ir, str) or not isinstance(goal, str):
             d = error("GS104", f"ir and goal must be text, got {type(ir).__name__} and {type(goal).__name__}")
             return _prediction(ir if isinstance(ir, str) else "", False, [d], [])
@@ -131,10 +154,17 @@ class GraphRewrite(dspy.Module):
         attempts: list[Attempt] = []
         last = None
         for n in range(1, self.attempts + 1):
+            if at is not None and time.monotonic() >= at:
+                d = self._late(t_start, f"before attempt {n} could start")
+                return _prediction(ir, False, [d], attempts)
+            kwargs = dict(inputs, diagnostics=diagnostics, previous_edit=previous)
             try:
-                with _adapter():
-                    out = self.propose(**inputs, diagnostics=diagnostics, previous_edit=previous)
+                out = _within(functools.partial(self._propose, kwargs), at)
                 reply = out.edit if isinstance(out.edit, str) else str(out.edit)
+            except _Late:
+                d = self._late(t_start, f"while attempt {n} waited for the LM (the call was abandoned)")
+                attempts.append(Attempt(n, "error", [d]))
+                return _prediction(ir, False, [d], attempts)
             except AdapterParseError as e:
                 reply = str(e.lm_response or "")
             except Exception as e:  # noqa: BLE001 - an LM failure ends the rewrite as a diagnostic
@@ -150,6 +180,54 @@ class GraphRewrite(dspy.Module):
             diagnostics, previous = last.feedback or "", _shown(reply)
         assert last is not None
         return _prediction(ir, False, last.attempt.diagnostics, attempts, last.feedback)
+
+    def _propose(self, kwargs: dict[str, str]) -> Any:
+        with _adapter():
+            return self.propose(**kwargs)
+
+    def _late(self, t_start: float, when: str) -> Diagnostic:
+        elapsed = time.monotonic() - t_start
+        return error(
+            "GS509",
+            f"GraphRewrite: the deadline of {self.deadline:g} s passed {when}: {elapsed:.2f} s elapsed; "
+            "the graph is unchanged",
+            expected=f"<= {self.deadline:g} s", got=f"{elapsed:.2f} s",
+            fix="raise the deadline (GraphRewrite(deadline=S)), use fewer attempts or a faster LM",
+            origin="dspy",
+        )
+
+
+class _Late(Exception):
+    """The rewrite's deadline passed while an LM call was in flight."""
+
+
+def _within(call: Callable[[], Any], at: float | None) -> Any:
+    """``call()``, waited for until ``at`` (a ``time.monotonic()`` value) at most.
+
+    Without a deadline the call runs here.  With one it runs in a daemon thread, in a copy of
+    this context (DSPy's settings, such as ``dspy.context(lm=...)`` and the trace GEPA records,
+    live in context variables), and :class:`_Late` is raised when it has not returned by ``at``.
+    """
+    if at is None:
+        return call()
+    ctx = contextvars.copy_context()
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["out"] = ctx.run(call)
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting thread
+            box["err"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="graphsynth-dspy-lm-call", daemon=True).start()
+    if not done.wait(max(0.0, at - time.monotonic())):
+        raise _Late()
+    if "err" in box:
+        raise box["err"]
+    return box["out"]
 
 
 def _shown(reply: str) -> str:

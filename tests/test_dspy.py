@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ dspy = pytest.importorskip("dspy")
 from dspy.utils.dummies import DummyLM  # noqa: E402
 
 from graphsynth.dspy import NO_DIAGNOSTICS, GraphRewrite, RewriteIR, verifier_metric  # noqa: E402
+from graphsynth.llm.fakeserver import FakeServer, Step, reply  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MLP = (ROOT / "examples" / "mlp.gs").read_text()
@@ -127,10 +131,113 @@ def test_lm_failure_is_a_diagnostic():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
-        GraphRewrite(attempts=0)
+    for attempts in (0, -1, True, 2.0, "4"):
+        with pytest.raises(ValueError):
+            GraphRewrite(attempts=attempts)
     with pytest.raises(ValueError):
         GraphRewrite(feedback="stderr")
+    for deadline in (0, -1.0, math.nan, math.inf, 1e12, True, "5"):
+        with pytest.raises(ValueError):
+            GraphRewrite(deadline=deadline)
+
+
+def test_non_text_arguments_are_diagnostics():
+    lm = DummyLM([{"edit": GOOD}])
+    with dspy.context(lm=lm):
+        pred = GraphRewrite()(ir=None, goal=GOAL)
+    assert pred.accepted is False and [d.code for d in pred.diagnostics] == ["GS104"] and lm.history == []
+
+
+# -- deadlines ------------------------------------------------------------------------------
+
+
+def test_the_deadline_cuts_an_lm_call_that_hangs():
+    release = threading.Event()
+
+    def hanging():
+        release.wait(30)  # an LM that does not answer for 30 s
+        yield {"edit": GOOD}
+
+    lm = DummyLM([])
+    lm.answers = hanging()
+    t0 = time.monotonic()
+    try:
+        with dspy.context(lm=lm):
+            pred = GraphRewrite(attempts=4, deadline=0.5)(ir=MLP, goal=GOAL)
+        elapsed = time.monotonic() - t0
+    finally:
+        release.set()  # let the abandoned call finish
+    assert elapsed < 5
+    assert pred.accepted is False and pred.ir == MLP
+    assert [d.code for d in pred.diagnostics] == ["GS509"]
+    d = pred.diagnostics[0]
+    assert "deadline of 0.5 s" in d.message and "abandoned" in d.message and d.expected == "<= 0.5 s"
+    assert [a.verdict for a in pred.attempts] == ["error"]
+
+
+def test_no_attempt_starts_after_the_deadline():
+    def slow_and_wrong():
+        while True:
+            time.sleep(0.3)
+            yield {"edit": WRONG_WIDTH}
+
+    lm = DummyLM([])
+    lm.answers = slow_and_wrong()
+    with dspy.context(lm=lm):
+        pred = GraphRewrite(attempts=50, deadline=1.0)(ir=MLP, goal=GOAL)
+    assert pred.accepted is False and pred.ir == MLP
+    assert pred.diagnostics[-1].code == "GS509"
+    rejected = [a for a in pred.attempts if a.verdict == "rejected"]
+    assert 1 <= len(rejected) <= 4 and all(set(a.codes) == {"GS305"} for a in rejected)
+
+
+def test_with_a_deadline_the_call_keeps_the_dspy_context_and_trace():
+    lm = DummyLM([{"edit": WRONG_WIDTH}, {"edit": GOOD}])
+    with dspy.context(lm=lm, trace=[]):
+        pred = GraphRewrite(deadline=30)(ir=MLP, goal=GOAL)
+        trace = list(dspy.settings.trace)
+    assert pred.accepted and [a.verdict for a in pred.attempts] == ["rejected", "accepted"]
+    # Both predictor calls were traced, as optimizers (GEPA, bootstrapping) read them.
+    assert [t[2].edit for t in trace] == [WRONG_WIDTH, GOOD]
+
+
+# -- a real DSPy LM, against the local stand-in of the Messages API ----------------------------
+
+
+def fields(edit: str) -> str:
+    """A reply in the chat adapter's field format, as a model following the prompt writes it."""
+    return f"[[ ## edit ## ]]\n{edit}\n\n[[ ## completed ## ]]"
+
+
+@pytest.mark.parametrize("engine", ["auto", "litellm"])
+def test_claude_through_a_dspy_lm(engine):
+    """`dspy.LM("anthropic/<model>")` over HTTP (DSPy's native engine and LiteLLM), offline: the
+    server is graphsynth's local stand-in of the Messages API."""
+    with FakeServer([reply(fields(WRONG_WIDTH)), reply(fields(GOOD))]) as srv:
+        lm = dspy.LM("anthropic/claude-sonnet-4-6", api_base=srv.url + "/v1", api_key="test-key", cache=False,
+                     num_retries=0, timeout=20, engine=engine)
+        with dspy.context(lm=lm):
+            pred = GraphRewrite(attempts=4, deadline=120)(ir=MLP, goal=GOAL)
+        sent = srv.request_texts()
+    assert pred.accepted and [a.verdict for a in pred.attempts] == ["rejected", "accepted"]
+    assert "gelu(%0)" in pred.ir
+    assert [r["model"] for r in srv.requests] == ["claude-sonnet-4-6"] * 2
+    assert "error[GS305]" not in sent[0]
+    assert "error[GS305]: gelu: result %1 must be f32[B, 256]" in sent[1] and "help: declare it as f32[B, 256]" in sent[1]
+
+
+def test_the_deadline_cuts_a_dripping_server():
+    """A server that answers one byte at a time keeps every read timeout happy; the rewrite's
+    deadline still ends it."""
+    with FakeServer([Step(text=fields(GOOD), drip=0.2, drip_body_only=True)]) as srv:
+        lm = dspy.LM("anthropic/claude-sonnet-4-6", api_base=srv.url + "/v1", api_key="test-key", cache=False,
+                     num_retries=0, timeout=5)
+        t0 = time.monotonic()
+        with dspy.context(lm=lm):
+            pred = GraphRewrite(deadline=1.5)(ir=MLP, goal=GOAL)
+        elapsed = time.monotonic() - t0
+    assert elapsed < 6
+    assert pred.accepted is False and pred.ir == MLP and [d.code for d in pred.diagnostics] == ["GS509"]
 
 
 def test_signature_fields():
@@ -168,6 +275,16 @@ def test_metric_scores_and_explains():
     assert a.score == b.score == 0.5  # the module's score, whichever call is asked about
     assert "rejected" in a.feedback and "error[GS305]" in a.feedback
     assert "accepted" in b.feedback and "GS305" not in b.feedback
+
+
+def test_metric_in_dspy_evaluate():
+    devset = [dspy.Example(ir=MLP, goal=GOAL, must_contain=["gelu("]).with_inputs("ir", "goal")] * 2
+    lm = DummyLM([{"edit": GOOD}, {"edit": WRONG_WIDTH}, {"edit": GOOD}])
+    with dspy.context(lm=lm):
+        result = dspy.Evaluate(devset=devset, metric=verifier_metric, num_threads=1)(GraphRewrite(attempts=4))
+    # First example on attempt 1 (1.0), the second on attempt 2 (0.5): 75%.
+    assert result.score == 75.0
+    assert sorted(float(score) for *_, score in result.results) == [0.5, 1.0]
 
 
 def test_metric_on_failure_and_on_unmet_goal():
@@ -211,14 +328,16 @@ def test_import_graphsynth_does_not_import_dspy():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60)
 
 
-def test_the_guide_examples_run(monkeypatch, capsys):
-    """The python blocks of the DSPy section of docs/llm.md run as written, offline."""
+def test_the_guide_examples_run(tmp_path, monkeypatch, capsys):
+    """Each python block of the DSPy section of docs/llm.md runs as written, on its own, offline,
+    from any directory."""
     doc = (ROOT / "docs" / "llm.md").read_text(encoding="utf-8")
     section = doc.split("\n## DSPy\n", 1)[1].split("\n## ", 1)[0]
     blocks = [b.split("```", 1)[0] for b in section.split("```python\n")[1:]]
     assert len(blocks) == 2
-    monkeypatch.chdir(ROOT)
-    namespace: dict = {"__name__": "__main__"}
+    monkeypatch.chdir(tmp_path)
     for b in blocks:
-        exec(compile(b, "docs/llm.md", "exec"), namespace)
-    assert "True ['rejected', 'accepted']" in capsys.readouterr().out
+        exec(compile(b, "docs/llm.md", "exec"), {"__name__": "__main__"})
+    out = capsys.readouterr().out
+    assert "True ['rejected', 'accepted']" in out and "\n0.5\n" in out and "error[GS305]" in out
+    assert out.rstrip().endswith("50.0")
