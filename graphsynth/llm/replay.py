@@ -18,6 +18,7 @@ from graphsynth.diagnostics import GraphsynthError, error
 from graphsynth.fileio import FileError, check_writable, exit_code, report, write_atomic
 from graphsynth.llm.context import context_source
 from graphsynth.llm.driver import RewriteResult, rewrite
+from graphsynth.llm.prompt import FEEDBACK_STYLES
 from graphsynth.llm.proposer import ProposerError, ReplayProposer
 from graphsynth.llm.transcript import read_transcript
 
@@ -69,6 +70,12 @@ def replay_transcript(
     prefix = ("[preserve-semantics] " if flags.get("preserve_semantics") else "") + (
         "[change-interface] " if not flags.get("keep_interface", True) else ""
     )
+    feedback = h.get("feedback", "full")
+    if feedback not in FEEDBACK_STYLES:
+        raise ProposerError(
+            f"replay of {path}: the header names an unknown feedback style {str(feedback)[:40]!r}",
+            fix=f"the recorded session used one of {', '.join(FEEDBACK_STYLES)}; the transcript is corrupt",
+        )
     proposer = ReplayProposer(path)
     result = rewrite(
         module,
@@ -80,6 +87,7 @@ def replay_transcript(
         menu_source=h.get("menu_source", ""),
         context=context if context is not None else context_source(h.get("context_source", "")),
         context_source=h.get("context_source", ""),
+        feedback=feedback,
     )
     recorded = [r.get("verdict") for r in t.attempts]
     replayed = [a.verdict for a in result.attempts]
