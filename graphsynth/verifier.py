@@ -28,6 +28,7 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 from graphsynth.diagnostics import Diagnostic, Location, error
 from graphsynth.dialects import gs
+from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, shorten, show_int
 from graphsynth.dialects.rules import RuleContext, ShapeError, Sig
 from graphsynth.dialects.shapes import check_dim, compare, format_shape, free_symbols, parse_dim
@@ -550,7 +551,7 @@ _NAME_RE = re.compile(
 )
 _MODPATH_RE = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*")
 _VALUE_RE = re.compile(r"[A-Za-z0-9_.$-]+")
-_DTYPES = frozenset(("f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool"))
+_DTYPES = frozenset(DTYPES)
 
 
 def _strings(attr: Any) -> list[str] | None:

@@ -67,25 +67,15 @@ from xdsl.ir import Block, SSAValue
 
 from graphsynth.diagnostics import Diagnostic, GraphsynthError, VerificationError, error
 from graphsynth.dialects import gs
-from graphsynth.dialects.rules import FLOAT_DTYPES, Sig
+from graphsynth.dialects.dtypes import DTYPES, FLOAT_DTYPES
+from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.shapes import Dim, FloorDiv, SymDim, evaluate, format_shape
 
 __all__ = ["CONSTRUCTION_BYTES", "DEFAULT_MEMORY_FRACTION", "LOWERINGS", "TORCH_DTYPES", "LoweringError",
            "default_max_param_bytes", "lower", "lower_graph", "state_attr", "tensor_bytes", "tie_shared_parameters",
            "to_python"]
 
-TORCH_DTYPES: dict[str, torch.dtype] = {
-    "f32": torch.float32,
-    "f16": torch.float16,
-    "bf16": torch.bfloat16,
-    "f64": torch.float64,
-    "i64": torch.int64,
-    "i32": torch.int32,
-    "i16": torch.int16,
-    "i8": torch.int8,
-    "u8": torch.uint8,
-    "bool": torch.bool,
-}
+TORCH_DTYPES: dict[str, torch.dtype] = {name: getattr(torch, d.torch) for name, d in DTYPES.items()}
 
 # Names the generated forward must not use for its arguments: ``self``, and the globals fx's
 # code refers to (a parameter named ``torch`` would shadow the module in the body).

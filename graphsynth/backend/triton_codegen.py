@@ -45,23 +45,17 @@ from typing import Any
 from xdsl.ir import SSAValue
 
 from graphsynth.dialects import gs
+from graphsynth.dialects.dtypes import DTYPES, FLOAT_DTYPES, INT_DTYPES, promote
 
 GENERATOR_VERSION = 1
 
-FLOATS = ("f32", "f16", "bf16", "f64")
-INTS = ("i64", "i32", "i16", "i8", "u8")
+FLOATS = FLOAT_DTYPES
+INTS = INT_DTYPES
 #: dtype -> the triton dtype values of that dtype are computed in.
-COMPUTE = {
-    "f32": "tl.float32", "f16": "tl.float32", "bf16": "tl.float32", "f64": "tl.float64",
-    "i64": "tl.int64", "i32": "tl.int32", "i16": "tl.int16", "i8": "tl.int8", "u8": "tl.uint8", "bool": "tl.int1",
-}
+COMPUTE = {name: d.triton_compute for name, d in DTYPES.items()}
 #: dtype -> the triton dtype of memory.
-STORAGE = {
-    "f32": "tl.float32", "f16": "tl.float16", "bf16": "tl.bfloat16", "f64": "tl.float64",
-    "i64": "tl.int64", "i32": "tl.int32", "i16": "tl.int16", "i8": "tl.int8", "u8": "tl.uint8", "bool": "tl.int1",
-}
-_INT_BITS = {"i64": 64, "i32": 32, "i16": 16, "i8": 8, "u8": 8}
-_RANK = {"bool": 0, "u8": 1, "i8": 1, "i16": 2, "i32": 3, "i64": 4, "f16": 5, "bf16": 5, "f32": 6, "f64": 7}
+STORAGE = {name: d.triton for name, d in DTYPES.items()}
+_INT_BITS = {name: DTYPES[name].bits for name in INT_DTYPES}
 
 
 class Unsupported(Exception):
@@ -592,7 +586,7 @@ def _compare_dtype(s: Step) -> str:
     tensors = [d for d in s.dtypes if d is not None]
     dtype = tensors[0]
     for d in tensors[1:]:
-        dtype = dtype if _RANK[dtype] >= _RANK[d] else d
+        dtype = promote(dtype, d)
     if dtype in ("f16", "bf16") and any(t in ("f16", "bf16") and t != dtype for t in tensors):
         dtype = "f32"
     for r in s.args:

@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphsynth.dialects.dtypes import FLOAT_DTYPES, INT_DTYPES, promote
 from graphsynth.dialects.shapes import (
     Dim,
     Shape,
@@ -25,13 +26,6 @@ from graphsynth.dialects.shapes import (
     numel,
     sub,
 )
-
-FLOAT_DTYPES = ("f32", "f16", "bf16", "f64")
-INT_DTYPES = ("i64", "i32", "i16", "i8", "u8")
-DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
-
-# Type promotion for mixed binary ops, as torch does it for tensors of equal "category".
-_RANK = {"bool": 0, "u8": 1, "i8": 1, "i16": 2, "i32": 3, "i64": 4, "f16": 5, "bf16": 5, "f32": 6, "f64": 7}
 
 
 @dataclass(frozen=True)
@@ -153,10 +147,6 @@ def norm_dim(d: int, rank: int, ctx: RuleContext, arg: int = 0, name: str = "dim
             got=str(d),
         )
     return d % rank if rank else 0
-
-
-def promote(a: str, b: str) -> str:
-    return a if _RANK[a] >= _RANK[b] else b
 
 
 # -- elementwise --------------------------------------------------------------

@@ -36,23 +36,15 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 
 from graphsynth.diagnostics import Diagnostic, FrontendError, Location, error
 from graphsynth.dialects import gs, rules
+from graphsynth.dialects.dtypes import DTYPES as GS_DTYPES
+from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
 from graphsynth.frontend.symbols import SymbolError, value_to_dim
 
-DTYPES: dict[Any, str] = {
-    torch.float32: "f32",
-    torch.float16: "f16",
-    torch.bfloat16: "bf16",
-    torch.float64: "f64",
-    torch.int64: "i64",
-    torch.int32: "i32",
-    torch.int16: "i16",
-    torch.int8: "i8",
-    torch.uint8: "u8",
-    torch.bool: "bool",
-}
-FLOATS = rules.FLOAT_DTYPES
+# torch dtype -> gs dtype name, from the dtype table.
+DTYPES: dict[Any, str] = {getattr(torch, d.torch): name for name, d in GS_DTYPES.items()}
+FLOATS = FLOAT_DTYPES
 _BIG = 2**62  # slice ends at or beyond this mean "to the end"
 _MAX_CONSTANT = 65536  # elements of a non-persistent buffer written inline as a constant
 

@@ -21,6 +21,7 @@ from xdsl.parser.core import ForwardDeclaredValue
 
 from graphsynth.diagnostics import Diagnostic, Location, ParseError, error
 from graphsynth.dialects import gs
+from graphsynth.dialects.dtypes import DTYPE_NAMES, DTYPE_PATTERN
 from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, read_int, shorten
 from graphsynth.dialects.shapes import BoundedMemo, DimSyntaxError, SymDim, check_dim, non_ascii_message, parse_dim
 from graphsynth.dialects.shapes import add as gs_add
@@ -30,7 +31,8 @@ from graphsynth.dialects.shapes import mul as gs_mul
 from graphsynth.dialects.shapes import sub as gs_sub
 from graphsynth.grammar.fastpath import FastReader
 
-_GRAMMAR = (Path(__file__).parent / "gs.lark").read_text()
+# The type words of the grammar come from the dtype table (one place for the dtypes).
+_GRAMMAR = (Path(__file__).parent / "gs.lark").read_text().replace("@DTYPES@", DTYPE_PATTERN)
 # cache=True keeps the built LALR tables in the temp dir (keyed by grammar and Lark version):
 # building them costs ~50 ms of every start, loading them ~4 ms.
 _LARK = Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False, cache=True)
@@ -68,7 +70,7 @@ _TERMINAL_NAMES = {
     "__ANON_0": "'->'",
 }
 
-_TYPE_RE = re.compile(r"^(f64|f32|f16|bf16|i64|i32|i16|i8|u8|bool)\[(.*)\]$")
+_TYPE_RE = re.compile(rf"^({DTYPE_PATTERN})\[(.*)\]$")
 
 
 def source_line(loc: Location | None) -> str | None:
@@ -824,7 +826,7 @@ def _out_of_range(v: Any) -> bool:
 
 
 _short = shorten
-_DTYPE_WORDS = ("f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool")
+_DTYPE_WORDS = DTYPE_NAMES
 
 
 def _show(v: Any) -> str:

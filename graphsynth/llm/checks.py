@@ -413,32 +413,19 @@ def bindings_for(module: Any) -> list[dict[str, int]]:
     return found or [{s: 4 for s in syms}]
 
 
-_TORCH_DTYPES = {
-    "f32": "float32",
-    "f16": "float16",
-    "bf16": "bfloat16",
-    "f64": "float64",
-    "i64": "int64",
-    "i32": "int32",
-    "i16": "int16",
-    "i8": "int8",
-    "u8": "uint8",
-    "bool": "bool",
-}
-
-
 def random_inputs(module: Any, binding: dict[str, int], gen: Any) -> list[Any]:
     """Random tensors for the graph inputs; integers are 0 or 1 (valid indices for any table)."""
     import torch
 
     from graphsynth.dialects import gs
+    from graphsynth.dialects.dtypes import DTYPES
     from graphsynth.dialects.shapes import evaluate
 
     g = gs.graph_ops(module)[0]
     out = []
     for a in g.body.block.args:
         shape = [d if isinstance(d, int) else evaluate(d, binding) for d in a.type.shape]
-        dt = getattr(torch, _TORCH_DTYPES[a.type.dtype.data])
+        dt = getattr(torch, DTYPES[a.type.dtype.data].torch)
         if dt.is_floating_point:
             out.append(torch.randn(shape, generator=gen).to(dt))
         elif dt == torch.bool:

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from graphsynth.diagnostics import Diagnostic
+from graphsynth.dialects.dtypes import DTYPE_NAMES
 from graphsynth.llm.edits import FORMAT_HELP, Offer
 from graphsynth.llm.menu import MenuItem, render_menu
 from graphsynth.llm.proposer import ProposalRequest
@@ -96,7 +97,7 @@ graph NAME(input: TYPE, ...) -> TYPE, ... {
   return %NAME, ...
 }
 
-- TYPE is DTYPE[dims], dtype one of f32 f16 bf16 f64 i64 i32 i16 i8 u8 bool; a dim is an integer or a \
+- TYPE is DTYPE[dims], dtype one of @DTYPES@; a dim is an integer or a \
 symbolic expression over the graph's size symbols (B, S, S+1, 2*D, (H-3)//2+1).
 - Graph inputs and params are referenced by bare name, op results by %NAME. %NAMEs are unique in a graph \
 and defined before use. An op with several results writes `%a: T1, %b: T2 = split(...)`.
@@ -155,7 +156,8 @@ def op_reference() -> str:
 
 @lru_cache(maxsize=1)
 def system_prompt() -> str:
-    return f"{_INTRO}\n{op_reference()}\n\n## Edit format\n\n{FORMAT_HELP}"
+    intro = _INTRO.replace("@DTYPES@", " ".join(DTYPE_NAMES))
+    return f"{intro}\n{op_reference()}\n\n## Edit format\n\n{FORMAT_HELP}"
 
 
 @dataclass
