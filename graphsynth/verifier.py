@@ -147,7 +147,7 @@ class _GraphVerifier:
         return self._printer.name(v)
 
     def report(self, op: Operation, code: str, message: str, **kw: Any) -> None:
-        from graphsynth.grammar.parser import source_line
+        from graphsynth.diagnostics import source_line
 
         opname = op.SPEC.name if isinstance(op, gs.GsOp) else op.name.removeprefix("gs.")
         loc = location(op)
@@ -701,7 +701,7 @@ def _deepest_module(g: gs.GraphOp) -> str | None:
 
 def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
     """Names, property shapes and attribute values of ``g`` that the text form cannot hold."""
-    from graphsynth.grammar.parser import source_line
+    from graphsynth.diagnostics import source_line
 
     out: list[Diagnostic] = []
 

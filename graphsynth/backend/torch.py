@@ -320,7 +320,7 @@ class _Budget:
 
     def _diagnostic(self, op: Any, what: str, name: str, nbytes: int, total: int, limit: int,
                     planned: list[tuple[Any, str, str, int | None]]) -> Diagnostic:
-        from graphsynth.grammar.parser import source_line
+        from graphsynth.diagnostics import source_line
         from graphsynth.verifier import location
 
         try:

@@ -19,7 +19,7 @@ from xdsl.dialects.builtin import ArrayAttr, FileLineColLoc, IntAttr, ModuleOp, 
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.parser.core import ForwardDeclaredValue
 
-from graphsynth.diagnostics import Diagnostic, Location, ParseError, error
+from graphsynth.diagnostics import Diagnostic, Location, ParseError, error, remember_source, source_line
 from graphsynth.dialects import gs
 from graphsynth.dialects.dtypes import DTYPE_NAMES, DTYPE_PATTERN
 from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, read_int, shorten
@@ -37,10 +37,6 @@ _GRAMMAR = (Path(__file__).parent / "gs.lark").read_text().replace("@DTYPES@", D
 # building them costs ~50 ms of every start, loading them ~4 ms.
 _LARK = Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False, cache=True)
 _FAST = FastReader(_LARK)
-
-# Source text by file name, so diagnostics found later (by the verifier) can show the line.
-SOURCES: dict[str, list[str]] = {}
-_MAX_SOURCES = 64
 
 _TERMINAL_NAMES = {
     "_NL": "end of line",
@@ -71,23 +67,6 @@ _TERMINAL_NAMES = {
 }
 
 _TYPE_RE = re.compile(rf"^({DTYPE_PATTERN})\[(.*)\]$")
-
-
-def source_line(loc: Location | None) -> str | None:
-    if loc is None:
-        return None
-    lines = SOURCES.get(loc.file)
-    if lines and 0 < loc.line <= len(lines):
-        return lines[loc.line - 1]
-    return None
-
-
-def _remember(filename: str, text: str) -> None:
-    if len(SOURCES) >= _MAX_SOURCES:
-        SOURCES.pop(next(iter(SOURCES)))
-    # Lines as the parsers count them: at "\n" only (str.splitlines also breaks at \u2028 and
-    # other separators that are not line breaks of the grammar).
-    SOURCES[filename] = [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def parse_type(text: str) -> gs.TensorType:
@@ -152,7 +131,7 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
         except UnicodeDecodeError as e:
             raise ParseError([error("GS103", f"input is not UTF-8 text (byte {e.start})", loc=_byte_loc(text, e.start, filename))]) from None
     text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark, as some editors write
-    _remember(filename, text)
+    remember_source(filename, text)
     if not text.strip():
         raise ParseError([error("GS104", "empty input: expected 'graph NAME(...) -> ... { ... }'", loc=Location(filename, 1, 1))])
     found = _BAD_CHAR.search(text)
