@@ -31,7 +31,7 @@ from graphsynth.dialects import gs
 from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, shorten, show_int
 from graphsynth.dialects.rules import RuleContext, ShapeError, Sig
-from graphsynth.dialects.shapes import check_dim, compare, format_shape, free_symbols, parse_dim
+from graphsynth.dialects.shapes import check_dim, compare, format_shape, free_symbols
 
 
 def verify(module: ModuleOp | gs.GraphOp) -> list[Diagnostic]:
@@ -561,69 +561,27 @@ def _strings(attr: Any) -> list[str] | None:
     return [a.data for a in attr.data]
 
 
-def _attr_ok(kind: str, attr: Attribute, default: Any) -> bool:
-    """Whether an attribute value of ``kind`` is one the text form writes and reads back
-    (memoised: attributes are immutable and the same values recur on every line)."""
+def _attr_ok(a: gs.AttrSpec, attr: Attribute) -> bool:
+    """Whether an attribute value of ``a`` is one the text form writes and reads back
+    (:meth:`AttrSpec.holds`; memoised: attributes are immutable and the same values recur on
+    every line)."""
     # The plain cases first: hashing a list attribute for the memo costs more than checking it.
     t = type(attr)
+    kind = a.kind
     if t is IntAttr:
         return kind in ("int", "dim", "float", "scalar") and MIN_INT <= attr.data <= MAX_INT
-    if t is ArrayAttr and kind in ("ints", "dims") and all(type(a) is IntAttr and MIN_INT <= a.data <= MAX_INT for a in attr.data):
+    if t is ArrayAttr and kind in ("ints", "dims") and all(type(x) is IntAttr and MIN_INT <= x.data <= MAX_INT for x in attr.data):
         return True
-    key = (kind, attr, default is None)
+    key = (kind, attr, a.default is None)
     ok = _ATTR_OK.get(key)
     if ok is None:
         if len(_ATTR_OK) > 1 << 16:
             _ATTR_OK.clear()
-        ok = _ATTR_OK[key] = _attr_ok_uncached(kind, attr, default)
+        ok = _ATTR_OK[key] = a.holds(attr)
     return ok
 
 
 _ATTR_OK: dict[tuple, bool] = {}
-
-
-def _attr_ok_uncached(kind: str, attr: Attribute, default: Any) -> bool:
-    if isinstance(attr, NoneAttr):
-        return default is None
-    try:
-        v = gs.from_attr(attr)
-    except TypeError:
-        return False
-
-    def is_int(x: Any) -> bool:
-        # int64, as the text form reads integers: a larger one would print as text that does
-        # not parse.
-        return isinstance(x, int) and not isinstance(x, bool) and MIN_INT <= x <= MAX_INT
-
-    def is_dim(x: Any) -> bool:
-        if is_int(x):
-            return True
-        try:
-            return isinstance(x, str) and bool(parse_dim(x) is not None)
-        except ValueError:
-            return False
-
-    if kind == "int":
-        return is_int(v)
-    if kind == "float":
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-    if kind == "bool":
-        return isinstance(v, bool)
-    if kind == "scalar":
-        return is_int(v) or isinstance(v, (float, bool))
-    if kind == "str":
-        return isinstance(v, str)
-    if kind == "dtype":
-        return v in _DTYPES
-    if kind == "dim":
-        return is_dim(v)
-    if kind == "ints":
-        return isinstance(v, tuple) and all(is_int(x) for x in v)
-    if kind == "dims":
-        return isinstance(v, tuple) and all(is_dim(x) for x in v)
-    if kind == "floats":
-        return isinstance(v, tuple) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-    return False
 
 
 def _int_out_of_range(attr: Attribute) -> int | None:
@@ -801,7 +759,7 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
                     bad(op, "GS108", f"argument '{a.name}' holds the integer {show_int(lit.data)}, out of range ({MIN_INT}..{MAX_INT})")
             for a in spec.attrs:
                 attr = props.get(a.name)
-                if attr is not None and not _attr_ok(a.kind, attr, None if a.default is gs.REQUIRED else a.default):
+                if attr is not None and not _attr_ok(a, attr):
                     big = _int_out_of_range(attr)
                     if big is not None:
                         bad(op, "GS108", f"attribute '{a.name}' holds the integer {show_int(big)}, out of range ({MIN_INT}..{MAX_INT})")

@@ -24,13 +24,9 @@ from typing import Any, ClassVar
 
 from xdsl.dialects.builtin import (
     ArrayAttr,
-    FloatAttr,
     IntAttr,
-    IntegerAttr,
     NoneAttr,
     StringAttr,
-    f64,
-    i1,
 )
 from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, Region, TypeAttribute
 from xdsl.irdl import (
@@ -51,8 +47,17 @@ from xdsl.utils.exceptions import ParseError as XParseError
 from xdsl.utils.lexer import Span
 
 from graphsynth.dialects import rules
+from graphsynth.dialects.attrs import (
+    KINDS,
+    REQUIRED,
+    AttrSpec,
+    dim_attr,
+    dim_value,  # noqa: F401  (gs.dim_value)
+    from_attr,
+    scalar_attr,
+)
 from graphsynth.dialects.limits import LimitError
-from graphsynth.dialects.shapes import BoundedMemo, Dim, Shape, SymDim, check_dim, format_shape, parse_dim
+from graphsynth.dialects.shapes import BoundedMemo, Dim, Shape, check_dim, format_shape, parse_dim
 
 # -- the tensor type -------------------------------------------------------------------
 
@@ -110,7 +115,7 @@ class TensorType(ParametrizedAttribute, TypeAttribute):
                 d = check_dim(value)
             except LimitError as e:
                 raise DimError(Span(start, parser.pos, parser.lexer.input), e.message, e.code) from None
-            return _dim_attr(d)
+            return dim_attr(d)
 
         dims = parser.parse_comma_separated_list(parser.Delimiter.SQUARE, parse_one)
         parser.parse_punctuation(">")
@@ -144,97 +149,12 @@ def sig_type(sig: rules.Sig) -> TensorType:
     return tensor_type(sig.shape, sig.dtype)
 
 
-# -- attribute kinds: Python values <-> xDSL attributes -----------------------------------
-
-REQUIRED = object()
-
-
-@dataclass(frozen=True)
-class AttrSpec:
-    """An op attribute: ``kind`` is one of int, ints, float, bool, str, dtype, dim, dims,
-    scalar (int/float/bool), floats.
-
-    ``choices``, for a str attribute with a fixed set of values (``gelu``'s ``approximate``):
-    the values it may take.  Declared here, with the attribute, and nowhere else: the verifier
-    refuses any other value (GS209), and :meth:`OpSpec.signature` shows them to ``--list-ops``,
-    the docs and the model's prompt.  A default of None is allowed besides the choices."""
-
-    name: str
-    kind: str
-    default: Any = REQUIRED
-    choices: tuple[str, ...] | None = None
-
-    def allows(self, value: Any) -> bool:
-        """Whether ``value`` is one of the choices (always, for an attribute without any)."""
-        return self.choices is None or value in self.choices or (value is None and self.default is None)
-
-    def describe(self) -> str:
-        """``name=kind`` (required), ``name=default``, or with choices ``name='a'|'b'`` (the
-        default first) and ``name=str('a'|'b')`` when required."""
-        if self.choices is None:
-            return f"{self.name}={self.kind}" if self.default is REQUIRED else f"{self.name}={_fmt_default(self.default)}"
-        options = list(self.choices)
-        if self.default is REQUIRED:
-            return f"{self.name}={self.kind}(" + "|".join(map(repr, options)) + ")"
-        rest = [o for o in options if o != self.default]
-        return f"{self.name}=" + "|".join([_fmt_default(self.default), *map(repr, rest)])
-
-
-def _dim_attr(d: Dim) -> Attribute:
-    return IntAttr(d) if isinstance(d, int) else StringAttr(str(d))
+# -- attribute kinds (graphsynth.dialects.attrs) -----------------------------------------
 
 
 def to_attr(kind: str, value: Any) -> Attribute:
-    if value is None:
-        return NoneAttr()
-    if kind in ("int", "float", "bool", "scalar"):
-        return scalar_attr(value)
-    if kind in ("str", "dtype"):
-        return StringAttr(value)
-    if kind == "dim":
-        return _dim_attr(value)
-    if kind in ("ints", "dims"):
-        return ArrayAttr([_dim_attr(d) for d in value])
-    if kind == "floats":
-        return ArrayAttr([scalar_attr(v) for v in value])
-    raise ValueError(f"unknown attribute kind {kind}")
-
-
-def scalar_attr(value: Any) -> Attribute:
-    if isinstance(value, bool):
-        return IntegerAttr.from_bool(value)
-    if isinstance(value, int):
-        return IntAttr(value)
-    if isinstance(value, SymDim):
-        return StringAttr(str(value))
-    return FloatAttr(float(value), f64)
-
-
-def from_attr(attr: Attribute) -> Any:
-    """The Python value of an attribute (dims come back parsed)."""
-    if isinstance(attr, IntAttr):
-        return attr.data
-    if isinstance(attr, NoneAttr):
-        return None
-    if isinstance(attr, IntegerAttr):
-        v = attr.value.data
-        return bool(v) if attr.type == i1 else v
-    if isinstance(attr, FloatAttr):
-        return attr.value.data
-    if isinstance(attr, StringAttr):
-        return attr.data
-    if isinstance(attr, ArrayAttr):
-        return tuple(from_attr(a) for a in attr.data)
-    raise TypeError(f"unsupported attribute {attr}")
-
-
-def dim_value(value: Any) -> Any:
-    """Attribute values of kind dim/dims keep symbolic entries as text; parse them."""
-    if isinstance(value, str):
-        return parse_dim(value)
-    if isinstance(value, tuple):
-        return tuple(parse_dim(v) if isinstance(v, str) else v for v in value)
-    return value
+    """The xDSL attribute of a value of attribute kind ``kind``."""
+    return KINDS[kind].to_attr(value)
 
 
 # -- op specs ---------------------------------------------------------------------------
@@ -272,16 +192,6 @@ class OpSpec:
         return f"{self.name}({', '.join(parts)})"
 
 
-def _fmt_default(v: Any) -> str:
-    if v is None:
-        return "None"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, tuple):
-        return "[" + ", ".join(map(str, v)) + "]"
-    return repr(v) if isinstance(v, str) else str(v)
-
-
 class GsOp(IRDLOperation):
     """Base of the primitive ops: operands and results are TensorTypes."""
 
@@ -301,8 +211,7 @@ class GsOp(IRDLOperation):
             if attr is None:
                 out[a.name] = None if a.default is REQUIRED else a.default
             else:
-                v = from_attr(attr)
-                out[a.name] = dim_value(v) if a.kind in ("dim", "dims") else v
+                out[a.name] = a.codec.from_attr(attr)
         return out
 
     def arg_layout(self) -> list[Any]:
@@ -668,7 +577,7 @@ def make_op(
         a = spec.attr_index[k]
         if v is None and a.default is None:
             continue
-        props[k] = to_attr(a.kind, v)
+        props[k] = a.codec.to_attr(v)
     if names:
         props["names"] = ArrayAttr([StringAttr(n) for n in names])
     if scope:

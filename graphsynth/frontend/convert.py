@@ -335,7 +335,7 @@ class Converter:
         """Append a gs op; ``out`` (an fx node or a list of Sigs) gives the result types that
         torch.export computed, which the gs rule must agree with."""
         spec = gs.OPS[name].SPEC
-        attrs = {k: v for k, v in (attrs or {}).items() if not _is_default(spec.attr_index[k], v)}
+        attrs = {k: v for k, v in (attrs or {}).items() if not spec.attr_index[k].is_default(v)}
         while args and args[-1] is None and len(args) > 1:
             args = args[:-1]
         sigs = self.infer(name, args, attrs)
@@ -878,17 +878,6 @@ def _sample_equal(a: Dim, b: Dim) -> bool:
 
 def _is_sym(val: Any) -> bool:
     return isinstance(val, (torch.SymInt, torch.SymBool, torch.SymFloat, int, float, bool)) and not isinstance(val, torch.Tensor)
-
-
-def _is_default(spec: gs.AttrSpec, v: Any) -> bool:
-    if spec.default is gs.REQUIRED:
-        return False
-    d = spec.default
-    if isinstance(v, list):
-        v = tuple(v)
-    if isinstance(d, bool) or isinstance(v, bool):
-        return type(d) is type(v) and d == v
-    return v == d and type(v) is type(d) if not isinstance(d, float) else (isinstance(v, (int, float)) and float(v) == d)
 
 
 def _py(x: torch.Tensor) -> Any:
