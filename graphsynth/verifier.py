@@ -158,7 +158,7 @@ class _GraphVerifier:
 
     # -- the walk ------------------------------------------------------------------------
     def run(self) -> list[Diagnostic]:
-        from graphsynth.dialects.rules import CALLEES
+        from graphsynth.dialects.call import CALLEES
 
         token = CALLEES.set(self.callees)
         try:

@@ -122,7 +122,7 @@ class Case:
 def check_rules(graph: gs.GraphOp) -> None:
     """Each op's declared result types are what its shape rule infers (the verifier's check, done
     here too so that these cases pin the rules to torch's behaviour even without it)."""
-    from graphsynth.dialects.rules import CALLEES
+    from graphsynth.dialects.call import CALLEES
     from graphsynth.verifier import callee_signatures
 
     token = CALLEES.set(callee_signatures(graph.parent_op()))  # what `call` checks against

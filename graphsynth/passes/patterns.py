@@ -41,7 +41,7 @@ class Guarded(RewritePattern):
 
     @property
     def label(self) -> str:
-        return type(self.inner).__name__
+        return getattr(self.inner, "label", None) or type(self.inner).__name__
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         acted = rewriter.has_done_action
