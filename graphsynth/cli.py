@@ -492,7 +492,7 @@ def emit(module, form: str, depth: int | None = None) -> str:
         Printer(stream=stream, print_generic_format=True).print_op(module)
         return stream.getvalue() + "\n"
     if form == "python":
-        from graphsynth.backend.torch import to_python
+        from graphsynth.backend.lower import to_python
 
         return to_python(module)
     from graphsynth.grammar.printer import print_ir

@@ -32,6 +32,7 @@ from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, shorten, show_int
 from graphsynth.dialects.rules import RuleContext, ShapeError, Sig
 from graphsynth.dialects.shapes import check_dim, compare, format_shape, free_symbols
+from graphsynth.dialects.traits import Elementwise
 
 
 def verify(module: ModuleOp | gs.GraphOp) -> list[Diagnostic]:
@@ -81,7 +82,7 @@ def _check_call_cycles(module: ModuleOp) -> list[Diagnostic]:
     for g in module.body.block.ops:
         if isinstance(g, gs.GraphOp):
             calls.setdefault(g.sym_name.data, []).extend(
-                (op.attr_values()["callee"], op) for op in g.body.walk() if isinstance(op, gs.GsOp) and op.SPEC.name == "call"
+                (op.attr_values()["callee"], op) for op in g.body.walk() if isinstance(op, gs.Call)
             )
     diags: list[Diagnostic] = []
     reported: set[str] = set()
@@ -305,7 +306,7 @@ class _GraphVerifier:
                 if v.type != r.type:
                     self.report(op, "GS305", f"result #{i} must have the type the region yields, {v.type}, but is declared {r.type}", expected=str(v.type), got=str(r.type))
         for inner in block.ops:
-            if isinstance(inner, gs.GsOp) and not inner.SPEC.elementwise:
+            if isinstance(inner, gs.GsOp) and not inner.has_trait(Elementwise):
                 self.report(inner, "GS211", "only elementwise ops may stand in a fused region")
 
     def verify_primitive(self, op: gs.GsOp) -> None:
@@ -737,7 +738,7 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
         scope = props.get("scope")
         if scope is not None and (not isinstance(scope, StringAttr) or scope.data and scope.data not in table):
             bad(op, "GS211", f"scope {scope} is not a module of the module table")
-        if not op.results and (isinstance(op, gs.FusedOp) or (isinstance(op, gs.GsOp) and op.SPEC.name == "call")):
+        if not op.results and (isinstance(op, gs.FusedOp) or (isinstance(op, gs.Call))):
             # `%a, %b = fused(...)`: an op with no results has no line the text form can write.
             bad(op, "GS211", "an op with no results is dead code that the text form cannot hold (run dce)")
         if isinstance(op, gs.FusedOp):

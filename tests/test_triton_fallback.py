@@ -9,7 +9,7 @@ import torch
 import graphsynth as gs
 from graphsynth.backend import triton as gt
 from graphsynth.backend import triton_codegen as cg
-from graphsynth.backend.torch import LoweringError
+from graphsynth.backend.lower import LoweringError
 from graphsynth.dialects import gs as gsd
 
 

@@ -49,7 +49,8 @@ from xdsl.dialects.builtin import ArrayAttr, StringAttr
 from xdsl.ir import Region
 
 from graphsynth.backend import triton_codegen as cg
-from graphsynth.backend.torch import TORCH_DTYPES, LoweringError, lower_graph
+from graphsynth.backend.base import TORCH_DTYPES, LoweringError
+from graphsynth.backend.fx import lower_graph
 from graphsynth.dialects import gs
 from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.fileio import write_atomic

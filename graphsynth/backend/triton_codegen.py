@@ -13,7 +13,7 @@ generated (``v3``, ``in0``), and literals are Python numbers that we validated a
 attribute strings, scopes) reaches the source; ``gelu``'s ``approximate`` string only selects one
 of two formulas.
 
-Numerics follow the torch lowering of the same region (``graphsynth.backend.torch``), which is
+Numerics follow the torch lowering of the same region (``graphsynth.backend.lower``), which is
 the fallback and the reference:
 
 - each value lives in a *compute* dtype: f16/bf16 compute in f32 (like torch's opmath), the other

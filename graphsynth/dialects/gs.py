@@ -50,6 +50,7 @@ from graphsynth.dialects.structure import (
     set_result_names,
     set_scope,
 )
+from graphsynth.dialects.traits import Activation, is_activation, is_data_movement, is_elementwise, is_random
 from graphsynth.dialects.types import DimError, TensorType, sig_type, tensor_type
 
 FAMILIES: tuple[ModuleType, ...] = (elementwise, linalg, pool, norm, shape, index, reduce, creation, call)
@@ -92,6 +93,12 @@ def ops_with(trait: Any) -> tuple[type[GsOp], ...]:
     return tuple(cls for cls in OP_CLASSES if cls.get_trait(trait) is not None)
 
 
+def activations(*, standard: bool = False) -> tuple[type[GsOp], ...]:
+    """The op classes of the activation family (``Activation`` trait), in declaration order;
+    with ``standard``, only the usual hidden-layer choices (relu, gelu, silu, tanh)."""
+    return tuple(cls for cls in ops_with(Activation) if not standard or cls.get_trait(Activation).standard)
+
+
 def to_attr(kind: str, value: Any) -> Attribute:
     """The xDSL attribute of a value of attribute kind ``kind``."""
     return KINDS[kind].to_attr(value)
@@ -118,11 +125,16 @@ __all__ = [
     "ReturnOp",
     "TensorType",
     "YieldOp",
+    "activations",
     "dim_value",
     "from_attr",
     "graph_ops",
     "gs_op",
     "infer",
+    "is_activation",
+    "is_data_movement",
+    "is_elementwise",
+    "is_random",
     "make_op",
     "op_class",
     "ops_with",

@@ -63,7 +63,7 @@ class NothingReadOutside(PassError):
 
 
 def is_call(op: Operation) -> bool:
-    return isinstance(op, gs.GsOp) and op.SPEC.name == "call"
+    return isinstance(op, gs.Call)
 
 
 def called_names(module: ModuleOp) -> set[str]:
@@ -232,7 +232,7 @@ def outline_module(module: ModuleOp, graph: gs.GraphOp, path: str) -> gs.GraphOp
     # The call, in the module's scope, where the module's last op was.
     taken = taken_names(graph)
     out_names = [value_name(r) or fresh_name(f"{path}.out{i}", taken) for i, r in enumerate(outputs)]
-    call = gs.make_op("call", inputs, {"callee": callee_name}, [r.type for r in outputs], names=out_names, scope=path)
+    call = gs.make_op(gs.Call, inputs, {"callee": callee_name}, [r.type for r in outputs], names=out_names, scope=path)
     ops = list(block.ops)
     first, last = ops.index(members[0]), ops.index(members[-1])
     block.insert_op_after(call, members[-1])
