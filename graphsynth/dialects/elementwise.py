@@ -202,7 +202,7 @@ class Softplus(GsOp):
     args = "input"
     attrs = (A("beta", "float", 1.0), A("threshold", "float", 20.0))
     rule = unary
-    traits = traits_def(Elementwise())
+    traits = traits_def(Elementwise(), Activation(swappable=False))
 
 
 @gs_op
@@ -213,7 +213,7 @@ class Hardtanh(GsOp):
     args = "input"
     attrs = (A("min_val", "float", -1.0), A("max_val", "float", 1.0))
     rule = unary
-    traits = traits_def(Elementwise())
+    traits = traits_def(Elementwise(), Activation(swappable=False))
 
 
 # -- other unary functions ---------------------------------------------------------------------

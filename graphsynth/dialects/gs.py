@@ -94,9 +94,10 @@ def ops_with(trait: Any) -> tuple[type[GsOp], ...]:
 
 
 def activations(*, standard: bool = False) -> tuple[type[GsOp], ...]:
-    """The op classes of the activation family (``Activation`` trait), in declaration order;
-    with ``standard``, only the usual hidden-layer choices (relu, gelu, silu, tanh)."""
-    return tuple(cls for cls in ops_with(Activation) if not standard or cls.get_trait(Activation).standard)
+    """The op classes of the swappable activation family (``Activation(swappable=True)``), in
+    declaration order; with ``standard``, only the usual hidden-layer choices (relu, gelu, silu, tanh)."""
+    return tuple(cls for cls in ops_with(Activation)
+                 if cls.get_trait(Activation).swappable and (not standard or cls.get_trait(Activation).standard))
 
 
 def to_attr(kind: str, value: Any) -> Attribute:

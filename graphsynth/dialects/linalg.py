@@ -24,7 +24,7 @@ from graphsynth.dialects.rules import (
     shape_rule,
 )
 from graphsynth.dialects.shapes import Shape, format_shape, mul
-from graphsynth.dialects.traits import Random, WidthLayer
+from graphsynth.dialects.traits import FusedActivation, Random, WidthLayer
 
 # The activations linear_act fuses (its ``activation`` attribute), from fuse-linear-activation.
 LINEAR_ACTIVATIONS = ("relu", "gelu", "silu")
@@ -229,6 +229,7 @@ class LinearAct(GsOp):
     attrs = (A("activation", "str", REQUIRED, LINEAR_ACTIVATIONS), A("approximate", "str", "none", GELU_APPROXIMATIONS))
     rule = linear_act_rule
     flops = linear_act_flops
+    traits = traits_def(FusedActivation())
 
 
 @gs_op

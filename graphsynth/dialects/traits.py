@@ -68,6 +68,7 @@ __all__ = [
     "Elementwise",
     "FoldsUnits",
     "ForwardsInput",
+    "FusedActivation",
     "LeftUnit",
     "NoopWhenSameType",
     "Normalizes",
@@ -102,9 +103,17 @@ class Creation(OpTrait):
 
 @dataclass(frozen=True)
 class Activation(OpTrait):
-    """An activation function of the swappable family; ``standard`` for the usual choices."""
+    """An activation function: the nonlinearity of a unit.  ``swappable``: a member of the family
+    that one-tensor activations may be swapped within (the LLM menu's swaps); ``standard``: one of
+    the usual hidden-layer choices."""
 
     standard: bool = False
+    swappable: bool = True
+
+
+@dataclass(frozen=True)
+class FusedActivation(OpTrait):
+    """An op that ends in an activation of its own (``linear_act``): a unit's output."""
 
 
 def _always(op: Any) -> bool:
@@ -213,7 +222,8 @@ def is_elementwise(op_or_class: Any) -> bool:
 
 
 def is_activation(op_or_class: Any) -> bool:
-    return has(op_or_class, Activation)
+    """An activation, or an op that applies one to its result (``FusedActivation``)."""
+    return has(op_or_class, Activation) or has(op_or_class, FusedActivation)
 
 
 def is_data_movement(op_or_class: Any) -> bool:
