@@ -540,6 +540,12 @@ def compare(a: Dim, b: Dim) -> bool | None:
         else:
             r = False if _never_zero(diff.items()) else None
         _remember(key, r)
+    if r is None:
+        # What the canonical forms leave open, the symbols' ranges and steps may decide
+        # (graphsynth.dialects.ranges; memoised there with the facts in force).
+        from graphsynth.dialects.ranges import refine_compare
+
+        return refine_compare(a, b)
     return r  # type: ignore[return-value]
 
 
@@ -585,9 +591,15 @@ def _same_sign(d: Dim, sign: int, strict: bool = False) -> bool:
 
 
 def is_positive_known(d: Dim) -> bool:
+    """``d >= 1`` is proved: every coefficient is positive, or the bounds of ``d`` under the
+    symbols' declared ranges (graphsynth.dialects.ranges) say so (``S-1`` when ``S >= 2``)."""
     if isinstance(d, int):
         return d > 0
-    return all(c > 0 for _, c in d.terms)
+    if all(c > 0 for _, c in d.terms):
+        return True
+    from graphsynth.dialects.ranges import is_positive
+
+    return is_positive(d)
 
 
 # -- parsing ---------------------------------------------------------------
