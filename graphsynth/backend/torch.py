@@ -15,8 +15,9 @@ What the lowered module looks like:
   that is not a safe Python identifier is renamed, see :func:`_placeholder_names`), and returns
   the single output or a tuple of outputs.
 - Every ``gs.param`` becomes an ``nn.Parameter`` (kind ``param``) or a registered buffer (kind
-  ``buffer``) at its ``state_dict`` key, inside nested plain ``nn.Module``s, so that
-  ``net.state_dict()`` has exactly the keys (and shapes) of the ParamOps and
+  ``buffer``) at its ``state_dict`` key, inside nested plain ``nn.Module``s (a shared one,
+  ``= KEY``, is the tensor object of the parameter it names, registered under both keys and
+  counted once against the budget), so that ``net.state_dict()`` has exactly the keys (and shapes) of the ParamOps and
   ``net.load_state_dict(model.state_dict())`` works.  A buffer whose op carries the discardable
   attribute ``persistent = false`` is registered non-persistent (kept out of ``state_dict``).
   Values that are part of the program rather than of the model's state (``constant`` ops, and
@@ -177,30 +178,20 @@ def to_python(module: ModuleOp, *, graph: str | None = None) -> str:
 
 
 def tie_shared_parameters(net: nn.Module, model: nn.Module) -> list[list[str]]:
-    """Share in ``net`` the parameters that ``model`` shares (tied weights).
+    """Deprecated, and changes nothing: shared (tied) parameters are part of the IR now
+    (``param lm_head.weight: ... = transformer.wte.weight``), the importer records them and
+    :func:`lower` makes one ``nn.Parameter`` for each group.
 
-    torch.export lists a tied weight once per ``state_dict`` key (``lm_head.weight`` and
-    ``transformer.wte.weight`` in GPT2LMHeadModel), so the IR has one ParamOp per key and the
-    lowered module gets independent copies: outputs match after ``load_state_dict``, gradients of
-    the tied weight do not (the source model sums both uses into one ``.grad``).  Call this after
-    loading the weights to restore the sharing; returns the groups of keys that were tied.
-    """
+    Returns the groups of ``state_dict`` keys that ``net`` holds as one parameter."""
+    import warnings
+
+    warnings.warn("tie_shared_parameters is deprecated and does nothing: lower() shares the parameters the IR "
+                  "declares as shared", DeprecationWarning, stacklevel=2)
     by_tensor: dict[int, list[str]] = {}
-    for name, p in model.named_parameters(remove_duplicate=False):
+    for name, p in net.named_parameters(remove_duplicate=False):
         by_tensor.setdefault(id(p), []).append(name)
-    own = dict(net.named_parameters(remove_duplicate=False))
-    groups = []
-    for names in by_tensor.values():
-        present = [n for n in names if state_attr(net, n) in own]
-        if len(present) < 2:
-            continue
-        keep = own[state_attr(net, present[0])]
-        for other in present[1:]:
-            *path, leaf = state_attr(net, other).split(".")
-            owner = net.get_submodule(".".join(path)) if path else net
-            setattr(owner, leaf, keep)
-        groups.append(present)
-    return groups
+    back = net.meta.get("gs_state_keys", {}) if isinstance(getattr(net, "meta", None), dict) else {}
+    return [[back.get(n, n) for n in names] for names in by_tensor.values() if len(names) > 1]
 
 
 def state_attr(net: nn.Module, key: str) -> str:
@@ -370,7 +361,8 @@ def _planned_allocations(graph_op: gs.GraphOp) -> list[tuple[Any, str, str, int 
         g = todo.pop()
         for op in g.body.walk():
             if isinstance(op, gs.ParamOp):
-                out.append((op, op.kind.data, op.param_name.data, tensor_bytes(_type_of(op.results[0]))))
+                if op.alias_of is None:  # a shared parameter is the tensor of the one it names
+                    out.append((op, op.kind.data, op.param_name.data, tensor_bytes(_type_of(op.results[0]))))
             elif isinstance(op, gs.GsOp):
                 name = op.SPEC.name
                 size = CONSTRUCTION_BYTES.get(name)
@@ -654,6 +646,7 @@ class _Lowerer:
         if self.budget is not None:  # before the first tensor is made
             self.budget.check(_planned_allocations(self.graph_op))
         self._collect_symbols(block)
+        self._guard_symbols()
         self._declare_state(block)
         outputs = self.lower_block(block)
         # A returned constant would alias a buffer of the module; eager code returns a fresh tensor.
@@ -702,13 +695,16 @@ class _Lowerer:
         layout = _state_layout([op.param_name.data for op in params])
         # Only the keys that differ from their attribute path (none, for most models).
         self.state_attrs = {k: a for k, a in layout.items() if k != a}
+        # The tensors first, then their places in block order (the order of the source model's
+        # state_dict): a shared parameter (``= KEY``, verified to name an unshared one of its
+        # type) is the tensor of the one it names, so there is one nn.Parameter under both keys:
+        # one gradient, one update, and the forward reads it through one node.
+        made: dict[str, tuple[Any, fx.Node]] = {}
         for op in params:
             self.op = op
             key = op.param_name.data
             if not all(_SAFE_STATE_PART.match(p) for p in key.split(".")):
                 raise _fail(op, f"state_dict key {key!r} has a part that is not [A-Za-z0-9_]+", value=key)
-            attr = layout[key]
-            parts = attr.split(".")
             sig = _sig(op.results[0])
             shape = []
             for d in sig.shape:
@@ -716,6 +712,16 @@ class _Lowerer:
                     raise _fail(op, f"'{key}' has symbolic shape {format_shape(sig.shape)}; state must be static",
                                 value=key)
                 shape.append(d)
+            if op.alias_of is None:
+                tensor = _initial_value(op, shape, TORCH_DTYPES[sig.dtype], self.device_kind)
+                if op.kind.data == "param":
+                    tensor = nn.Parameter(tensor, requires_grad=sig.dtype in FLOAT_DTYPES)
+                made[key] = (tensor, self.g.get_attr(layout[key]))
+        for op in params:
+            self.op = op
+            key = op.param_name.data
+            tensor, node = made[key if op.alias_of is None else op.alias_of]
+            parts = layout[key].split(".")
             owner = self.root
             try:
                 for p in parts[:-1]:
@@ -724,18 +730,16 @@ class _Lowerer:
                         child = nn.Module()
                         owner.add_module(p, child)
                     owner = child
-                dtype = TORCH_DTYPES[sig.dtype]
-                tensor = _initial_value(op, shape, dtype, self.device_kind)
                 kind = op.kind.data
                 if kind == "param":
-                    owner.register_parameter(parts[-1], nn.Parameter(tensor, requires_grad=sig.dtype in FLOAT_DTYPES))
+                    owner.register_parameter(parts[-1], tensor)
                 elif kind == "buffer":
                     owner.register_buffer(parts[-1], tensor, persistent=_is_persistent(op))
                 else:
                     raise _fail(op, f"'{key}' has kind '{kind}', expected param or buffer", value=key)
             except (KeyError, AttributeError, TypeError) as e:
                 raise _fail(op, f"cannot place '{key}' in the module tree: {e}", value=key) from None
-            self.env[op.results[0]] = self.value_nodes[key] = self.g.get_attr(attr)
+            self.env[op.results[0]] = self.value_nodes[key] = node
 
     # -- symbols and dims ------------------------------------------------------------------
     def _collect_symbols(self, block: Block) -> None:
@@ -757,6 +761,25 @@ class _Lowerer:
                     linear.setdefault(sym, (i, k, c, const))
         for sym, how in linear.items():
             self.symbols.setdefault(sym, how)
+
+    def _guard_symbols(self) -> None:
+        """Checks at the entry of ``forward`` (see backend/guards.py): each declared symbol lies
+        in its range and step, and each symbol solved from ``c*S + k`` divides exactly."""
+        from graphsynth.backend.guards import check_multiple, check_symbol
+        from graphsynth.verifier import valid_symbol_ranges
+
+        arg_names = [a.data for a in self.graph_op.arg_names.data]
+        for name, how in list(self.symbols.items()):
+            if isinstance(how, tuple) and how[2] != 1:
+                i, k, c, const = how
+                size = self.g.call_method("size", (self.placeholders[i], k))
+                self.call(check_multiple, size, name, f"dim {k} of input '{arg_names[i]}'", c, const)
+        for name, r in valid_symbol_ranges(self.graph_op).items():
+            how = self.symbols.get(name)
+            if not isinstance(how, tuple):
+                continue  # not bound by an input: the verifier reports the declaration (GS314)
+            where = f"dim {how[1]} of input '{arg_names[how[0]]}'"
+            self.call(check_symbol, self.symbol(name), name, where, r.low, r.high, r.step)
 
     def symbol(self, name: str) -> Any:
         how = self.symbols.get(name)

@@ -30,7 +30,9 @@ ops...) counts 0 FLOPs.  Ops without a formula (``interpolate``, unknown ops) co
 listed in ``CostReport.unknown``.
 
 Parameters belong to modules by their state_dict prefix, the way ``module.parameters()``
-counts them (a module's count includes its submodules'); buffers are counted apart.
+counts them (a module's count includes its submodules'); buffers are counted apart.  A shared
+parameter (``param lm_head.weight: ... = transformer.wte.weight``) counts once in each module
+that holds one of its keys, and once in the graph.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from typing import Any
 from xdsl.ir import Operation, SSAValue
 
 from graphsynth.dialects import gs
+from graphsynth.dialects.ranges import SymbolRange
 from graphsynth.dialects.shapes import Dim, SymDim, _poly, add, evaluate, free_symbols, mul, numel
 from graphsynth.query.graph_index import GraphIndex, index, query_error
 
@@ -381,7 +384,8 @@ def _add(a: Dim, b: Dim) -> Dim:
     return add(a, b)
 
 
-def _check_bindings(bindings: dict[str, int] | None, needed: set[str]) -> dict[str, int] | None:
+def _check_bindings(bindings: dict[str, int] | None, needed: set[str],
+                    ranges: dict[str, SymbolRange] | None = None) -> dict[str, int] | None:
     if bindings is None:
         return None
     if not isinstance(bindings, dict):
@@ -389,6 +393,10 @@ def _check_bindings(bindings: dict[str, int] | None, needed: set[str]) -> dict[s
     for k, v in bindings.items():
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise query_error("GS704", f"binding {k}={v!r}: symbols stand for positive integers", value=str(k))
+        declared = (ranges or {}).get(k)
+        if declared is not None and not declared.contains(v):
+            raise query_error("GS704", f"binding {k}={v}: the graph declares {k}: {declared.text()}", value=str(k),
+                              expected=declared.text(), got=str(v))
     missing = sorted(needed - set(bindings))
     if missing:
         raise query_error(
@@ -439,7 +447,12 @@ def _totals(ix: GraphIndex) -> tuple[dict[str, ModuleCost], dict[str, int]]:
         mods[p].flops = d
     owned: dict[tuple[str, str], Dim] = {}
     numels: dict[int, Dim] = {}
+    shared: list[tuple[int, str]] = []
     for v in ix.params:
+        target = getattr(ix.values[v].owner, "alias_of", None)
+        if target is not None:
+            shared.append((v, target))
+            continue
         t = ix.values[v].type
         n_el = numels.get(id(t))
         if n_el is None:
@@ -450,6 +463,24 @@ def _totals(ix: GraphIndex) -> tuple[dict[str, ModuleCost], dict[str, int]]:
         for p in ("", *ix.chain(owner)):
             m = mods.get(p)
             if m is not None:
+                setattr(m, field_name, _add(getattr(m, field_name), n_el))
+    # A shared parameter counts once in every module that holds one of its keys (as
+    # module.parameters() does), so once in the graph: modules that already hold the parameter it
+    # names do not count it again.
+    holders: dict[str, set[str]] = {}
+    for v in ix.params:
+        op = ix.values[v].owner
+        name = getattr(op, "param_name", None)
+        if name is not None and getattr(op, "alias_of", None) is None:
+            holders.setdefault(name.data, set()).update(("", *ix.chain(ix.scopes[v])))
+    for v, target in shared:
+        seen = holders.setdefault(target, set())
+        field_name = "buffers" if ix.param_kind[v] == "buffer" else "params"
+        n_el = numel(ix.values[v].type.shape)
+        for p in ("", *ix.chain(ix.scopes[v])):
+            m = mods.get(p)
+            if m is not None and p not in seen:
+                seen.add(p)
                 setattr(m, field_name, _add(getattr(m, field_name), n_el))
     cached = ix.cache["totals"] = (mods, unknown)
     return cached
@@ -469,7 +500,7 @@ def cost(module: Any, bindings: dict[str, int] | None = None, *, graph: str | No
         needed: set[str] = set()
         for d in {id(x): x for m in mods.values() for x in (m.flops, m.params)}.values():
             needed |= free_symbols(d)
-        b = _check_bindings(bindings, needed)
+        b = _check_bindings(bindings, needed, ix.graph.symbol_ranges())
         values: dict[int, int] = {}
         for m in mods.values():
             for attr in ("flops", "params"):
