@@ -591,11 +591,14 @@ def _same_sign(d: Dim, sign: int, strict: bool = False) -> bool:
 
 
 def is_positive_known(d: Dim) -> bool:
-    """``d >= 1`` is proved: every coefficient is positive, or the bounds of ``d`` under the
-    symbols' declared ranges (graphsynth.dialects.ranges) say so (``S-1`` when ``S >= 2``)."""
+    """A length ``d`` is proved valid: every coefficient is positive and every floor atom is
+    non-negative (so ``d >= 0``; ``S//2`` may be 0, never below), or the bounds of ``d`` under
+    the symbols' declared ranges (graphsynth.dialects.ranges) give ``d >= 1`` (``S-1`` when
+    ``S >= 2``).  A positive coefficient on a floor atom of unknown sign, ``(2*B-81)//B``,
+    proves nothing."""
     if isinstance(d, int):
         return d > 0
-    if all(c > 0 for _, c in d.terms):
+    if _same_sign(d, 1):
         return True
     from graphsynth.dialects.ranges import is_positive
 
