@@ -33,8 +33,8 @@ from graphsynth.verifier import verify
 __version__ = "0.1.0"
 
 _LAZY = {
-    "import_torch": ("graphsynth.frontend.torch", "import_torch"),
-    "lower": ("graphsynth.backend.torch", "lower"),
+    "import_torch": ("graphsynth.frontend.importer", "import_torch"),
+    "lower": ("graphsynth.backend.lower", "lower"),
 }
 
 

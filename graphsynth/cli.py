@@ -407,13 +407,13 @@ def parse_mlir(text: str, filename: str):
     gs parser gives them, so verifier diagnostics point into the .mlir file."""
     from xdsl.utils.exceptions import ParseError as XParseError
 
-    from graphsynth.diagnostics import ParseError
+    from graphsynth.diagnostics import ParseError, remember_source
     from graphsynth.dialects.gs import DimError
     from graphsynth.grammar.mlir import GuardedParser, LimitParseError, prescan
-    from graphsynth.grammar.parser import _offset_loc, _remember
+    from graphsynth.grammar.parser import _offset_loc
     from graphsynth.passes.registry import context
 
-    _remember(filename, text)
+    remember_source(filename, text)
     if not re.sub(r"//[^\n]*", "", text).strip():
         raise ParseError([error("GS104", "empty input: expected a builtin.module of gs.graph ops", loc=Location(filename, 1, 1))])
     refused = prescan(text)
@@ -478,7 +478,7 @@ def _locate_mlir_ops(module, text: str, filename: str) -> None:
 
 
 def _with_source(d: Diagnostic) -> Diagnostic:
-    from graphsynth.grammar.parser import source_line
+    from graphsynth.diagnostics import source_line
 
     d.source_line = source_line(d.loc)
     return d
@@ -492,7 +492,7 @@ def emit(module, form: str, depth: int | None = None) -> str:
         Printer(stream=stream, print_generic_format=True).print_op(module)
         return stream.getvalue() + "\n"
     if form == "python":
-        from graphsynth.backend.torch import to_python
+        from graphsynth.backend.lower import to_python
 
         return to_python(module)
     from graphsynth.grammar.printer import print_ir

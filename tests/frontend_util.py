@@ -78,7 +78,7 @@ def compare_lowered(
 ) -> torch.nn.Module:
     """Lower ``module``, load the model's weights, compare outputs at each binding (and, with
     ``grads``, the parameter gradients of a random weighted sum of the outputs)."""
-    from graphsynth.backend.torch import lower
+    from graphsynth.backend.lower import lower
 
     net = lower(module)
     net.load_state_dict(model.state_dict(), strict=True)

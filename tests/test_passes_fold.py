@@ -10,7 +10,7 @@ import torch
 from passes_util import MODEL_INT_HIGH, assert_same_numerics, count_ops, model
 
 import graphsynth as gs
-from graphsynth.backend.torch import lower
+from graphsynth.backend.lower import lower
 
 FOLDABLE = """\
 graph Fold(x: f32[B, 4], n: i64[B]) -> (f32[B, 4], f32[B, 4], f32[2, 3], f32[], i64[3], i64[B], f32[B, 4], f32[B, 3]) {

@@ -357,7 +357,7 @@ def _tolerance(dtype: str, o: Options) -> tuple[float, float]:
 def _random_tensor(shape: Sequence[int], dtype: str, gen: Any, key: str = "") -> Any:
     import torch
 
-    from graphsynth.backend.torch import TORCH_DTYPES
+    from graphsynth.backend.base import TORCH_DTYPES
 
     dt = TORCH_DTYPES[dtype]
     if dt.is_floating_point:
@@ -374,7 +374,7 @@ def check_numerics(before: ModuleOp, after: ModuleOp, o: Options) -> str | None:
     each binding and compare every output; the first difference is the reason returned."""
     import torch
 
-    from graphsynth.backend.torch import lower
+    from graphsynth.backend.lower import lower
 
     bindings = list(o.bindings) if o.bindings is not None else default_bindings(before, o.n_bindings)
     for g in gs.graph_ops(before):
@@ -436,7 +436,7 @@ def _default_input(name: str, shape: list[int], dtype: str, gen: Any) -> Any:
 
 
 def _dtype_name(dt: Any) -> str:
-    from graphsynth.backend.torch import TORCH_DTYPES
+    from graphsynth.backend.base import TORCH_DTYPES
 
     return next(k for k, v in TORCH_DTYPES.items() if v == dt)
 
