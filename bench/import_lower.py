@@ -94,15 +94,14 @@ def max_rel_err(got: Any, want: Any) -> float:
 
 def bench(name: str, runs: int) -> dict[str, Any]:
     model, inputs, dyn = getattr(_models(), name)()  # first: puts the checkout on sys.path
-    from graphsynth.backend.lower import lower_graph, tie_shared_parameters
+    from graphsynth.backend.lower import lower_graph
     from graphsynth.dialects import gs
 
     module, t_export, t_convert = import_in_steps(model, inputs, dyn)
     t_verify, n_diags = verify_time(module)
     graph = gs.graph_ops(module)[0]
     net, t_lower = timed(lambda: lower_graph(graph))
-    net.load_state_dict(model.state_dict())
-    tie_shared_parameters(net, model)
+    net.load_state_dict(model.state_dict(), strict=True)
     net.eval()
     tensors = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
     with torch.no_grad():

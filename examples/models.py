@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-FACTORIES = ("gpt2", "bert", "vit", "resnet", "llama")
+FACTORIES = ("gpt2", "bert", "vit", "resnet", "llama", "t5", "albert", "audio_encoder")
 
 
 def _quiet() -> Any:
@@ -87,6 +87,78 @@ def llama(layers: int = 2, hidden: int = 64, heads: int = 4, kv_heads: int = 2, 
     return model, inputs, {"input_ids": {0: "B", 1: "S"}}
 
 
+def t5(layers: int = 1, hidden: int = 32, heads: int = 2, vocab: int = 64, batch: int = 2, seq: int = 8, target: int = 6) -> tuple:
+    """T5ForConditionalGeneration: one embedding shared by encoder, decoder and lm_head (a group of
+    four tied state_dict keys), relative position buckets, encoder-decoder attention."""
+    T = _quiet()
+    torch.manual_seed(0)
+    cfg = T.T5Config(
+        vocab_size=vocab, d_model=hidden, d_kv=hidden // heads, d_ff=2 * hidden, num_layers=layers,
+        num_decoder_layers=layers, num_heads=heads, decoder_start_token_id=0, pad_token_id=0, tie_word_embeddings=True,
+    )
+    model = T.T5ForConditionalGeneration._from_config(cfg).eval()
+    inputs = {
+        "input_ids": torch.randint(0, vocab, (batch, seq)),
+        "decoder_input_ids": torch.randint(0, vocab, (batch, target)),
+        "use_cache": False,
+        "return_dict": False,
+    }
+    return model, inputs, {"input_ids": {0: "B", 1: "S"}, "decoder_input_ids": {0: "B", 1: "T"}}
+
+
+def albert(layers: int = 3, hidden: int = 32, heads: int = 2, vocab: int = 64, positions: int = 64, batch: int = 2, seq: int = 8) -> tuple:
+    """AlbertForMaskedLM: one layer's weights shared by every layer (one module called three
+    times), factorised embeddings, and the decoder tied to the word embeddings."""
+    T = _quiet()
+    torch.manual_seed(0)
+    cfg = T.AlbertConfig(
+        vocab_size=vocab, embedding_size=16, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        intermediate_size=2 * hidden, max_position_embeddings=positions,
+    )
+    model = T.AlbertForMaskedLM._from_config(cfg).eval()
+    inputs = {"input_ids": torch.randint(0, vocab, (batch, seq)), "return_dict": False}
+    return model, inputs, {"input_ids": {0: "B", 1: "S"}}
+
+
+class AudioEncoder(torch.nn.Module):
+    """A wav2vec2-style feature encoder over raw samples: a pre-emphasis of length S-1 and a
+    strided convolution stack whose output length is (S-400)//320+1 (receptive field 400,
+    stride 320), then a projection.  Defined here rather than taken from transformers so that
+    it needs no download and no audio-specific config."""
+
+    def __init__(self, channels: int = 8, features: int = 4):
+        super().__init__()
+        kernels = [(10, 5)] + [(3, 2)] * 4 + [(2, 2)] * 2
+        convs = []
+        cin = 1
+        for k, s in kernels:
+            convs.append(torch.nn.Conv1d(cin, channels, k, stride=s))
+            cin = channels
+        self.convs = torch.nn.ModuleList(convs)
+        self.norm = torch.nn.LayerNorm(channels)
+        self.proj = torch.nn.Linear(channels, features)
+
+    def forward(self, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        emphasised = samples[:, 1:] - 0.97 * samples[:, :-1]
+        ramp = torch.arange(samples.shape[1] - 1, dtype=samples.dtype, device=samples.device) * 1e-3
+        h = samples.unsqueeze(1)
+        for conv in self.convs:
+            h = torch.nn.functional.gelu(conv(h))
+        return self.proj(self.norm(h.transpose(1, 2))), emphasised * ramp
+
+
+def audio_encoder(batch: int = 2, samples: int = 1600, min_samples: int = 720, max_samples: int = 4000) -> tuple:
+    """AudioEncoder with the sample dim given as ``Dim("S", min=720, max=4000)``: the range
+    makes ``arange(S-1)`` and the conv stack's lengths provably positive.  (torch.export itself
+    needs every conv output to be at least 2 long here, hence 720 rather than 400.)"""
+    from torch.export import Dim
+
+    torch.manual_seed(0)
+    model = AudioEncoder().eval()
+    inputs = {"samples": torch.randn(batch, samples)}
+    return model, inputs, {"samples": {0: "B", 1: Dim("S", min=min_samples, max=max_samples)}}
+
+
 def fresh_inputs(example_inputs: dict[str, Any], bindings: dict[str, int], dynamic_dims: dict[str, Any], seed: int = 1) -> dict[str, Any]:
     """New random inputs like ``example_inputs`` with the dynamic dims set from ``bindings``
     (``{"B": 3, "S": 5}``): integer inputs keep their value range, masks stay 0/1."""
@@ -98,6 +170,7 @@ def fresh_inputs(example_inputs: dict[str, Any], bindings: dict[str, int], dynam
             continue
         shape = list(v.shape)
         for axis, sym in (dynamic_dims.get(name) or {}).items():
+            sym = getattr(sym, "__name__", sym)  # a torch.export.Dim by its name
             if isinstance(sym, str) and sym in bindings:
                 shape[axis] = bindings[sym]
         if v.dtype.is_floating_point:

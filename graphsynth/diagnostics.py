@@ -27,6 +27,12 @@ Codes are stable, grouped by the room that reports them:
   large (a dim whose expanded form, or an integer computed from dims, exceeds the limit),
   GS308 a type or attribute whose materialised size exceeds the budget (an MLIR ``dense``
   attribute with too many elements, an integer type too wide).
+  Shared parameters and symbol declarations: GS310 a shared parameter (``param k: T = other``)
+  names no parameter of the graph, GS311 it differs from the one it shares in type or kind (or
+  has an ``init``), GS312 it shares one that is itself shared (a chain, or a cycle);
+  GS313 a symbol declaration allows no value (``min < 1``, ``max < min``, ``step < 1``, no
+  multiple of the step in the range), is malformed or names a symbol twice, GS314 a declared
+  symbol that no graph input has in its type.
 - GS4xx passes: GS401 a pass's output does not verify, GS402 a pass raised, GS403 a pattern
   reported a change that left the IR identical, GS404 unknown pass or option,
   GS405 a module named by a pass option does not exist (or the path it would create is taken),
@@ -40,7 +46,9 @@ Codes are stable, grouped by the room that reports them:
   GS509 deadline exceeded (a proposal's timeout or the rewrite's deadline; gives the elapsed time).
 - GS6xx import/lowering: GS601 export failed, GS602 unsupported aten op, GS603 specialised
   dynamic dim, GS604 lowering failed, GS605 what lowering would allocate (parameters, buffers,
-  constants) exceeds the budget (``max_param_bytes``) or what torch can address.
+  constants) exceeds the budget (``max_param_bytes``) or what torch can address, GS610 an input
+  of a lowered module binds a symbol outside its declared range or step, or has a size that is
+  not ``c*S + k`` for a positive integer ``S`` (raised by ``forward``).
 - GS7xx graph queries (graphsynth.query): GS701 unknown value or module, GS702 no path,
   GS703 token budget too small for the target, GS704 missing or bad symbol binding,
   GS705 invalid query argument.

@@ -2,8 +2,10 @@
 
 xDSL's ``verify()`` stops at the first error, does not say which op failed and does not check
 dominance; this verifier walks each graph once, checks definitions before uses (and names the
-cycle when there is one), parameter declarations, arity and attributes against the op table,
-then runs each op's shape rule and compares the inferred result types with the declared ones
+cycle when there is one), parameter declarations (shared parameters name an unshared one of
+the same type), symbol declarations, arity and attributes against the op table, then runs
+each op's shape rule (the graph's symbol ranges and steps are facts of the proofs, see
+dialects/ranges.py) and compares the inferred result types with the declared ones
 symbolically.  Plain-int dims never touch the symbolic path, which keeps 10k ops well under the
 0.5 s budget.
 """
@@ -30,6 +32,7 @@ from graphsynth.diagnostics import Diagnostic, Location, error
 from graphsynth.dialects import gs
 from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, shorten, show_int
+from graphsynth.dialects.ranges import SymbolRange, assuming
 from graphsynth.dialects.rules import RuleContext, ShapeError, Sig
 from graphsynth.dialects.shapes import check_dim, compare, format_shape, free_symbols
 from graphsynth.dialects.traits import Elementwise
@@ -152,7 +155,7 @@ class _GraphVerifier:
 
         opname = op.SPEC.name if isinstance(op, gs.GsOp) else op.name.removeprefix("gs.")
         loc = location(op)
-        value = self.name(op.results[0]) if op.results else None
+        value = kw.pop("value", None) or (self.name(op.results[0]) if op.results else None)
         d = error(code, f"{opname}: {message}", op=opname, value=value, loc=loc, **kw)
         d.source_line = source_line(loc)
         self.diags.append(d)
@@ -163,7 +166,9 @@ class _GraphVerifier:
 
         token = CALLEES.set(self.callees)
         try:
-            return self._run()
+            # Shape proofs use what the graph declares about its symbols (ranges, steps).
+            with assuming(valid_symbol_ranges(self.graph)):
+                return self._run()
         finally:
             CALLEES.reset(token)
 
@@ -187,10 +192,74 @@ class _GraphVerifier:
                 self.report(g, "GS211", f"graph input #{a.index} has type {a.type}, expected a gs tensor type")
         if len(g.arg_names.data) != len(block.args):
             self.report(g, "GS211", f"graph declares {len(g.arg_names.data)} input names for {len(block.args)} inputs")
+        self.check_symbol_declarations(g)
         self.params: dict[str, gs.ParamOp] = {}
         self.verify_block(block, top=True)
+        self.check_aliases()
         self.check_order(block)
         return self.diags
+
+    def check_symbol_declarations(self, g: gs.GraphOp) -> None:
+        """GS313 for a declaration that is no set of positive integers (or names a symbol
+        twice), GS314 for one of a symbol no graph input has (nothing could bind it)."""
+        seen: set[str] = set()
+        for entry in g.symbols.data if g.symbols is not None else ():
+            decl = gs.symbol_entry(entry)
+            if decl is None:
+                continue  # malformed: text_form_problems reported it
+            name, r = decl
+            if name in seen:
+                self.report(g, "GS313", f"symbol '{name}' is declared twice", value=name)
+                continue
+            seen.add(name)
+            problem = r.problem()
+            if problem is not None:
+                self.report(g, "GS313", f"symbol '{name}': {r.text()} allows no value: {problem}", value=name,
+                            got=r.text(), fix="declare [min, max] with 1 <= min <= max and step >= 1")
+            elif name not in self.symbols:
+                known = ", ".join(sorted(self.symbols)) or "none"
+                self.report(g, "GS314", f"symbol '{name}' is declared, but no graph input has it in its type (symbols: {known})",
+                            value=name, fix=f"remove the declaration of '{name}', or use it in an input's type")
+
+    def check_aliases(self) -> None:
+        """A shared parameter names another parameter of the graph (GS310), one that is not
+        itself shared (GS312: no chains, no cycles), of the same type and kind (GS311)."""
+        for name, op in self.params.items():
+            target = op.alias_of
+            if target is None:
+                continue
+            other = self.params.get(target)
+            if other is None:
+                close = _close(target, list(self.params))
+                self.report(op, "GS310", f"parameter '{name}' shares '{target}', which is not a parameter of this graph",
+                            value=name, got=target, fix=f"did you mean {close}?" if close else "declare the shared parameter first")
+                continue
+            if other.alias_of is not None or target == name:
+                chain = [name]
+                while len(chain) <= len(self.params):
+                    nxt = self.params[chain[-1]].alias_of if chain[-1] in self.params else None
+                    if nxt is None:
+                        break
+                    chain.append(nxt)
+                    if nxt in chain[:-1]:
+                        break
+                shown = " -> ".join(chain if len(chain) <= 8 else [*chain[:4], "...", *chain[-3:]])
+                root = chain[-1]
+                cyclic = root in chain[:-1]
+                what = "parameters that share each other in a cycle" if cyclic else "a parameter that is itself shared"
+                self.report(op, "GS312", f"parameter '{name}' shares {what} ({shown})", value=name, relation=shown,
+                            fix=None if cyclic or root not in self.params else f"write '= {root}': shared parameters name one that is not shared")
+                continue
+            mine, theirs = op.results[0].type, other.results[0].type
+            if mine != theirs:
+                self.report(op, "GS311", f"parameter '{name}' shares '{target}', so it must have its type {theirs}, got {mine}",
+                            value=name, expected=str(theirs), got=str(mine), fix=f"declare it as {theirs}")
+            elif op.kind.data != other.kind.data:
+                self.report(op, "GS311", f"'{name}' is a {op.kind.data} and shares '{target}', which is a {other.kind.data}",
+                            value=name, expected=other.kind.data, got=op.kind.data)
+            elif op.attributes.get("init") is not None:
+                self.report(op, "GS311", f"parameter '{name}' shares '{target}' and takes its value from it; it cannot have an init",
+                            value=name, fix="remove init=...")
 
     def verify_block(self, block: Block, top: bool) -> None:
         last = block.last_op
@@ -555,6 +624,22 @@ _VALUE_RE = re.compile(r"[A-Za-z0-9_.$-]+")
 _DTYPES = frozenset(DTYPES)
 
 
+_SYMBOL_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def valid_symbol_ranges(g: gs.GraphOp) -> dict[str, SymbolRange]:
+    """The declared ranges of ``g`` that are sets of positive integers (the others are
+    reported and assumed nothing of)."""
+    return {n: r for n, r in g.symbol_ranges().items() if r.problem() is None}
+
+
+def _close(word: str, choices: list[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
+    return ", ".join(f"'{c}'" for c in found) if found else None
+
+
 def _strings(attr: Any) -> list[str] | None:
     """The strings of an ArrayAttr of StringAttr, or None when it is anything else."""
     if not isinstance(attr, ArrayAttr) or not all(isinstance(a, StringAttr) for a in attr.data):
@@ -703,6 +788,14 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
             bad(g, "GS211", f"module table entry [{path!r}, {cls!r}, {parent!r}]: path and class must be names")
         elif parent and parent not in table:
             bad(g, "GS211", f"module '{path}' has the parent '{parent}', which is not in the module table")
+    for entry in g.symbols.data if g.symbols is not None else ():
+        decl = gs.symbol_entry(entry)
+        if decl is None:
+            bad(g, "GS313", f"symbols entry {shorten(str(entry), 120)} must be [name, min, max or 'inf', step]")
+        elif not _SYMBOL_RE.fullmatch(decl[0]):
+            bad(g, "GS313", f"symbol name {decl[0]!r} is not a symbol (letters, digits and _, not starting with a digit)")
+        elif any(not MIN_INT <= v <= MAX_INT for v in (decl[1].min, decl[1].max or 0, decl[1].step)):
+            bad(g, "GS108", f"symbol '{decl[0]}' has a bound out of range ({MIN_INT}..{MAX_INT})")
     too_deep = _deepest_module(g)
     if too_deep is not None:
         bad(g, "GS109", f"module '{too_deep}' nests more than {MAX_NESTING_DEPTH} modules deep (the text form's limit)")
@@ -724,6 +817,9 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
                 bad(op, "GS202", f"parameter '{op.param_name.data}' has the name of a graph input")
             if op.kind.data not in ("param", "buffer"):
                 bad(op, "GS211", f"parameter '{op.param_name.data}' has kind {op.kind.data!r}, expected param or buffer")
+            alias = op.properties.get("alias")
+            if alias is not None and not (isinstance(alias, StringAttr) and _NAME_RE.fullmatch(alias.data)):
+                bad(op, "GS211", f"parameter '{op.param_name.data}' shares {shorten(str(alias), 80)}, which is not a parameter name")
             init = op.attributes.get("init")
             if init is not None and not (isinstance(init, StringAttr) and gs.INIT_RE.fullmatch(init.data)):
                 bad(op, "GS211", f"parameter '{op.param_name.data}' has init {init}, expected \"zeros\", \"ones\" or \"normal:<std>\"")

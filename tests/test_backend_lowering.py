@@ -405,11 +405,11 @@ def test_to_python_lists_state_and_code() -> None:
     compile(text, "<emit>", "exec")  # comments plus a function: valid Python to read
 
 
-def test_tie_shared_parameters_restores_tied_gradients() -> None:
+def test_shared_parameters_lower_to_one_parameter_with_the_source_gradients() -> None:
     text = """
 graph Tied(ids: i64[B, S]) -> f32[B, S, 10] {
   param wte.weight: f32[10, 4]
-  param lm_head.weight: f32[10, 4]
+  param lm_head.weight: f32[10, 4] = wte.weight
   %0: f32[B, S, 4] = embedding(wte.weight, ids)
   %1: f32[B, S, 10] = linear(%0, lm_head.weight)
   return %1
@@ -428,13 +428,17 @@ graph Tied(ids: i64[B, S]) -> f32[B, S, 10] {
 
     model = TiedModel()
     net = lower(parse_ir(text))
-    net.load_state_dict(model.state_dict())
-    assert tie_shared_parameters(net, model) == [["wte.weight", "lm_head.weight"]]
+    assert list(net.state_dict()) == list(model.state_dict()) == ["wte.weight", "lm_head.weight"]
+    net.load_state_dict(model.state_dict(), strict=True)
     assert net.lm_head.weight is net.wte.weight
+    assert [n for n, _ in net.named_parameters()] == ["wte.weight"]
     ids = torch.randint(0, 10, (2, 3))
     net(ids).pow(2).sum().backward()
     model(ids).pow(2).sum().backward()
     torch.testing.assert_close(net.wte.weight.grad, model.wte.weight.grad)
+    with pytest.warns(DeprecationWarning):
+        assert tie_shared_parameters(net, model) == [["wte.weight", "lm_head.weight"]]
+    assert net.lm_head.weight is net.wte.weight
 
 
 def test_pow_with_negative_literal_base_keeps_its_sign() -> None:

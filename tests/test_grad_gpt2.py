@@ -10,7 +10,6 @@ import torch
 
 import graphsynth as gs
 from graphsynth import grad
-from graphsynth.backend.lower import tie_shared_parameters
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 sys.path.insert(0, str(EXAMPLES))
@@ -27,8 +26,7 @@ def gpt():
     model, inputs, dims = gpt2(layers=2, hidden=32, heads=2, vocab=64, positions=32, batch=2, seq=6)
     module = gs.import_torch(model, inputs, dims)
     net = gs.lower(module)
-    net.load_state_dict(model.state_dict())
-    tie_shared_parameters(net, model)
+    net.load_state_dict(model.state_dict(), strict=True)
     rec = grad.instrument(net, module)
     ids = inputs["input_ids"]
     _loss(net(ids), ids).backward()

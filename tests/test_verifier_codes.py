@@ -54,6 +54,11 @@ CASES: dict[str, tuple[str, int, str | None, str | None, str | None]] = {
     "GS304": ("  %0: f32[B, 4] = add(x, y)\n", 2, "add", "B or 1", "S"),
     "GS305": ("  %0: f32[B, 5] = relu(x)\n", 2, "relu", "f32[B, 4]", "f32[B, 5]"),
     "GS306": ("  %0: f32[B, 4] = softmax(x, dim=3)\n", 2, "softmax", "dim in [-2, 1]", "3"),
+    "GS310": ("  param head: f32[4] = wt\n", 2, "param", None, "wt"),
+    "GS311": ("  param w: f32[4]\n  param v: f32[5] = w\n", 3, "param", "f32[4]", "f32[5]"),
+    "GS312": ("  param a: f32[4]\n  param b: f32[4] = a\n  param c: f32[4] = b\n", 4, "param", None, None),
+    "GS313": ("  symbol S: [5, 2]\n", 2, "symbol", None, "[5, 2]"),
+    "GS314": ("  symbol T: [2, 8]\n", 1, "graph", None, None),
     "GS307": ("  %0: f32[B, " + "*".join(f"(B+{i})" for i in range(40)) + "] = relu(x)\n", 2, None, None, None),
 }
 # GS308 (an attribute or type that would materialise too much) has no text form: MLIR input only

@@ -168,7 +168,8 @@ def planned_allocations(graph_op: gs.GraphOp) -> list[tuple[Any, str, str, int |
         g = todo.pop()
         for op in g.body.walk():
             if isinstance(op, gs.ParamOp):
-                out.append((op, op.kind.data, op.param_name.data, tensor_bytes(type_of(op.results[0]))))
+                if op.alias_of is None:  # a shared parameter is the tensor of the one it names
+                    out.append((op, op.kind.data, op.param_name.data, tensor_bytes(type_of(op.results[0]))))
             elif isinstance(op, gs.GsOp):
                 name = op.SPEC.name
                 size = ALLOCATES.get(type(op))

@@ -15,8 +15,9 @@ What the lowered module looks like:
   that is not a safe Python identifier is renamed, see :func:`~graphsynth.backend.state.placeholder_names`),
   and returns the single output or a tuple of outputs.
 - Every ``gs.param`` becomes an ``nn.Parameter`` (kind ``param``) or a registered buffer (kind
-  ``buffer``) at its ``state_dict`` key, inside nested plain ``nn.Module``s, so that
-  ``net.state_dict()`` has exactly the keys (and shapes) of the ParamOps and
+  ``buffer``) at its ``state_dict`` key, inside nested plain ``nn.Module``s (a shared one,
+  ``= KEY``, is the tensor object of the parameter it names, registered under both keys and
+  counted once against the budget), so that ``net.state_dict()`` has exactly the keys (and shapes) of the ParamOps and
   ``net.load_state_dict(model.state_dict())`` works.  A buffer whose op carries the discardable
   attribute ``persistent = false`` is registered non-persistent (kept out of ``state_dict``).
   Values that are part of the program rather than of the model's state (``constant`` ops, and
@@ -25,6 +26,8 @@ What the lowered module looks like:
 - Symbolic dims in attributes (reshape/expand shapes, slice bounds, arange ends, full shapes ...)
   are computed at run time: each symbol is bound once to a dim of a graph input
   (``x.size(k)``), and each dim expression becomes fx integer arithmetic, shared between ops.
+  ``forward`` first checks each binding against the symbol's declared range and step (GS610,
+  :mod:`graphsynth.backend.guards`).
   Types drive the lowering everywhere a runtime value could disagree with them (squeeze removes
   exactly the dims the type says are 1; reshape uses reshape semantics, never ``view``).
 - ``gs.fused`` regions are inlined by default; the ``fused`` hook may turn a region into a call of
@@ -120,6 +123,7 @@ class FxLowerer:
         if self.budget is not None:  # before the first tensor is made
             self.budget.check(planned_allocations(self.graph_op))
         self._collect_symbols(block)
+        self._guard_symbols()
         self._declare_state(block)
         outputs = self.lower_block(block)
         # A returned constant would alias a buffer of the module; eager code returns a fresh tensor.
@@ -168,20 +172,33 @@ class FxLowerer:
         layout = state_layout([op.param_name.data for op in params])
         # Only the keys that differ from their attribute path (none, for most models).
         self.state_attrs = {k: a for k, a in layout.items() if k != a}
+        # The tensors first, then their places in block order (the order of the source model's
+        # state_dict): a shared parameter (``= KEY``, verified to name an unshared one of its
+        # type) is the tensor of the one it names, so there is one nn.Parameter under both keys:
+        # one gradient, one update, and the forward reads it through one node.
+        made: dict[str, tuple[Any, fx.Node]] = {}
         for op in params:
             self.op = op
             key = op.param_name.data
             if not all(SAFE_STATE_PART.match(p) for p in key.split(".")):
                 raise fail(op, f"state_dict key {key!r} has a part that is not [A-Za-z0-9_]+", value=key)
-            attr = layout[key]
-            parts = attr.split(".")
             sig = sig_of(op.results[0])
             shape = []
             for d in sig.shape:
                 if not isinstance(d, int):
                     raise fail(op, f"'{key}' has symbolic shape {format_shape(sig.shape)}; state must be static",
-                                value=key)
+                               value=key)
                 shape.append(d)
+            if op.alias_of is None:
+                tensor = initial_value(op, shape, TORCH_DTYPES[sig.dtype], self.device_kind)
+                if op.kind.data == "param":
+                    tensor = nn.Parameter(tensor, requires_grad=sig.dtype in FLOAT_DTYPES)
+                made[key] = (tensor, self.g.get_attr(layout[key]))
+        for op in params:
+            self.op = op
+            key = op.param_name.data
+            tensor, node = made[key if op.alias_of is None else op.alias_of]
+            parts = layout[key].split(".")
             owner = self.root
             try:
                 for p in parts[:-1]:
@@ -190,18 +207,16 @@ class FxLowerer:
                         child = nn.Module()
                         owner.add_module(p, child)
                     owner = child
-                dtype = TORCH_DTYPES[sig.dtype]
-                tensor = initial_value(op, shape, dtype, self.device_kind)
                 kind = op.kind.data
                 if kind == "param":
-                    owner.register_parameter(parts[-1], nn.Parameter(tensor, requires_grad=sig.dtype in FLOAT_DTYPES))
+                    owner.register_parameter(parts[-1], tensor)
                 elif kind == "buffer":
                     owner.register_buffer(parts[-1], tensor, persistent=is_persistent(op))
                 else:
                     raise fail(op, f"'{key}' has kind '{kind}', expected param or buffer", value=key)
             except (KeyError, AttributeError, TypeError) as e:
                 raise fail(op, f"cannot place '{key}' in the module tree: {e}", value=key) from None
-            self.env[op.results[0]] = self.value_nodes[key] = self.g.get_attr(attr)
+            self.env[op.results[0]] = self.value_nodes[key] = node
 
     # -- symbols and dims ------------------------------------------------------------------
     def _collect_symbols(self, block: Block) -> None:
@@ -223,6 +238,25 @@ class FxLowerer:
                     linear.setdefault(sym, (i, k, c, const))
         for sym, how in linear.items():
             self.symbols.setdefault(sym, how)
+
+    def _guard_symbols(self) -> None:
+        """Checks at the entry of ``forward`` (see backend/guards.py): each declared symbol lies
+        in its range and step, and each symbol solved from ``c*S + k`` divides exactly."""
+        from graphsynth.backend.guards import check_multiple, check_symbol
+        from graphsynth.verifier import valid_symbol_ranges
+
+        arg_names = [a.data for a in self.graph_op.arg_names.data]
+        for name, how in list(self.symbols.items()):
+            if isinstance(how, tuple) and how[2] != 1:
+                i, k, c, const = how
+                size = self.g.call_method("size", (self.placeholders[i], k))
+                self.g.call_function(check_multiple, (size, name, f"dim {k} of input '{arg_names[i]}'", c, const))
+        for name, r in valid_symbol_ranges(self.graph_op).items():
+            how = self.symbols.get(name)
+            if not isinstance(how, tuple):
+                continue  # not bound by an input: the verifier reports the declaration (GS314)
+            where = f"dim {how[1]} of input '{arg_names[how[0]]}'"
+            self.g.call_function(check_symbol, (self.symbol(name), name, where, r.low, r.high, r.step))
 
     def symbol(self, name: str) -> Any:
         how = self.symbols.get(name)

@@ -140,30 +140,20 @@ def state_attr(net: nn.Module, key: str) -> str:
 
 
 def tie_shared_parameters(net: nn.Module, model: nn.Module) -> list[list[str]]:
-    """Share in ``net`` the parameters that ``model`` shares (tied weights).
+    """Deprecated, and changes nothing: shared (tied) parameters are part of the IR now
+    (``param lm_head.weight: ... = transformer.wte.weight``), the importer records them and
+    lowering makes one ``nn.Parameter`` for each group.
 
-    torch.export lists a tied weight once per ``state_dict`` key (``lm_head.weight`` and
-    ``transformer.wte.weight`` in GPT2LMHeadModel), so the IR has one ParamOp per key and the
-    lowered module gets independent copies: outputs match after ``load_state_dict``, gradients of
-    the tied weight do not (the source model sums both uses into one ``.grad``).  Call this after
-    loading the weights to restore the sharing; returns the groups of keys that were tied.
-    """
+    Returns the groups of ``state_dict`` keys that ``net`` holds as one parameter."""
+    import warnings
+
+    warnings.warn("tie_shared_parameters is deprecated and does nothing: lower() shares the parameters the IR "
+                  "declares as shared", DeprecationWarning, stacklevel=2)
     by_tensor: dict[int, list[str]] = {}
-    for name, p in model.named_parameters(remove_duplicate=False):
+    for name, p in net.named_parameters(remove_duplicate=False):
         by_tensor.setdefault(id(p), []).append(name)
-    own = dict(net.named_parameters(remove_duplicate=False))
-    groups = []
-    for names in by_tensor.values():
-        present = [n for n in names if state_attr(net, n) in own]
-        if len(present) < 2:
-            continue
-        keep = own[state_attr(net, present[0])]
-        for other in present[1:]:
-            *path, leaf = state_attr(net, other).split(".")
-            owner = net.get_submodule(".".join(path)) if path else net
-            setattr(owner, leaf, keep)
-        groups.append(present)
-    return groups
+    back = net.meta.get("gs_state_keys", {}) if isinstance(getattr(net, "meta", None), dict) else {}
+    return [[back.get(n, n) for n in names] for names in by_tensor.values() if len(names) > 1]
 
 
 def is_persistent(op: gs.ParamOp) -> bool:

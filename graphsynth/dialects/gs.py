@@ -39,6 +39,7 @@ from graphsynth.dialects.opbase import ArgSpec, GsOp, OpSpec, gs_op, infer, make
 from graphsynth.dialects.structure import (
     INIT_RE,
     STRUCTURE_OPS,
+    UNBOUNDED,
     FusedOp,
     GraphOp,
     ParamOp,
@@ -49,6 +50,8 @@ from graphsynth.dialects.structure import (
     result_names,
     set_result_names,
     set_scope,
+    symbol_entry,
+    symbols_attr,
 )
 from graphsynth.dialects.traits import Activation, is_activation, is_data_movement, is_elementwise, is_random
 from graphsynth.dialects.types import DimError, TensorType, sig_type, tensor_type
@@ -115,6 +118,7 @@ __all__ = [
     "OP_CLASSES",
     "REQUIRED",
     "STRUCTURE_OPS",
+    "UNBOUNDED",
     "ArgSpec",
     "AttrSpec",
     "DimError",
@@ -145,6 +149,8 @@ __all__ = [
     "set_result_names",
     "set_scope",
     "sig_type",
+    "symbol_entry",
+    "symbols_attr",
     "tensor_type",
     "to_attr",
     *(cls.__name__ for cls in OP_CLASSES),

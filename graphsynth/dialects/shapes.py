@@ -540,6 +540,12 @@ def compare(a: Dim, b: Dim) -> bool | None:
         else:
             r = False if _never_zero(diff.items()) else None
         _remember(key, r)
+    if r is None:
+        # What the canonical forms leave open, the symbols' ranges and steps may decide
+        # (graphsynth.dialects.ranges; memoised there with the facts in force).
+        from graphsynth.dialects.ranges import refine_compare
+
+        return refine_compare(a, b)
     return r  # type: ignore[return-value]
 
 
@@ -585,9 +591,18 @@ def _same_sign(d: Dim, sign: int, strict: bool = False) -> bool:
 
 
 def is_positive_known(d: Dim) -> bool:
+    """A length ``d`` is proved valid: every coefficient is positive and every floor atom is
+    non-negative (so ``d >= 0``; ``S//2`` may be 0, never below), or the bounds of ``d`` under
+    the symbols' declared ranges (graphsynth.dialects.ranges) give ``d >= 1`` (``S-1`` when
+    ``S >= 2``).  A positive coefficient on a floor atom of unknown sign, ``(2*B-81)//B``,
+    proves nothing."""
     if isinstance(d, int):
         return d > 0
-    return all(c > 0 for _, c in d.terms)
+    if _same_sign(d, 1):
+        return True
+    from graphsynth.dialects.ranges import is_positive
+
+    return is_positive(d)
 
 
 # -- parsing ---------------------------------------------------------------

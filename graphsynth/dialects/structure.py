@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from xdsl.dialects.builtin import ArrayAttr, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, IntAttr, StringAttr
 from xdsl.ir import Attribute, Block, Region
 from xdsl.irdl import (
     IRDLOperation,
@@ -29,6 +29,7 @@ from xdsl.irdl import (
 )
 from xdsl.traits import IsTerminator, Pure
 
+from graphsynth.dialects.ranges import SymbolRange
 from graphsynth.dialects.types import TensorType
 
 
@@ -44,15 +45,53 @@ class GraphOp(IRDLOperation):
     arg_names = prop_def(ArrayAttr)
     output_types = prop_def(ArrayAttr)
     modules = prop_def(ArrayAttr)
+    # What the graph declares about its symbols: [[name, min, max, step], ...] (max is
+    # "inf" when unbounded); absent when nothing is declared.  See dialects/ranges.py.
+    symbols = opt_prop_def(ArrayAttr)
     body = region_def("single_block")
 
     @property
     def graph_name(self) -> str:
         return self.sym_name.data
 
+    def symbol_ranges(self) -> dict[str, SymbolRange]:
+        """name -> declared range, for the well-formed entries (the verifier reports the
+        others, GS313)."""
+        out: dict[str, SymbolRange] = {}
+        for entry in self.symbols.data if self.symbols is not None else ():
+            r = symbol_entry(entry)
+            if r is not None and r[0] not in out:
+                out[r[0]] = r[1]
+        return out
+
     def module_table(self) -> dict[str, tuple[str, str]]:
         """path -> (class name, parent path)."""
         return {e.data[0].data: (e.data[1].data, e.data[2].data) for e in self.modules.data}
+
+
+UNBOUNDED = StringAttr("inf")  # the max of a symbol without an upper bound
+
+
+def symbol_entry(entry: Attribute) -> tuple[str, SymbolRange] | None:
+    """One entry of ``gs.graph``'s ``symbols``, or None when it is malformed."""
+    if not isinstance(entry, ArrayAttr) or len(entry.data) != 4:
+        return None
+    name, lo, hi, step = entry.data
+    if not (isinstance(name, StringAttr) and isinstance(lo, IntAttr) and isinstance(step, IntAttr)):
+        return None
+    if not (isinstance(hi, IntAttr) or hi == UNBOUNDED):
+        return None
+    return name.data, SymbolRange(lo.data, hi.data if isinstance(hi, IntAttr) else None, step.data)
+
+
+def symbols_attr(ranges: dict[str, SymbolRange]) -> ArrayAttr | None:
+    """The ``symbols`` property for ``ranges`` (declared order; default ranges left out)."""
+    rows = [
+        ArrayAttr([StringAttr(n), IntAttr(r.min), UNBOUNDED if r.max is None else IntAttr(r.max), IntAttr(r.step)])
+        for n, r in ranges.items()
+        if not r.is_default()
+    ]
+    return ArrayAttr(rows) if rows else None
 
 
 INIT_RE = re.compile(r"zeros|ones|normal:[0-9]*\.?[0-9]+(e[+-]?[0-9]+)?")
@@ -70,8 +109,19 @@ class ParamOp(IRDLOperation):
     name = "gs.param"
     param_name = prop_def(StringAttr, prop_name="name")
     kind = prop_def(StringAttr)
+    # Shared (tied) parameters: the state_dict key of the parameter this one is another name
+    # for (GPT-2's lm_head.weight is transformer.wte.weight).  Printed as
+    # ``param lm_head.weight: f32[V, D] = transformer.wte.weight``; the two keys stay in the
+    # state_dict, the lowering makes one nn.Parameter, counts count it once.
+    alias = opt_prop_def(StringAttr)
     out = var_result_def(TensorType)
     # Not Pure: dce must keep unused parameters, they are part of the state_dict contract.
+
+    @property
+    def alias_of(self) -> str | None:
+        """The key of the parameter this one shares, or None."""
+        a = self.properties.get("alias")
+        return a.data if isinstance(a, StringAttr) else None
 
 
 @irdl_op_definition

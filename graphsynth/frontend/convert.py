@@ -36,6 +36,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from graphsynth.diagnostics import Diagnostic, FrontendError, Location, error
 from graphsynth.dialects import gs, rules
 from graphsynth.dialects.dtypes import FLOAT_DTYPES
+from graphsynth.dialects.ranges import SymbolRange, assuming
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
 from graphsynth.frontend import aten  # noqa: F401 - the ATen handlers, registered in HANDLERS
@@ -394,7 +395,35 @@ class Converter:
         return self.e1(gs.Constant, [], {"value": values, "shape": shape, "dtype": dtype})
 
     # -- the walk -------------------------------------------------------------------------
+    def symbol_ranges(self) -> dict[str, SymbolRange]:
+        """What export knows about each symbol (``ep.range_constraints``), in the user's names:
+        the range a ``Dim(min=..., max=...)`` gave or export narrowed it to.  Export's own floor of
+        2 (it specialises sizes 0 and 1) and its open upper end say nothing about the model and
+        are left out, so a graph keeps taking a batch of one."""
+        import sympy
+
+        out: dict[str, SymbolRange] = {}
+        by_symbol = {k.name: v for k, v in getattr(self.ep, "range_constraints", {}).items() if isinstance(k, sympy.Symbol)}
+        for sym, name in self.symbols.items():
+            vr = by_symbol.get(sym)
+            if vr is None or name in out:
+                continue
+            lo, hi = _finite_int(vr.lower), _finite_int(vr.upper)
+            low = lo if lo is not None and lo > 2 else 1
+            high = hi if hi is not None and hi < 2**62 else None
+            r = SymbolRange(low, high)
+            if not r.is_default() and r.problem() is None:
+                out[name] = r
+        return out
+
     def convert(self) -> ModuleOp:
+        self.ranges = self.symbol_ranges()
+        # The shape rules run by emit() prove what they need under the same facts the verifier
+        # will use (an arange of length S-1 with S >= 400).
+        with assuming(self.ranges):
+            return self._convert()
+
+    def _convert(self) -> ModuleOp:
         ep = self.ep
         gm = ep.graph_module
         self.gm_stack.append(gm)
@@ -750,7 +779,9 @@ class Converter:
         kept.reverse()
         # Parameters in state_dict order (export lists parameters before buffers).
         order = {k: i for i, k in enumerate(self.model.state_dict(keep_vars=True))}
-        for p in sorted(self.params, key=lambda p: order.get(p.param_name.data, len(order))):
+        params = sorted(self.params, key=lambda p: order.get(p.param_name.data, len(order)))
+        self.mark_shared(params)
+        for p in params:
             block.add_op(p)
         counter = 0
         modules: dict[str, tuple[str, str]] = {}
@@ -764,16 +795,33 @@ class Converter:
                 parent = path
             block.add_op(op)
         block.add_op(gs.ReturnOp.create(operands=returned))
-        graph = gs.GraphOp.create(
-            properties={
-                "sym_name": StringAttr(self.graph_name),
-                "arg_names": ArrayAttr([StringAttr(a) for a in self.input_names]),
-                "output_types": ArrayAttr([v.type for v in returned]),
-                "modules": ArrayAttr([ArrayAttr([StringAttr(p), StringAttr(c), StringAttr(par)]) for p, (c, par) in modules.items()]),
-            },
-            regions=[Region(block)],
-        )
+        props = {
+            "sym_name": StringAttr(self.graph_name),
+            "arg_names": ArrayAttr([StringAttr(a) for a in self.input_names]),
+            "output_types": ArrayAttr([v.type for v in returned]),
+            "modules": ArrayAttr([ArrayAttr([StringAttr(p), StringAttr(c), StringAttr(par)]) for p, (c, par) in modules.items()]),
+        }
+        used = set().union(*(free_symbols(d) for a in block.args for d in a.type.shape))
+        symbols = gs.symbols_attr({n: r for n, r in getattr(self, "ranges", {}).items() if n in used})
+        if symbols is not None:
+            props["symbols"] = symbols
+        graph = gs.GraphOp.create(properties=props, regions=[Region(block)])
         return ModuleOp([graph])
+
+    def mark_shared(self, params: list[gs.ParamOp]) -> None:
+        """Tied weights: the model holds one tensor under several state_dict keys (GPT-2's
+        ``lm_head.weight`` and ``transformer.wte.weight``) and export gives each key its own
+        placeholder.  The first key of each group (in state_dict order) stays a parameter, the
+        others are declared as sharing it, so the lowered module has one parameter again."""
+        by_key = {p.param_name.data: p for p in params}
+        for p in params:
+            key = p.param_name.data
+            group = [k for k in self.tied.get(key, ()) if k in by_key]
+            if not group or group[0] == key:
+                continue
+            leader = by_key[group[0]]
+            if leader.kind.data == p.kind.data and leader.results[0].type == p.results[0].type:
+                p.properties["alias"] = StringAttr(group[0])
 
     # -- higher-order ops ------------------------------------------------------------------
     def inline(self, gm: Any, inputs: list[Any]) -> list[Any]:
@@ -796,6 +844,17 @@ class Converter:
         if isinstance(a, torch.fx.Node):
             return self.env.get(a)
         return a
+
+
+def _finite_int(v: Any) -> int | None:
+    """A bound of export's ValueRanges as an int; None for its infinities (int_oo, oo)."""
+    import sympy
+
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if isinstance(v, sympy.Integer):
+        return int(v)
+    return None
 
 
 def _bound(v: Dim, size: Dim) -> Dim:

@@ -381,7 +381,8 @@ def _refine_ranges(text: str, requests: list[DimRequest], tensors: dict[str, Any
     ``S-1 != 1`` (a slice export will not let reach size 1) or ``S != 64`` (GPT-Neo) hold on
     a range around the example's size, and that range is taken.  A guard export cannot turn
     into a range (a divisibility, a relation between two dims) leaves the dim alone and ends
-    in GS603.  Symbols of the IR carry no range, so narrowing loses nothing there."""
+    in GS603.  The range export settles on is declared in the IR (``symbol S: [2, 64]``), so
+    the lowered module refuses what the graph was not traced for."""
     from torch.export import Dim
 
     by_name = {r.name: r for r in requests if r.by_name}

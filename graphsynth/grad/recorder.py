@@ -188,7 +188,7 @@ class Recorder:
 
     def param_grad_norms(self) -> dict[str, float]:
         """``‖∂L/∂p‖`` for every parameter (by state_dict key) from the last backward.  Keys that
-        name one shared tensor in the net (tied weights, see ``tie_shared_parameters``) get the
+        name one shared tensor in the net (tied weights: ``param k: T = other``) get the
         norm of the summed gradient, as ``p.grad`` would; ``grad_norms()[key]`` is per IR value."""
         self._need_backward()
         keys = [name for name, v in self.graph.values.items() if v.kind == "param"]

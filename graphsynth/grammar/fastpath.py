@@ -5,10 +5,10 @@ of 100k ops took over half a minute to read.  Valid text is line-shaped (one sta
 and uses a handful of statement forms, so a small recursive-descent reader over the same
 terminal regexes (taken from the Lark grammar, so the two cannot drift apart) builds the same
 ``lark.Tree`` -- same rule names, children, tokens and positions -- several times faster.  It
-reads only what it is sure of: graphs, params and buffers, module blocks, primitive ops and
-return.  Anything else (``fused`` regions, a syntax error, an odd spacing it does not model)
-makes it decline, and the caller parses the whole text with Lark, which then also produces the
-syntax diagnostics.  ``tests/test_verifier_text_fastpath.py`` checks that whenever the fast path
+reads only what it is sure of: graphs, symbol declarations, params and buffers (shared ones
+too), module blocks, primitive ops and return.  Anything else (``fused`` regions, a syntax
+error, an odd spacing it does not model) makes it decline, and the caller parses the whole
+text with Lark, which then also produces the syntax diagnostics.  ``tests/test_verifier_text_fastpath.py`` checks that whenever the fast path
 answers, its tree equals Lark's.
 """
 
@@ -225,6 +225,8 @@ class _Scan:
             word = self.word_ahead()
             if word in ("param", "buffer"):
                 stmts.append(self.param(word))
+            elif word == "symbol":
+                stmts.append(self.symbol())
             elif word == "module":
                 stmts.append(self.module())
             elif word == "return":
@@ -240,8 +242,32 @@ class _Scan:
         name = self.token("NAME", self.name_re)
         self.lit(":")
         typ = self.token("TYPE", self.type_re)
+        children = [kind, name, typ]
+        if self.peek() == "=":
+            self.lit("=")
+            children.append(self.token("NAME", self.name_re))  # a shared parameter
         self.newline()
-        return Tree("param", [kind, name, typ], _meta(line, col, pos))
+        return Tree("param", children, _meta(line, col, pos))
+
+    def symbol(self) -> Tree:
+        line, col, pos = self.keyword("symbol")
+        name = self.token("NAME", self.name_re)
+        self.lit(":")
+        self.lit("[")
+        lo = self.token("INT", self.int_re)
+        self.lit(",")
+        self.skip()
+        if self.text.startswith("inf", self.pos):
+            hi = self.token("FLOAT", self.float_re)
+        else:
+            hi = self.token("INT", self.int_re)
+        self.lit("]")
+        children = [name, lo, hi]
+        if self.word_ahead() == "step":
+            self.keyword("step")
+            children.append(self.token("INT", self.int_re))
+        self.newline()
+        return Tree("symbol", children, _meta(line, col, pos))
 
     def module(self) -> Tree:
         line, col, pos = self.keyword("module")

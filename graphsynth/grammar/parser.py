@@ -25,6 +25,7 @@ from graphsynth.dialects import gs
 from graphsynth.dialects.attrs import AttrValueError, Name, read_dim
 from graphsynth.dialects.dtypes import DTYPE_PATTERN
 from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, read_int, shorten
+from graphsynth.dialects.ranges import SymbolRange
 from graphsynth.dialects.shapes import BoundedMemo, DimSyntaxError, check_dim, non_ascii_message, parse_dim
 from graphsynth.dialects.shapes import add as gs_add
 from graphsynth.dialects.shapes import floordiv as gs_floordiv
@@ -61,6 +62,8 @@ _TERMINAL_NAMES = {
     "COLON": "':'",
     "EQUAL": "'='",
     "PKIND": "'param'",
+    "SYMBOL": "'symbol'",
+    "STEP": "'step'",
     "RKIND": "'return'",
     "GRAPH": "'graph'",
     "MODULE": "'module'",
@@ -345,6 +348,7 @@ class _Builder:
             self.def_site[a] = tree
         self.modules: dict[str, list[str]] = {}
         self.params: dict[str, gs.TensorType] = {}
+        self.symbol_decls: dict[str, tuple[SymbolRange, Tree]] = {}
         self.build_body(body, block, scope="", parent_tree=g)
         for name, fwd in self.forward.items():
             if fwd.uses:
@@ -354,17 +358,23 @@ class _Builder:
             last = block.last_op
             if not isinstance(last, gs.ReturnOp):
                 self.report("GS211", f"graph '{name_tok}' has no 'return'", g, fix="end the graph body with 'return %value'")
-        graph = gs.GraphOp.create(
-            properties={
-                "sym_name": StringAttr(str(name_tok)),
-                "arg_names": ArrayAttr([StringAttr(a) for a in arg_names]),
-                "output_types": ArrayAttr(out_types),
-                "modules": ArrayAttr(
-                    [ArrayAttr([StringAttr(p), StringAttr(c), StringAttr(par)]) for p, (c, par) in self.modules.items()]
-                ),
-            },
-            regions=[Region(block)],
-        )
+        props = {
+            "sym_name": StringAttr(str(name_tok)),
+            "arg_names": ArrayAttr([StringAttr(a) for a in arg_names]),
+            "output_types": ArrayAttr(out_types),
+            "modules": ArrayAttr(
+                [ArrayAttr([StringAttr(p), StringAttr(c), StringAttr(par)]) for p, (c, par) in self.modules.items()]
+            ),
+        }
+        # Every declaration is kept as written (a default range too), so the verifier sees it.
+        if self.symbol_decls:
+            props["symbols"] = ArrayAttr(
+                [
+                    ArrayAttr([StringAttr(n), IntAttr(r.min), gs.UNBOUNDED if r.max is None else IntAttr(r.max), IntAttr(r.step)])
+                    for n, (r, _) in self.symbol_decls.items()
+                ]
+            )
+        graph = gs.GraphOp.create(properties=props, regions=[Region(block)])
         graph.location = self.xloc(g)
         return graph
 
@@ -375,6 +385,8 @@ class _Builder:
                 self.build_op(stmt, block, scope)
             elif kind == "param":
                 self.build_param(stmt, block, scope)
+            elif kind == "symbol":
+                self.build_symbol(stmt, scope, in_region)
             elif kind == "module":
                 path, cls = str(stmt.children[0]), str(stmt.children[1])
                 known = self.modules.get(path)
@@ -407,6 +419,40 @@ class _Builder:
             elif node.data == "param":
                 self.env.setdefault(str(node.children[1]), None)
 
+    def build_symbol(self, stmt: Tree, scope: str, in_region: bool) -> None:
+        """``symbol S: [min, max] step k`` at the top of a graph body."""
+        name_tok, lo_tok, hi_tok, *step_tok = stmt.children
+        self.current_op = "symbol"
+        name = str(name_tok)
+        if scope or in_region:
+            where = "a fused region" if in_region else f"module block '{scope}'"
+            self.report("GS211", f"symbol: '{name}' is declared inside {where}; declare symbols in the graph body", stmt, value=name, op="symbol")
+            return
+        if name in self.symbol_decls:
+            first = self.loc(self.symbol_decls[name][1]).line
+            self.report("GS202", f"symbol: '{name}' is declared twice (first at line {first})", stmt, value=name, op="symbol")
+            return
+        if hi_tok.type == "FLOAT" and str(hi_tok) != "inf":
+            self.report("GS106", f"symbol: the upper bound of '{name}' must be an integer or inf, got {hi_tok}", hi_tok, value=name, op="symbol", got=str(hi_tok), expected="an integer or inf")
+            return
+        values = []
+        for tok in [lo_tok, *([] if hi_tok.type == "FLOAT" else [hi_tok]), *step_tok]:
+            v = self.int_literal(tok)
+            if v is _BAD:
+                return
+            values.append(v)
+        lo = values[0]
+        hi = None if hi_tok.type == "FLOAT" else values[1]
+        step = values[-1] if step_tok else 1
+        r = SymbolRange(lo, hi, step)
+        problem = r.problem()
+        if problem is not None:
+            # The verifier says the same of MLIR input; here the declaration's line is known.
+            self.report("GS313", f"symbol: '{name}': {r.text()} allows no value: {problem}", stmt, value=name, op="symbol",
+                        got=r.text(), fix="declare [min, max] with 1 <= min <= max and step >= 1")
+            return
+        self.symbol_decls[name] = (r, stmt)
+
     def build_param(self, stmt: Tree, block: Block, scope: str) -> None:
         kind_tok, name_tok, type_tok, *init_tok = stmt.children
         self.current_op = "param"
@@ -423,7 +469,9 @@ class _Builder:
             self.report("GS202", f"param: '{name}' is already defined (line {self.loc(self.def_site[name]).line})", stmt, value=name, op="param")
             return
         op = gs.ParamOp.create(properties={"name": StringAttr(name), "kind": StringAttr(str(kind_tok))}, result_types=[t])
-        if init_tok and init_tok[0] is not None:
+        if init_tok and init_tok[0] is not None and init_tok[0].type == "NAME":
+            op.properties["alias"] = StringAttr(str(init_tok[0]))  # the verifier checks the target
+        elif init_tok and init_tok[0] is not None:
             init = _unquote(init_tok[0])
             if not gs.INIT_RE.fullmatch(init):
                 self.report("GS209", f"param: init={init_tok[0]} is not one of \"zeros\", \"ones\", \"normal:<std>\"", init_tok[0], value=name, op="param")

@@ -135,12 +135,18 @@ class GraphPrinter:
         outs = [t for t in g.output_types.data]
         res = ", ".join(str(t) for t in outs) if len(outs) == 1 else "(" + ", ".join(str(t) for t in outs) + ")"
         lines = [f"graph {g.sym_name.data}({args}) -> {res} {{"]
+        for entry in g.symbols.data if g.symbols is not None else ():
+            decl = gs.symbol_entry(entry)
+            if decl is not None:
+                lines.append(f"  symbol {decl[0]}: {decl[1].text()}")
         ops = list(block.ops)
         for op in ops:
             if isinstance(op, gs.ParamOp):
                 init = op.attributes.get("init")
                 suffix = f' init="{init.data}"' if isinstance(init, StringAttr) else ""
                 self.map.params[len(lines)] = op.param_name.data
+                if op.alias_of is not None:
+                    suffix = f" = {op.alias_of}"
                 lines.append(f"  {op.kind.data} {op.param_name.data}: {op.results[0].type}{suffix}")
         body = [op for op in ops if not isinstance(op, gs.ParamOp)]
         self._print_ops(body, lines, indent=1)

@@ -7,6 +7,7 @@
     query.output_cone(m)                               # what the results depend on; the dead rest
     query.shape(m, "transformer.h.0")                  # a module's interface with types
     query.cost(m, {"B": 2, "S": 128})                  # params and FLOPs per module, symbolic
+    query.symbols(m)                                   # each symbol: bound where, range, step
     query.context(m, "transformer.h.0", 2000)          # a gs slice for editing one block
 
 Targets are value names (``%3``, ``x``, ``fc1.weight``) or module paths (``named_modules()``
@@ -22,6 +23,7 @@ from graphsynth.query.neighbourhood import Cone, Hop, Neighbourhood, consumers, 
 from graphsynth.query.pathfinding import Group, Path, PathSet, paths
 from graphsynth.query.shapes import Interface, interface, shape
 from graphsynth.query.slicing import Slice, context, count_tokens
+from graphsynth.query.symbols import SymbolInfo, symbols
 
 __all__ = [
     "Cone",
@@ -38,6 +40,7 @@ __all__ = [
     "QueryError",
     "Slice",
     "Step",
+    "SymbolInfo",
     "consumers",
     "context",
     "cost",
@@ -50,4 +53,5 @@ __all__ = [
     "paths",
     "producers",
     "shape",
+    "symbols",
 ]

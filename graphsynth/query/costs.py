@@ -15,7 +15,9 @@ not hold) counts 0 and is listed in ``CostReport.unknown``.
 Bytes are memory traffic: the bytes of every tensor operand read and every result written.
 
 Parameters belong to modules by their state_dict prefix, the way ``module.parameters()``
-counts them (a module's count includes its submodules'); buffers are counted apart.
+counts them (a module's count includes its submodules'); buffers are counted apart.  A shared
+parameter (``param lm_head.weight: ... = transformer.wte.weight``) counts once in each module
+that holds one of its keys, and once in the graph.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from graphsynth.dialects.cost import (
 )
 from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.dialects.limits import LimitError
+from graphsynth.dialects.ranges import SymbolRange
 from graphsynth.dialects.shapes import SymDim, _poly, numel
 from graphsynth.query.graph_index import GraphIndex, index, query_error
 
@@ -373,8 +376,8 @@ def _totals(ix: GraphIndex) -> tuple[dict[str, ModuleCost], dict[str, int]]:
             setattr(mods[p], field_name, d)
     owned: dict[tuple[str, str], Count] = {}
     numels: dict[int, Count] = {}
-    for v in ix.params:
-        t = ix.values[v].type
+
+    def numel_of(t: Any) -> Count:
         n_el = numels.get(id(t))
         if n_el is None:
             try:
@@ -382,18 +385,43 @@ def _totals(ix: GraphIndex) -> tuple[dict[str, ModuleCost], dict[str, int]]:
             except LimitError:
                 n_el = TooLarge(((1, tuple(t.shape)),))
             numels[id(t)] = n_el
+        return n_el
+
+    shared: list[tuple[int, str]] = []
+    for v in ix.params:
+        target = getattr(ix.values[v].owner, "alias_of", None)
+        if target is not None:
+            shared.append((v, target))
+            continue
         key = (ix.scopes[v], "buffers" if ix.param_kind[v] == "buffer" else "params")
-        owned[key] = add_counts(owned.get(key, 0), n_el)
+        owned[key] = add_counts(owned.get(key, 0), numel_of(ix.values[v].type))
     for (owner, field_name), n_el in owned.items():
         for p in ("", *ix.chain(owner)):
             m = mods.get(p)
             if m is not None:
                 setattr(m, field_name, add_counts(getattr(m, field_name), n_el))
+    # A shared parameter counts once in every module that holds one of its keys (as
+    # module.parameters() does), so once in the graph: modules that already hold the parameter it
+    # names do not count it again.
+    holders: dict[str, set[str]] = {}
+    for v in ix.params:
+        op = ix.values[v].owner
+        if getattr(op, "alias_of", None) is None and hasattr(op, "param_name"):
+            holders.setdefault(op.param_name.data, set()).update(("", *ix.chain(ix.scopes[v])))
+    for v, target in shared:
+        seen = holders.setdefault(target, set())
+        field_name = "buffers" if ix.param_kind[v] == "buffer" else "params"
+        for p in ("", *ix.chain(ix.scopes[v])):
+            m = mods.get(p)
+            if m is not None and p not in seen:
+                seen.add(p)
+                setattr(m, field_name, add_counts(getattr(m, field_name), numel_of(ix.values[v].type)))
     cached = ix.cache["totals"] = (mods, unknown)
     return cached
 
 
-def _check_bindings(bindings: dict[str, int] | None, needed: set[str]) -> dict[str, int] | None:
+def _check_bindings(bindings: dict[str, int] | None, needed: set[str],
+                    ranges: dict[str, SymbolRange] | None = None) -> dict[str, int] | None:
     if bindings is None:
         return None
     if not isinstance(bindings, dict):
@@ -401,6 +429,10 @@ def _check_bindings(bindings: dict[str, int] | None, needed: set[str]) -> dict[s
     for k, v in bindings.items():
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise query_error("GS704", f"binding {k}={v!r}: symbols stand for positive integers", value=str(k))
+        declared = (ranges or {}).get(k)
+        if declared is not None and not declared.contains(v):
+            raise query_error("GS704", f"binding {k}={v}: the graph declares {k}: {declared.text()}", value=str(k),
+                              expected=declared.text(), got=str(v))
     missing = sorted(needed - set(bindings))
     if missing:
         raise query_error(
@@ -428,7 +460,7 @@ def cost(module: Any, bindings: dict[str, int] | None = None, *, graph: str | No
         needed: set[str] = set()
         for d in {id(x): x for m in mods.values() for x in (m.flops, m.params, m.bytes)}.values():
             needed |= count_symbols(d)
-        b = _check_bindings(bindings, needed)
+        b = _check_bindings(bindings, needed, ix.graph.symbol_ranges())
         values: dict[int, int] = {}
         for m in mods.values():
             for attr in ("flops", "params", "bytes"):
