@@ -696,7 +696,7 @@ def _pad(c: Converter, n: Any, a: dict[str, Any]) -> None:
     mode = a.get("mode", "constant")
     if mode not in (None, "constant"):
         raise Fail(f"pad mode '{mode}' has no gs op (constant padding only)")
-    pads = [int(p) for p in a["pad"]]
+    pads = [c.dim(p) for p in a["pad"]]
     value = a.get("value")
     attrs = {"pad": pads, "value": 0.0 if value is None else float(value)}
     c.set(n, c.e1(gs.Pad, [c.t(a["self"])], attrs, out=n))

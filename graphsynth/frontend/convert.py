@@ -39,7 +39,16 @@ from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
 from graphsynth.frontend import aten  # noqa: F401 - the ATen handlers, registered in HANDLERS
-from graphsynth.frontend.handlers import BIG, HANDLERS, INPLACE_BASE, Fail, Unusable, dtype_name, has_handler
+from graphsynth.frontend.handlers import (
+    BIG,
+    HANDLERS,
+    Fail,
+    Unusable,
+    dtype_name,
+    functional_args,
+    functional_name,
+    has_handler,
+)
 from graphsynth.frontend.symbols import SymbolError, value_to_dim
 
 FLOATS = FLOAT_DTYPES
@@ -543,8 +552,9 @@ class Converter:
         if handler is not None:
             handler(self, n, args)
             return
-        if name in INPLACE_BASE or (name.endswith("_") and name[:-1] in HANDLERS):
-            self.inplace(n, name, args)
+        base = functional_name(name)
+        if base is not None and base in HANDLERS:
+            self.inplace(n, name, base, args)
             return
         raise Fail(f"unsupported ATen op {aten_name(n.target)}")
 
@@ -565,7 +575,7 @@ class Converter:
         self.view_base[n] = root
         self.views_of.setdefault(root, []).append(n)
 
-    def inplace(self, n: Any, name: str, args: dict[str, Any]) -> None:
+    def inplace(self, n: Any, name: str, base_name: str, args: dict[str, Any]) -> None:
         """``x.add_(y)``: compute ``x + y`` functionally and let it replace ``x`` from here on.
 
         When ``x`` is a view (``y = x[:, 0]; y.add_(1)`` or ``x[:, :k] = v``) the new value is
@@ -587,9 +597,8 @@ class Converter:
                 f"{name} updates the input, parameter or buffer '{root.name}' in place; graphsynth graphs are pure functions",
                 fix="compute a new tensor instead of updating the input (x = x + y rather than x += y)",
             )
-        base_name = INPLACE_BASE.get(name, name[:-1])
         self.op_name = base_name
-        HANDLERS[base_name](self, n, args)
+        HANDLERS[base_name](self, n, functional_args(n.target, base_name, args))
         new = self.env[n]
         old = self.env.get(target)
         if not isinstance(new, SSAValue) or not isinstance(old, SSAValue):
