@@ -148,17 +148,21 @@ class InPlace(nn.Module):
         self.drop = nn.Dropout(0.1, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.act(self.fc1(x))
+        y = self.fc1(x)
         y.mul_(2.0)
         y.div_(3.0)
         y.add_(self.fc2(x), alpha=0.5)
-        z = self.act6(self.fc2(y))
+        y = self.act(y)
+        z = self.fc2(y)
         F.hardtanh(z, -0.5, 0.5, inplace=True)
-        z.clamp_min_(-0.25)
-        z = self.drop(z)
-        stop = self.fc1(x).detach_()
-        y[:, 0].sigmoid_()
-        return z + y + stop
+        u = self.fc1(y)
+        u.clamp_min_(-0.25)
+        v = self.act6(self.fc2(x))
+        w = self.drop(z)
+        stop = (self.fc1(x) * 1.0).detach_()
+        s = y * 1.0
+        s[:, 0].sigmoid_()
+        return w + u + v + s + stop
 
 
 def _seq(model: nn.Module, hidden: int, b: int = 2, s: int = 5) -> tuple:

@@ -187,8 +187,8 @@ class Converter:
             notes.append(f"fx node: {node.format_node()}"[:300])
         return error(code, message, op=op, loc=loc, fix=fix, notes=notes, source_line=line)
 
-    def fail(self, message: str, fix: str | None = None) -> FrontendError:
-        d = self.diag("GS602", message, fix=fix, op=aten_name(self.node.target) if self.node is not None else None)
+    def fail(self, message: str, fix: str | None = None, code: str = "GS602") -> FrontendError:
+        d = self.diag(code, message, fix=fix, op=aten_name(self.node.target) if self.node is not None else None)
         return FrontendError([d])
 
     # -- values ---------------------------------------------------------------------------
@@ -232,17 +232,22 @@ class Converter:
     def opt_t(self, a: Any) -> SSAValue | None:
         return None if a is None else self.t(a)
 
-    def num(self, a: Any) -> Any:
-        """A scalar-capable argument: a tensor, or a Python number (a size must be concrete)."""
+    def num(self, a: Any, dtype: str | None = None) -> Any:
+        """A scalar-capable argument: a tensor, or a Python number.  A symbolic size used as a
+        number (``x * x.shape[1]``, position ids divided by the length) becomes a 0-d tensor of
+        ``dtype`` holding the size, so it stays symbolic (see :meth:`size_value`)."""
         v = self.value(a)
         if isinstance(v, SymDim):
-            raise Fail(
-                f"uses the symbolic size {v} as a number in tensor arithmetic, which gs cannot express",
-                fix="compute it from a tensor (e.g. torch.arange) or mark the dim static",
-            )
+            return self.size_value(v, dtype or "i64")
         if isinstance(v, (SSAValue, int, float, bool)):
             return v
         raise Fail(f"expected a tensor or a number, got {v!r}")
+
+    def size_value(self, d: Dim, dtype: str) -> SSAValue:
+        """A 0-d tensor of ``dtype`` holding the size ``d``: ``arange(d, d+1)`` reshaped to
+        ``[]``, which keeps the size symbolic (its value follows the binding of the symbols)."""
+        one = self.e1(gs.Arange, [], {"start": d, "end": add(d, 1), "dtype": dtype})
+        return self.e1(gs.Reshape, [one], {"shape": ()})
 
     def dim(self, a: Any) -> Dim:
         v = self.value(a)
@@ -519,7 +524,7 @@ class Converter:
             try:
                 self.convert_node(n)
             except Fail as e:
-                raise self.fail(e.message, e.fix) from None
+                raise self.fail(e.message, e.fix, e.code) from None
             except FrontendError:
                 raise
             except Exception as e:  # an importer bug is still a diagnostic at the node

@@ -46,10 +46,11 @@ BIG = 2**62
 class Fail(Exception):
     """Raised by handlers; the converter turns it into a GS602 diagnostic at the node."""
 
-    def __init__(self, message: str, fix: str | None = None):
+    def __init__(self, message: str, fix: str | None = None, code: str = "GS602"):
         super().__init__(message)
         self.message = message
         self.fix = fix
+        self.code = code
 
 
 class Unusable:

@@ -201,21 +201,32 @@ def dim_requests(tensors: dict[str, Any], dynamic_dims: dict[str, Any]) -> list[
 def export_with_diagnostics(model: Any, tensors: dict[str, Any], constants: dict[str, Any], requests: list[DimRequest]) -> Any:
     import torch
 
-    for attempt in range(3):
+    deferred = False
+    first: list[Diagnostic] | None = None
+    for attempt in range(4):
         shapes: dict[str, Any] = {name: None for name in tensors}
         for r in requests:
             shapes[r.arg] = {**(shapes[r.arg] or {}), r.axis: r.dim}
         recorder = _GuardRecorder()
         try:
             with _bound_forward(model, constants), recorder, _quiet_torch_logs():
-                return torch.export.export(model, (), dict(tensors), dynamic_shapes=shapes if requests else None, strict=False)
+                return torch.export.export(model, (), dict(tensors), dynamic_shapes=shapes if requests else None, strict=False,
+                                           prefer_deferred_runtime_asserts_over_guards=deferred)
         except Exception as e:  # noqa: BLE001 - every export failure becomes a diagnostic
+            if first is not None:
+                raise FrontendError(first) from None
             if _is_constraint_violation(e):
                 if attempt < 2 and _refine_ranges(str(e), requests, tensors):
                     continue
-                raise FrontendError(specialised_dims(e, requests, recorder)) from None
+                # A guard export cannot prove for the whole range (ceil_mode pooling's
+                # ``2*(H//2)-2 < H``) may still hold on all of it: export once more with the guard
+                # kept as a run-time assertion, which the converter checks over the range
+                # (GS620 where it fails), instead of refusing the dim.
+                first = specialised_dims(e, requests, recorder)
+                deferred = True
+                continue
             raise FrontendError([export_failure(e, model)]) from None
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise FrontendError(first or [error("GS601", "torch.export failed")])
 
 
 _NOISY_LOGGERS = ("torch._subclasses.fake_tensor", "torch.fx.experimental.symbolic_shapes", "torch._export", "torch.export")
