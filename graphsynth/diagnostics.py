@@ -40,7 +40,9 @@ Codes are stable, grouped by the room that reports them:
   GS509 deadline exceeded (a proposal's timeout or the rewrite's deadline; gives the elapsed time).
 - GS6xx import/lowering: GS601 export failed, GS602 unsupported aten op, GS603 specialised
   dynamic dim, GS604 lowering failed, GS605 what lowering would allocate (parameters, buffers,
-  constants) exceeds the budget (``max_param_bytes``) or what torch can address.
+  constants) exceeds the budget (``max_param_bytes``) or what torch can address. GS620 a size
+  condition torch.export kept as a run-time assertion (one it could not prove over the dims'
+  ranges) fails for some value in those ranges, so the dims are not dynamic there.
 - GS7xx graph queries (graphsynth.query): GS701 unknown value or module, GS702 no path,
   GS703 token budget too small for the target, GS704 missing or bad symbol binding,
   GS705 invalid query argument.

@@ -165,6 +165,35 @@ class InPlace(nn.Module):
         return w + u + v + s + stop
 
 
+class TinyMoE(nn.Module):
+    """A Mixtral-style mixture of experts written the way transformers' ``batched_mm`` experts
+    export: top-2 routing (two argmaxes), each token gathering its experts' weights
+    (``gate_up[expert_ids]``), bmm, SiLU gating, and a weighted sum over the chosen experts."""
+
+    def __init__(self, hidden: int = 8, inter: int = 12, experts: int = 4):
+        super().__init__()
+        self.experts = experts
+        self.router = nn.Linear(hidden, experts, bias=False)
+        self.gate_up = nn.Parameter(torch.randn(experts, 2 * inter, hidden) * 0.3)
+        self.down = nn.Parameter(torch.randn(experts, hidden, inter) * 0.3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, s, h = x.shape
+        t = x.reshape(-1, h)
+        probs = torch.softmax(self.router(t), dim=-1)
+        first = probs.argmax(-1)
+        second = probs.masked_fill(F.one_hot(first, self.experts).bool(), -1.0).argmax(-1)
+        idx = torch.stack([first, second], dim=-1)
+        w = probs.gather(-1, idx)
+        w = w / w.sum(-1, keepdim=True)
+        eid = idx.reshape(-1)
+        sel = t.repeat_interleave(2, dim=0)
+        gate, up = torch.bmm(self.gate_up[eid], sel.unsqueeze(-1)).squeeze(-1).chunk(2, dim=-1)
+        out = torch.bmm(self.down[eid], (F.silu(gate) * up).unsqueeze(-1)).squeeze(-1)
+        out = (out * w.reshape(-1, 1)).view(-1, 2, h).sum(1)
+        return out.view(b, s, h)
+
+
 def _seq(model: nn.Module, hidden: int, b: int = 2, s: int = 5) -> tuple:
     torch.manual_seed(0)
     return (model.eval(), {"x": torch.randn(b, s, hidden)}, {"x": {0: "B", 1: "S"}},
@@ -203,12 +232,17 @@ def size_as_value() -> tuple:
     return _seq(SizeAsValue(), 8)
 
 
+def tiny_moe() -> tuple:
+    torch.manual_seed(0)
+    return _seq(TinyMoE(), 8)
+
+
 def in_place() -> tuple:
     torch.manual_seed(0)
     return _seq(InPlace(), 8)
 
 
-FACTORIES = ("explicit_attention", "relative_positions", "unfold_conv", "ceil_pool", "fourier_mixing", "size_as_value", "in_place")
+FACTORIES = ("explicit_attention", "relative_positions", "unfold_conv", "ceil_pool", "fourier_mixing", "size_as_value", "in_place", "tiny_moe")
 
 
 def fresh(example: dict[str, Any], dynamic_dims: dict[str, Any], binding: dict[str, int], seed: int) -> dict[str, Any]:

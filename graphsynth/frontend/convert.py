@@ -499,8 +499,9 @@ class Converter:
                     op=name,
                     loc=loc,
                     source_line=line,
-                    fix="graphsynth has no gs op for it yet: rewrite the model code to use supported ops, or add a "
-                    "gs op (defop in graphsynth/dialects/gs.py) and a handler in graphsynth/frontend/convert.py",
+                    fix="graphsynth has no gs form for it yet: rewrite that line of the model with supported ops, or add an "
+                    "op class (graphsynth/dialects/<family>.py), its lowering (graphsynth/backend/lowerings/) and an ATen "
+                    "handler (graphsynth/frontend/aten.py)",
                     notes=[f"fx node: {first.format_node()}"[:300]],
                 )
             )

@@ -55,9 +55,40 @@ def import_torch(model: Any, example_inputs: Any, dynamic_dims: dict[str, Any] |
         raise FrontendError([error("GS601", f"import_torch expects a torch.nn.Module, got {type(model).__name__}")])
     tensors, constants = bind_inputs(model, example_inputs)
     requests = dim_requests(tensors, dynamic_dims or {})
+    progress = Progress(type(model).__name__)
+    progress.stage("exporting with torch.export")
     ep = export_with_diagnostics(model, tensors, constants, requests)
     symbols = symbol_names(ep, tensors, requests)
-    return Converter(ep, model, symbols, list(tensors), type(model).__name__).convert()
+    nodes = sum(1 for n in ep.graph.nodes if n.op == "call_function")
+    progress.stage(f"converting {nodes} ATen ops")
+    module = Converter(ep, model, symbols, list(tensors), type(model).__name__).convert()
+    progress.done(f"{sum(1 for _ in module.walk()) - 2} gs ops")
+    return module
+
+
+class Progress:
+    """Import stages and op counts on stderr when it is a terminal; silent otherwise (pipes,
+    logs, tests), so nothing is written where a program reads the output."""
+
+    def __init__(self, name: str, stream: Any = None):
+        import sys
+        import time
+
+        self.stream = stream if stream is not None else sys.stderr
+        self.on = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.name = name
+        self.clock = time.perf_counter
+        self.t0 = self.clock()
+
+    def stage(self, what: str) -> None:
+        if self.on:
+            self.stream.write(f"\r\x1b[Kimport {self.name}: {what} ({self.clock() - self.t0:.1f} s)")
+            self.stream.flush()
+
+    def done(self, what: str) -> None:
+        if self.on:
+            self.stream.write(f"\r\x1b[Kimport {self.name}: {what} in {self.clock() - self.t0:.1f} s\n")
+            self.stream.flush()
 
 
 # -- 1. inputs --------------------------------------------------------------------------------
