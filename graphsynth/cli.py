@@ -46,13 +46,14 @@ class UsageError(Exception):
 
 
 def _epilog() -> str:
-    from graphsynth.passes.registry import PASSES, _load_builtin_passes, pass_options, pass_summary
+    from graphsynth.passes.registry import pass_options, pass_summary
+    from graphsynth.pipeline import all_passes
 
-    _load_builtin_passes()
+    table = all_passes()
     lines = ["passes (use with -p, options in MLIR syntax: name{opt=value other=value}):"]
-    for name in sorted(PASSES):
-        lines.append(f"  {name:<22} {pass_summary(name)}")
-        lines.extend(f"    {option}" for option in pass_options(name))
+    for name in sorted(table):
+        lines.append(f"  {name:<22} {pass_summary(name, table)}")
+        lines.extend(f"    {option}" for option in pass_options(name, table))
     return "\n".join(lines)
 
 
@@ -161,7 +162,7 @@ def run(args: argparse.Namespace, started: float | None = None) -> int:
         return 0
     if args.passes:
         from graphsynth.diagnostics import PassError
-        from graphsynth.passes.registry import parse_pipeline
+        from graphsynth.pipeline import parse_pipeline
 
         try:
             parse_pipeline(args.passes)
@@ -324,7 +325,7 @@ def process_module(module: Any, args: argparse.Namespace, timer: Timer | None = 
     """Verify a module, run the pipeline and print it (whatever the module came from: a file,
     --import or --replay)."""
     from graphsynth.diagnostics import PassError
-    from graphsynth.passes.registry import parse_pipeline, run_pipeline
+    from graphsynth.pipeline import parse_pipeline, run_pipeline
     from graphsynth.verifier import verify
 
     t = timer or _NoTimer()

@@ -384,9 +384,9 @@ def test_kernel_source_is_written_and_our_text_is_what_runs(tmp_path, monkeypatc
 
 
 def test_gpt2_block_with_fused_regions() -> None:
-    from graphsynth.passes.registry import PASSES, _load_builtin_passes
+    from graphsynth.passes.registry import PASSES, load_shipped_passes
 
-    _load_builtin_passes()
+    load_shipped_passes()
     if "fuse-elementwise" not in PASSES:
         pytest.skip("the fuse-elementwise pass is not registered")
     from examples.models import gpt2

@@ -124,8 +124,9 @@ def _patterns(rewrite: Rewrite) -> list[RewritePattern] | None:
 def apply_rewrite(rewrite: Rewrite, module: ModuleOp) -> ModuleOp:
     """Apply ``rewrite`` the way :func:`assert_rewrite_sound` does and return the new module;
     ``module`` itself is never modified (patterns and callables work on a copy).  Raises what
-    the rewrite raises (``PassError`` for pipelines)."""
-    from graphsynth.passes.registry import run_pipeline
+    the rewrite raises (``PassError`` for pipelines).  Pipeline text is resolved in the table of
+    every pass (:func:`graphsynth.pipeline.all_passes`, ``llm-rewrite`` included)."""
+    from graphsynth.pipeline import run_pipeline
 
     if isinstance(rewrite, str):
         return run_pipeline(module, rewrite)
@@ -544,7 +545,7 @@ def _validate(rewrite: Rewrite) -> None:
     """Usage errors surface at once, not as an unsound rewrite: a rewrite of no known kind is a
     TypeError, a pipeline that does not parse a PassError (GS404, listing the passes)."""
     if isinstance(rewrite, str):
-        from graphsynth.passes.registry import parse_pipeline
+        from graphsynth.pipeline import parse_pipeline
 
         parse_pipeline(rewrite)
         return
