@@ -48,6 +48,7 @@ UNARY = {
     "erf": torch.special.erf,
     "reciprocal": lambda x: 1 / x,
     "identity": lambda x: x,
+    "detach": lambda x: x.detach(),
 }
 for _op, _ref in UNARY.items():
     case(
