@@ -296,8 +296,10 @@ class Converter:
             return spec.rule(ctx)
         except rules.ShapeError as e:
             raise Fail(
-                f"gs op '{name}' rejects the operands the importer built for it: {e.message} "
-                "(a bug in the importer or in the shape rule)"
+                f"gs op '{name}' rejects the operands the importer built for it: {e.message}",
+                fix="where the message names a symbolic size, give that dim a range or divisibility under which the size is "
+                "fixed (torch.export.Dim), or leave it out of dynamic_dims; otherwise this is a bug in the importer or "
+                "the shape rule: report it with the model",
             ) from None
 
     def emit(self, cls: type[gs.GsOp], args: list[Any], attrs: dict[str, Any] | None = None,
