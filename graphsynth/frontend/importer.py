@@ -57,11 +57,17 @@ def import_torch(model: Any, example_inputs: Any, dynamic_dims: dict[str, Any] |
     requests = dim_requests(tensors, dynamic_dims or {})
     progress = Progress(type(model).__name__)
     progress.stage("exporting with torch.export")
-    ep = export_with_diagnostics(model, tensors, constants, requests)
-    symbols = symbol_names(ep, tensors, requests)
+    refused: list[Diagnostic] = []
+    ep = export_with_diagnostics(model, tensors, constants, requests, refused)
     nodes = sum(1 for n in ep.graph.nodes if n.op == "call_function")
     progress.stage(f"converting {nodes} ATen ops")
-    module = Converter(ep, model, symbols, list(tensors), type(model).__name__).convert()
+    try:
+        symbols = symbol_names(ep, tensors, requests)
+        module = Converter(ep, model, symbols, list(tensors), type(model).__name__).convert()
+    except FrontendError:
+        if refused:  # exported only with deferred guards, and those do not hold: the guards are the story
+            raise FrontendError(refused) from None
+        raise
     progress.done(f"{sum(1 for _ in module.walk()) - 2} gs ops")
     return module
 
@@ -229,7 +235,11 @@ def dim_requests(tensors: dict[str, Any], dynamic_dims: dict[str, Any]) -> list[
 # -- 3. export --------------------------------------------------------------------------------
 
 
-def export_with_diagnostics(model: Any, tensors: dict[str, Any], constants: dict[str, Any], requests: list[DimRequest]) -> Any:
+def export_with_diagnostics(model: Any, tensors: dict[str, Any], constants: dict[str, Any], requests: list[DimRequest],
+                            refused: list[Diagnostic] | None = None) -> Any:
+    """The ExportedProgram, or FrontendError.  When export succeeds only with its guards
+    deferred as run-time assertions, the GS603 diagnostics of the refused guards are appended
+    to ``refused``: the caller reports them if the program cannot be imported after all."""
     import torch
 
     deferred = False
@@ -241,8 +251,11 @@ def export_with_diagnostics(model: Any, tensors: dict[str, Any], constants: dict
         recorder = _GuardRecorder()
         try:
             with _bound_forward(model, constants), recorder, _quiet_torch_logs():
-                return torch.export.export(model, (), dict(tensors), dynamic_shapes=shapes if requests else None, strict=False,
-                                           prefer_deferred_runtime_asserts_over_guards=deferred)
+                ep = torch.export.export(model, (), dict(tensors), dynamic_shapes=shapes if requests else None, strict=False,
+                                         prefer_deferred_runtime_asserts_over_guards=deferred)
+            if first is not None and refused is not None:
+                refused.extend(first)
+            return ep
         except Exception as e:  # noqa: BLE001 - every export failure becomes a diagnostic
             if first is not None:
                 raise FrontendError(first) from None
