@@ -1,8 +1,8 @@
 """Import and lowering costs per model, and the lowered forward against eager.
 
-For each model of ``examples/models.py`` (small configs, random weights) this prints: the time
-torch.export takes, graphsynth's conversion of the exported program to gs IR, the verifier, the
-lowering to a torch.fx GraphModule, and the forward time of the lowered module against the
+For each model of ``examples/models.py`` (small configs, random weights) this prints: the ATen
+nodes of the exported graph, the time torch.export takes, graphsynth's conversion of the exported program to gs IR, the verifier, the
+lowering to a torch.fx GraphModule, the import time (export + conversion) per ATen node, and the forward time of the lowered module against the
 source model's eager forward, measured in the same run, interleaved, as the median of many calls
 (no_grad, the same inputs).  The target is a ratio <= 1.05 on CPU.
 
@@ -42,8 +42,8 @@ def timed(fn: Any) -> tuple[Any, float]:
     return out, time.perf_counter() - t
 
 
-def import_in_steps(model: Any, inputs: dict[str, Any], dynamic_dims: dict[str, Any]) -> tuple[Any, float, float]:
-    """(module, export seconds, conversion seconds), through the frontend's own steps."""
+def import_in_steps(model: Any, inputs: dict[str, Any], dynamic_dims: dict[str, Any]) -> tuple[Any, float, float, int]:
+    """(module, export seconds, conversion seconds, ATen nodes), through the frontend's own steps."""
     from graphsynth.frontend import importer as front
     from graphsynth.frontend.convert import Converter
 
@@ -56,7 +56,8 @@ def import_in_steps(model: Any, inputs: dict[str, Any], dynamic_dims: dict[str, 
         return Converter(ep, model, symbols, list(tensors), type(model).__name__).convert()
 
     module, t_convert = timed(convert)
-    return module, t_export, t_convert
+    import_torch_nodes = sum(1 for n in ep.graph.nodes if n.op == "call_function")
+    return module, t_export, t_convert, import_torch_nodes
 
 
 def verify_time(module: Any) -> tuple[float | None, int]:
@@ -97,7 +98,7 @@ def bench(name: str, runs: int) -> dict[str, Any]:
     from graphsynth.backend.lower import lower_graph
     from graphsynth.dialects import gs
 
-    module, t_export, t_convert = import_in_steps(model, inputs, dyn)
+    module, t_export, t_convert, nodes = import_in_steps(model, inputs, dyn)
     t_verify, n_diags = verify_time(module)
     graph = gs.graph_ops(module)[0]
     net, t_lower = timed(lambda: lower_graph(graph))
@@ -110,6 +111,7 @@ def bench(name: str, runs: int) -> dict[str, Any]:
     return {
         "model": name,
         "ops": sum(1 for _ in graph.walk()) - 1,
+        "nodes": nodes,
         "export": t_export,
         "convert": t_convert,
         "verify": t_verify,
@@ -136,13 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     def ms(v: float | None) -> str:
         return "n/a" if v is None else f"{v * 1e3:.1f}"
 
-    head = f"{'model':<8} {'ops':>5} {'export ms':>10} {'convert ms':>11} {'verify ms':>10} {'lower ms':>9} " \
+    head = f"{'model':<12} {'aten':>5} {'ops':>5} {'export ms':>10} {'convert ms':>11} {'ms/aten':>8} {'verify ms':>10} {'lower ms':>9} " \
            f"{'eager ms':>9} {'lowered ms':>11} {'ratio':>6} {'max rel err':>12}"
     print(head)
     print("-" * len(head))
     for r in rows:
         verify = ms(r["verify"]) + ("" if not r["diags"] else f" ({r['diags']}!)")
-        print(f"{r['model']:<8} {r['ops']:>5} {ms(r['export']):>10} {ms(r['convert']):>11} {verify:>10} "
+        per = (r["export"] + r["convert"]) / max(r["nodes"], 1)
+        print(f"{r['model']:<12} {r['nodes']:>5} {r['ops']:>5} {ms(r['export']):>10} {ms(r['convert']):>11} {per * 1e3:>8.2f} {verify:>10} "
               f"{ms(r['lower']):>9} {r['eager'] * 1e3:>9.3f} {r['lowered'] * 1e3:>11.3f} {r['ratio']:>6.3f} {r['err']:>12.2e}")
     worst = max(r["ratio"] for r in rows)
     print(f"\nworst lowered/eager forward ratio: {worst:.3f} (target <= 1.05), median of {args.runs} interleaved calls, "

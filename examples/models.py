@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-FACTORIES = ("gpt2", "bert", "vit", "resnet", "llama", "t5", "albert", "audio_encoder")
+FACTORIES = ("gpt2", "bert", "vit", "resnet", "llama", "t5", "albert", "audio_encoder", "mobilenet_v2", "swin",
+             "mixtral")
 
 
 def _quiet() -> Any:
@@ -159,6 +160,52 @@ def audio_encoder(batch: int = 2, samples: int = 1600, min_samples: int = 720, m
     return model, inputs, {"samples": {0: "B", 1: Dim("S", min=min_samples, max=max_samples)}}
 
 
+def mobilenet_v2(image: int = 32, batch: int = 2) -> tuple:
+    """MobileNetV2ForImageClassification (ReLU6, depthwise convs, an in-place dropout head)."""
+    T = _quiet()
+    torch.manual_seed(0)
+    cfg = T.MobileNetV2Config(image_size=image, depth_multiplier=0.35, num_labels=5)
+    model = T.MobileNetV2ForImageClassification._from_config(cfg).eval()
+    inputs = {"pixel_values": torch.randn(batch, 3, image, image), "return_dict": False}
+    return model, inputs, {"pixel_values": {0: "B"}}
+
+
+def swin(image: int = 32, batch: int = 2) -> tuple:
+    """SwinModel with dynamic height and width (window partition, padding to the window size,
+    shifted windows, patch merging).  Sizes are multiples of 16 (patch 4 x window 2 x one patch
+    merging), the divisibility export needs to keep both dims dynamic: ``H = 16*H16``."""
+    from torch.export import Dim
+
+    T = _quiet()
+    torch.manual_seed(0)
+    cfg = T.SwinConfig(image_size=image, patch_size=4, embed_dim=16, depths=[1, 1], num_heads=[2, 2], window_size=2)
+    model = T.SwinModel._from_config(cfg).eval()
+    inputs = {"pixel_values": torch.randn(batch, 3, image, image), "return_dict": False}
+    return model, inputs, {"pixel_values": {0: "B", 2: 16 * Dim("H16", min=1, max=64), 3: 16 * Dim("W16", min=1, max=64)}}
+
+
+def mixtral(layers: int = 1, hidden: int = 32, heads: int = 4, kv_heads: int = 2, experts: int = 4, vocab: int = 64, batch: int = 2, seq: int = 8) -> tuple:
+    """MixtralForCausalLM, top-2 of 4 experts, with the ``batched_mm`` experts (each token
+    gathers its experts' weights, then bmm), the form of mixture-of-experts torch.export takes."""
+    T = _quiet()
+    torch.manual_seed(0)
+    cfg = T.MixtralConfig(
+        num_hidden_layers=layers, hidden_size=hidden, intermediate_size=2 * hidden, num_attention_heads=heads,
+        num_key_value_heads=kv_heads, vocab_size=vocab, num_local_experts=experts, num_experts_per_tok=2,
+        max_position_embeddings=64,
+    )
+    cfg._experts_implementation = "batched_mm"
+    model = T.MixtralForCausalLM._from_config(cfg).eval()
+    inputs = {"input_ids": torch.randint(0, vocab, (batch, seq)), "use_cache": False, "return_dict": False}
+    return model, inputs, {"input_ids": {0: "B", 1: "S"}}
+
+
+def _dim_value(dim: Any, root_value: int) -> int:
+    """The size a Dim or derived Dim (``16*Dim("H16")``) takes when its root is ``root_value``."""
+    fn = getattr(dim, "fn", None)
+    return int(fn(root_value)) if fn is not None else root_value
+
+
 def fresh_inputs(example_inputs: dict[str, Any], bindings: dict[str, int], dynamic_dims: dict[str, Any], seed: int = 1) -> dict[str, Any]:
     """New random inputs like ``example_inputs`` with the dynamic dims set from ``bindings``
     (``{"B": 3, "S": 5}``): integer inputs keep their value range, masks stay 0/1."""
@@ -170,6 +217,10 @@ def fresh_inputs(example_inputs: dict[str, Any], bindings: dict[str, int], dynam
             continue
         shape = list(v.shape)
         for axis, sym in (dynamic_dims.get(name) or {}).items():
+            root = getattr(sym, "root", None)  # a derived Dim (k*Dim): bound by its root's name
+            if root is not None and root.__name__ in bindings:
+                shape[axis] = _dim_value(sym, bindings[root.__name__])
+                continue
             sym = getattr(sym, "__name__", sym)  # a torch.export.Dim by its name
             if isinstance(sym, str) and sym in bindings:
                 shape[axis] = bindings[sym]

@@ -48,7 +48,9 @@ Codes are stable, grouped by the room that reports them:
   dynamic dim, GS604 lowering failed, GS605 what lowering would allocate (parameters, buffers,
   constants) exceeds the budget (``max_param_bytes``) or what torch can address, GS610 an input
   of a lowered module binds a symbol outside its declared range or step, or has a size that is
-  not ``c*S + k`` for a positive integer ``S`` (raised by ``forward``).
+  not ``c*S + k`` for a positive integer ``S`` (raised by ``forward``). GS620 a size condition
+  torch.export kept as a run-time assertion (one it could not prove over the dims' ranges) fails
+  for some value in those ranges, so the dims are not dynamic there.
 - GS7xx graph queries (graphsynth.query): GS701 unknown value or module, GS702 no path,
   GS703 token budget too small for the target, GS704 missing or bad symbol binding,
   GS705 invalid query argument.

@@ -70,6 +70,7 @@ for _op, _ref in ROUNDING.items():
          gens={"x": lambda shape, dtype, g: (torch.randint(-12, 13, shape, generator=g) / 2).to(dtype)})
     case(f"{_op}_int", one("x: i64[B, S]", "i64[B, S]", f"%0: i64[B, S] = {_op}(x)"),
          lambda t, f=_ref: f(t["x"].double()).long(), grad=False)
+case("detach", one("x: f32[B, S]", "f32[B, S]", "%0: f32[B, S] = detach(x)"), lambda t: t["x"].detach(), grad=False)
 case("logical_not", one("x: bool[B, S]", "bool[B, S]", "%0: bool[B, S] = logical_not(x)"), lambda t: ~t["x"], grad=False)
 case("exp_of_int", one("x: i64[B, S]", "f32[B, S]", "%0: f32[B, S] = exp(x)"), lambda t: torch.exp(t["x"].float()), grad=False)
 case(

@@ -391,6 +391,20 @@ class Identity(GsOp):
 
 
 @gs_op
+class Detach(GsOp):
+    """x's values, with no gradient flowing back through it (tensor.detach())
+
+    Not a no-op: canonicalize keeps it, because removing it changes the gradients of everything
+    before it."""
+
+    name = "gs.detach"
+    args = "input"
+    rule = unary
+    flops = cost.free
+    traits = traits_def(DataMovement(injective=True))
+
+
+@gs_op
 class Clamp(GsOp):
     """clamp to [min, max]; either bound may be None"""
 

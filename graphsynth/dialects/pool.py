@@ -16,7 +16,7 @@ from graphsynth.dialects.attrs import AttrSpec as A
 from graphsynth.dialects.cost import CostContext, Term
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import RuleContext, Sig, conv_out, pair, shape_rule
-from graphsynth.dialects.shapes import format_shape
+from graphsynth.dialects.shapes import Dim, add, floordiv, format_shape, sub
 from graphsynth.dialects.traits import Pooling
 
 INTERPOLATION_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear")
@@ -24,7 +24,7 @@ INTERPOLATION_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubi
 # -- shape rules ---------------------------------------------------------------------------------
 
 
-@shape_rule('[N, C, H, W] -> [N, C, (H+2p-d(k-1)-1)//s+1, ...]; stride defaults to kernel_size')
+@shape_rule('[N, C, H, W] -> [N, C, (H+2p-d(k-1)-1)//s+1, ...] (ceil_mode: rounded up, the last window starting inside); stride defaults to kernel_size')
 def pool2d(ctx: RuleContext) -> list[Sig]:
     x = ctx.rank(0, (3, 4))
     kernel = pair(ctx.attrs["kernel_size"])
@@ -32,10 +32,28 @@ def pool2d(ctx: RuleContext) -> list[Sig]:
     pad = pair(ctx.attrs.get("padding", 0))
     dil = pair(ctx.attrs.get("dilation", 1))
     if ctx.attrs.get("ceil_mode"):
-        raise ctx.fail("ceil_mode=true is not supported", 0, code="GS306")
-    h = conv_out(x.shape[-2], kernel[0], stride[0], pad[0], dil[0])
-    w = conv_out(x.shape[-1], kernel[1], stride[1], pad[1], dil[1])
+        h, w = (ceil_out(ctx, x.shape[i], kernel[i], stride[i], pad[i], dil[i]) for i in (-2, -1))
+    else:
+        h = conv_out(x.shape[-2], kernel[0], stride[0], pad[0], dil[0])
+        w = conv_out(x.shape[-1], kernel[1], stride[1], pad[1], dil[1])
     return [Sig(x.shape[:-2] + (h, w), x.dtype)]
+
+
+def ceil_out(ctx: RuleContext, size: Dim, k: int, stride: int, pad: int, dil: int) -> Dim:
+    """Pooling's output size with ``ceil_mode``: ``ceil((size+2p-w)/s) + 1`` windows (``w`` the
+    dilated window), less the last one when it would start in the right padding (torch's rule).
+    That last-window test is exact on ints; on a symbolic size it is decided once for every
+    value: a window at least ``s + p`` wide never starts in the padding.  Otherwise the size
+    depends on the value, which a dim cannot say, and the rule refuses it."""
+    window = dil * (k - 1) + 1
+    n = add(floordiv(add(sub(add(size, 2 * pad), window), stride - 1), stride), 1)
+    if isinstance(size, int) and isinstance(n, int):
+        return n - 1 if (n - 1) * stride >= size + pad else n
+    if window >= stride + pad:
+        return n
+    raise ctx.fail(
+        f"ceil_mode=true on the symbolic size {size} with kernel {k}, stride {stride}, padding {pad}: whether the last "
+        "window is dropped depends on the size's value", 0, code="GS306")
 
 
 @shape_rule('[N, C, H, W] -> [N, C, *output_size]')

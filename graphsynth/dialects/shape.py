@@ -389,7 +389,7 @@ class Pad(GsOp):
 
     name = "gs.pad"
     args = "input"
-    attrs = (A("pad", "ints"), A("value", "float", 0.0))
+    attrs = (A("pad", "dims"), A("value", "float", 0.0))
     rule = pad_rule
     traits = traits_def(DataMovement())
 

@@ -18,7 +18,7 @@ from xdsl.ir import SSAValue
 
 from graphsynth.dialects import gs
 from graphsynth.dialects.dtypes import FLOAT_DTYPES
-from graphsynth.dialects.shapes import Dim, add, compare, mul, sub
+from graphsynth.dialects.shapes import Dim, add, compare, floordiv, mul, sub
 from graphsynth.dialects.traits import RightUnit
 from graphsynth.frontend.handlers import BIG, Fail, Unusable, dtype_name, handles, register
 
@@ -37,11 +37,80 @@ def _drop(c: Converter, n: Any, a: dict[str, Any]) -> None:
     c.set(n, Unusable("an assertion that graphsynth drops"))
 
 
-for _n in ("alias", "contiguous", "clone", "detach", "lift_fresh_copy", "lift_fresh", "detach_", "alias_copy", "view_of"):
+for _n in ("alias", "contiguous", "clone", "lift_fresh_copy", "lift_fresh", "alias_copy", "view_of"):
     register(_n, _identity)
-for _n in ("_assert_tensor_metadata", "_assert_scalar", "_assert_async", "sym_constrain_range", "sym_constrain_range_for_size",
+
+
+@handles("detach", emits=(gs.Detach,))
+def _detach(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    """``x.detach()`` (and ``detach_``, its in-place form): the same values with the gradient
+    stopped; dropping it would let gradients flow where the model stops them."""
+    x = c.t(a["self"])
+    c.set(n, c.e1(gs.Detach, [x], out=n))
+for _n in ("_assert_tensor_metadata", "_assert_async", "sym_constrain_range", "sym_constrain_range_for_size",
            "_assert_size_stride", "_check", "_check_is_size", "_print", "record_stream"):
     register(_n, _drop)
+
+
+_ASSERT_SAMPLES = 48
+
+
+def _bounds(vr: Any) -> tuple[int, int]:
+    """A symbol's value range as ints (an open end becomes a span of 4096 values)."""
+    try:
+        lo = max(int(vr.lower), 0)
+    except (TypeError, ValueError, AttributeError):
+        lo = 2
+    try:
+        hi = int(vr.upper)
+    except (TypeError, ValueError, AttributeError):
+        hi = lo + 4096
+    return lo, min(hi, lo + 2**40)
+
+
+@handles("_assert_scalar", emits=())
+def _assert_scalar(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    """A run-time assertion on sizes that export kept instead of a guard (it could not prove it
+    over the dims' ranges).  The IR states no such condition, so it is checked here over a
+    spread of values of each symbol's range: where it can fail, the dims are not really dynamic
+    in that range and the import stops (GS620) rather than dropping it silently."""
+    cond = a.get("self")
+    val = cond.meta.get("val") if isinstance(cond, torch.fx.Node) else cond
+    expr = getattr(getattr(val, "node", None), "expr", None)
+    if expr is None:
+        c.set(n, Unusable("an assertion that graphsynth drops"))
+        return
+    syms = sorted(expr.free_symbols, key=lambda s: s.name)
+    if any(s.name not in c.symbols for s in syms):  # data-dependent sizes: their own handler checks them
+        c.set(n, Unusable("an assertion that graphsynth drops"))
+        return
+    ranges = c.ep.range_constraints
+    spans = []
+    for s in syms:
+        vr = ranges.get(s)
+        lo, hi = _bounds(vr)
+        spans.append((lo, hi))
+    for k in range(_ASSERT_SAMPLES):
+        point = {}
+        for j, (s, (lo, hi)) in enumerate(zip(syms, spans)):
+            width = hi - lo + 1
+            point[s] = lo + (k if k < 16 else (k * 7919 + j * 104729) % width) % width
+        try:
+            ok = bool(expr.xreplace(point))
+        except TypeError:
+            ok = False
+        if not ok:
+            from graphsynth.frontend.symbols import format_relation
+
+            where = ", ".join(f"{c.symbols[s.name]}={v}" for s, v in point.items())
+            raise Fail(
+                f"torch.export keeps the dims dynamic only where {format_relation(expr, c.symbols)} holds, "
+                f"which fails at {where}",
+                fix="give the dims a range or divisibility in which it holds (torch.export.Dim(min=..., max=...) or k*Dim(...)), "
+                "or leave them out of dynamic_dims",
+                code="GS620",
+            )
+    c.set(n, Unusable("an assertion that holds over the dims' ranges"))
 
 
 @handles("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", emits=(gs.Dropout,))
@@ -77,11 +146,12 @@ for _n, _cls in _UNARY.items():
     register(_n, _unary, emits=(_cls,))
 
 
-@handles("bitwise_not", emits=(gs.LogicalNot,))
+@handles("bitwise_not", emits=(gs.LogicalNot, gs.Neg, gs.Sub))
 def _bitwise_not(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
-    if c.sig(x).dtype != "bool":
-        raise Fail("bitwise_not of an integer tensor has no gs op")
+    if c.sig(x).dtype != "bool":  # two's complement: ~x == -x - 1, exactly, for every integer dtype
+        c.set(n, c.e1(gs.Sub, [c.e1(gs.Neg, [x]), 1], out=n))
+        return
     c.set(n, c.e1(gs.LogicalNot, [x], out=n))
 
 
@@ -162,7 +232,8 @@ def _binary(c: Converter, n: Any, a: dict[str, Any]) -> None:
         return _max_min(c, n, a)
     cls = _BINARY[pname]
     keys = list(a)
-    lhs, rhs = c.num(a[keys[0]]), c.num(a[keys[1]])
+    like = _tensor_dtype(c, n, a[keys[0]], a[keys[1]])
+    lhs, rhs = c.num(a[keys[0]], like), c.num(a[keys[1]], like)
     if pname == "rsub":
         lhs, rhs = rhs, lhs
     attrs: dict[str, Any] = {}
@@ -190,16 +261,28 @@ def _binary(c: Converter, n: Any, a: dict[str, Any]) -> None:
     c.set(n, c.e1(cls, [lhs, rhs], attrs, out=n))
 
 
+def _tensor_dtype(c: Converter, n: Any, *args: Any) -> str:
+    """The dtype a symbolic size takes in elementwise arithmetic: that of the tensor operand
+    (torch treats a size like a Python int scalar), else that of the result."""
+    for x in args:
+        if isinstance(x, torch.fx.Node):
+            v = c.value(x)
+            if isinstance(v, SSAValue):
+                return c.sig(v).dtype
+    return c.out_sig(n).dtype
+
+
 for _n, _cls in _BINARY.items():
-    register(_n, _binary, emits=(_cls, gs.Mul, gs.LogicalAnd, gs.LogicalOr, gs.Amax, gs.Amin, gs.Argmax, gs.Neg))
+    register(_n, _binary, emits=(_cls, gs.Mul, gs.LogicalAnd, gs.LogicalOr, gs.Amax, gs.Amin, gs.Argmax, gs.Neg, gs.Arange, gs.Reshape))
 
 
-@handles("where", emits=(gs.Where,))
+@handles("where", emits=(gs.Where, gs.Arange, gs.Reshape))
 def _where(c: Converter, n: Any, a: dict[str, Any]) -> None:
     if "self" not in a:
         raise Fail("torch.where(cond) with one argument (nonzero) has a data-dependent shape")
     cond = c.t(a["condition"])
-    x, y = c.num(a["self"]), c.num(a["other"])
+    like = _tensor_dtype(c, n, a["self"], a["other"])
+    x, y = c.num(a["self"], like), c.num(a["other"], like)
     c.set(n, c.e1(gs.Where, [cond, x, y], out=n))
 
 
@@ -696,7 +779,7 @@ def _pad(c: Converter, n: Any, a: dict[str, Any]) -> None:
     mode = a.get("mode", "constant")
     if mode not in (None, "constant"):
         raise Fail(f"pad mode '{mode}' has no gs op (constant padding only)")
-    pads = [int(p) for p in a["pad"]]
+    pads = [c.dim(p) for p in a["pad"]]
     value = a.get("value")
     attrs = {"pad": pads, "value": 0.0 if value is None else float(value)}
     c.set(n, c.e1(gs.Pad, [c.t(a["self"])], attrs, out=n))
@@ -1015,7 +1098,10 @@ def _fill(c: Converter, n: Any, value: Any) -> None:
             v = c.cast(v, sig.dtype)
             c.set(n, v if c.same_as(v, n) else c.e1(gs.Expand, [v], {"shape": sig.shape}, out=n))
             return
-        value = c.num(value)
+        value = c.num(value, sig.dtype)
+        if isinstance(value, SSAValue):  # a symbolic size as the fill value
+            c.set(n, value if c.same_as(value, n) else c.e1(gs.Expand, [value], {"shape": sig.shape}, out=n))
+            return
     if isinstance(value, float) and sig.dtype not in FLOATS:
         value = int(value) if sig.dtype != "bool" else bool(value)
     if sig.dtype == "bool":
@@ -1025,7 +1111,7 @@ def _fill(c: Converter, n: Any, value: Any) -> None:
     c.set(n, c.e1(gs.Full, [], {"shape": sig.shape, "value": value, "dtype": sig.dtype}, out=n))
 
 
-@handles("full", "new_full", "full_like", emits=(gs.Expand, gs.Full))
+@handles("full", "new_full", "full_like", emits=(gs.Expand, gs.Full, gs.Arange, gs.Reshape))
 def _full(c: Converter, n: Any, a: dict[str, Any]) -> None:
     _fill(c, n, a["fill_value"])
 
@@ -1040,7 +1126,7 @@ def _ones(c: Converter, n: Any, a: dict[str, Any]) -> None:
     _fill(c, n, 1)
 
 
-@handles("scalar_tensor", emits=(gs.Expand, gs.Full))
+@handles("scalar_tensor", emits=(gs.Expand, gs.Full, gs.Arange, gs.Reshape))
 def _scalar_tensor(c: Converter, n: Any, a: dict[str, Any]) -> None:
     _fill(c, n, a["s"])
 
@@ -1113,3 +1199,55 @@ def _wrap(c: Converter, n: Any, a: dict[str, Any]) -> None:
     result = c.inline(gm, inputs)
     c.set(n, tuple(result))
 
+
+
+# -- grids and patches ----------------------------------------------------------------------------
+
+
+@handles("meshgrid", emits=(gs.Reshape, gs.Expand))
+def _meshgrid(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    """meshgrid(x0, x1, ...): each 1-d input reshaped to lie along its own dim and expanded to
+    the grid (``indexing="xy"`` swaps the first two dims, as numpy does)."""
+    xs = [c.t(x) for x in a["tensors"]]
+    outs = c.meta_sigs(n)
+    k = len(xs)
+    order = list(range(k))
+    if (a.get("indexing") or "ij") == "xy" and k >= 2:
+        order[0], order[1] = 1, 0
+    grid = []
+    for i, (x, o) in enumerate(zip(xs, outs)):
+        sig = c.sig(x)
+        if len(sig.shape) > 1:
+            raise Fail("meshgrid of a tensor of rank > 1")
+        shape = [1] * k
+        shape[order[i]] = sig.shape[0] if sig.shape else 1
+        v = c.e1(gs.Reshape, [x], {"shape": tuple(shape)})
+        grid.append(c.e1(gs.Expand, [v], {"shape": o.shape}, out=[o]))
+    c.set(n, tuple(grid))
+
+
+@handles("im2col", emits=(gs.Pad, gs.Slice, gs.Unsqueeze, gs.Concat, gs.Reshape))
+def _im2col(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    """F.unfold: [B, C, H, W] -> [B, C*kh*kw, L], written with the ops that exist: pad, one
+    strided slice per kernel offset, stacked after the channel dim, and a reshape."""
+    x = c.t(a["self"])
+    shape = c.sig(x).shape
+    if len(shape) != 4:
+        raise Fail("im2col of a tensor that is not [B, C, H, W]")
+    kh, kw = _ints(a["kernel_size"], 2)
+    dh, dw = _ints(a["dilation"], 2)
+    ph, pw = _ints(a["padding"], 2)
+    sh, sw = _ints(a["stride"], 2)
+    if ph or pw:
+        x = c.e1(gs.Pad, [x], {"pad": (pw, pw, ph, ph)})
+    b, ch, hp, wp = c.sig(x).shape
+    ho = add(floordiv(sub(hp, dh * (kh - 1) + 1), sh), 1)
+    wo = add(floordiv(sub(wp, dw * (kw - 1) + 1), sw), 1)
+    pieces = []
+    for i in range(kh):
+        for j in range(kw):
+            v = c.e1(gs.Slice, [x], {"dim": 2, "start": i * dh, "end": add(i * dh + 1, mul(sh, sub(ho, 1))), "step": sh})
+            v = c.e1(gs.Slice, [v], {"dim": 3, "start": j * dw, "end": add(j * dw + 1, mul(sw, sub(wo, 1))), "step": sw})
+            pieces.append(c.e1(gs.Unsqueeze, [v], {"dim": 2}))
+    y = pieces[0] if len(pieces) == 1 else c.e1(gs.Concat, pieces, {"dim": 2})
+    c.set(n, c.e1(gs.Reshape, [y], {"shape": c.out_sig(n).shape}, out=n))

@@ -40,7 +40,16 @@ from graphsynth.dialects.ranges import SymbolRange, assuming
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
 from graphsynth.frontend import aten  # noqa: F401 - the ATen handlers, registered in HANDLERS
-from graphsynth.frontend.handlers import BIG, HANDLERS, INPLACE_BASE, Fail, Unusable, dtype_name, has_handler
+from graphsynth.frontend.handlers import (
+    BIG,
+    HANDLERS,
+    Fail,
+    Unusable,
+    dtype_name,
+    functional_args,
+    functional_name,
+    has_handler,
+)
 from graphsynth.frontend.symbols import SymbolError, value_to_dim
 
 FLOATS = FLOAT_DTYPES
@@ -179,8 +188,8 @@ class Converter:
             notes.append(f"fx node: {node.format_node()}"[:300])
         return error(code, message, op=op, loc=loc, fix=fix, notes=notes, source_line=line)
 
-    def fail(self, message: str, fix: str | None = None) -> FrontendError:
-        d = self.diag("GS602", message, fix=fix, op=aten_name(self.node.target) if self.node is not None else None)
+    def fail(self, message: str, fix: str | None = None, code: str = "GS602") -> FrontendError:
+        d = self.diag(code, message, fix=fix, op=aten_name(self.node.target) if self.node is not None else None)
         return FrontendError([d])
 
     # -- values ---------------------------------------------------------------------------
@@ -224,17 +233,22 @@ class Converter:
     def opt_t(self, a: Any) -> SSAValue | None:
         return None if a is None else self.t(a)
 
-    def num(self, a: Any) -> Any:
-        """A scalar-capable argument: a tensor, or a Python number (a size must be concrete)."""
+    def num(self, a: Any, dtype: str | None = None) -> Any:
+        """A scalar-capable argument: a tensor, or a Python number.  A symbolic size used as a
+        number (``x * x.shape[1]``, position ids divided by the length) becomes a 0-d tensor of
+        ``dtype`` holding the size, so it stays symbolic (see :meth:`size_value`)."""
         v = self.value(a)
         if isinstance(v, SymDim):
-            raise Fail(
-                f"uses the symbolic size {v} as a number in tensor arithmetic, which gs cannot express",
-                fix="compute it from a tensor (e.g. torch.arange) or mark the dim static",
-            )
+            return self.size_value(v, dtype or "i64")
         if isinstance(v, (SSAValue, int, float, bool)):
             return v
         raise Fail(f"expected a tensor or a number, got {v!r}")
+
+    def size_value(self, d: Dim, dtype: str) -> SSAValue:
+        """A 0-d tensor of ``dtype`` holding the size ``d``: ``arange(d, d+1)`` reshaped to
+        ``[]``, which keeps the size symbolic (its value follows the binding of the symbols)."""
+        one = self.e1(gs.Arange, [], {"start": d, "end": add(d, 1), "dtype": dtype})
+        return self.e1(gs.Reshape, [one], {"shape": ()})
 
     def dim(self, a: Any) -> Dim:
         v = self.value(a)
@@ -283,8 +297,10 @@ class Converter:
             return spec.rule(ctx)
         except rules.ShapeError as e:
             raise Fail(
-                f"gs op '{name}' rejects the operands the importer built for it: {e.message} "
-                "(a bug in the importer or in the shape rule)"
+                f"gs op '{name}' rejects the operands the importer built for it: {e.message}",
+                fix="where the message names a symbolic size, give that dim a range or divisibility under which the size is "
+                "fixed (torch.export.Dim), or leave it out of dynamic_dims; otherwise this is a bug in the importer or "
+                "the shape rule: report it with the model",
             ) from None
 
     def emit(self, cls: type[gs.GsOp], args: list[Any], attrs: dict[str, Any] | None = None,
@@ -514,8 +530,9 @@ class Converter:
                     op=name,
                     loc=loc,
                     source_line=line,
-                    fix="graphsynth has no gs op for it yet: rewrite the model code to use supported ops, or add a "
-                    "gs op (defop in graphsynth/dialects/gs.py) and a handler in graphsynth/frontend/convert.py",
+                    fix="graphsynth has no gs form for it yet: rewrite that line of the model with supported ops, or add an "
+                    "op class (graphsynth/dialects/<family>.py), its lowering (graphsynth/backend/lowerings/) and an ATen "
+                    "handler (graphsynth/frontend/aten.py)",
                     notes=[f"fx node: {first.format_node()}"[:300]],
                 )
             )
@@ -539,7 +556,7 @@ class Converter:
             try:
                 self.convert_node(n)
             except Fail as e:
-                raise self.fail(e.message, e.fix) from None
+                raise self.fail(e.message, e.fix, e.code) from None
             except FrontendError:
                 raise
             except Exception as e:  # an importer bug is still a diagnostic at the node
@@ -572,8 +589,9 @@ class Converter:
         if handler is not None:
             handler(self, n, args)
             return
-        if name in INPLACE_BASE or (name.endswith("_") and name[:-1] in HANDLERS):
-            self.inplace(n, name, args)
+        base = functional_name(name)
+        if base is not None and base in HANDLERS:
+            self.inplace(n, name, base, args)
             return
         raise Fail(f"unsupported ATen op {aten_name(n.target)}")
 
@@ -594,7 +612,7 @@ class Converter:
         self.view_base[n] = root
         self.views_of.setdefault(root, []).append(n)
 
-    def inplace(self, n: Any, name: str, args: dict[str, Any]) -> None:
+    def inplace(self, n: Any, name: str, base_name: str, args: dict[str, Any]) -> None:
         """``x.add_(y)``: compute ``x + y`` functionally and let it replace ``x`` from here on.
 
         When ``x`` is a view (``y = x[:, 0]; y.add_(1)`` or ``x[:, :k] = v``) the new value is
@@ -616,9 +634,8 @@ class Converter:
                 f"{name} updates the input, parameter or buffer '{root.name}' in place; graphsynth graphs are pure functions",
                 fix="compute a new tensor instead of updating the input (x = x + y rather than x += y)",
             )
-        base_name = INPLACE_BASE.get(name, name[:-1])
         self.op_name = base_name
-        HANDLERS[base_name](self, n, args)
+        HANDLERS[base_name](self, n, functional_args(n.target, base_name, args))
         new = self.env[n]
         old = self.env.get(target)
         if not isinstance(new, SSAValue) or not isinstance(old, SSAValue):

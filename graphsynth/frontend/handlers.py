@@ -25,7 +25,7 @@ from graphsynth.dialects.dtypes import DTYPES as GS_DTYPES
 if TYPE_CHECKING:
     from graphsynth.frontend.convert import Converter
 
-__all__ = ["BIG", "EMITTED_BY", "HANDLERS", "INPLACE_BASE", "Fail", "Handler", "Unusable", "dtype_name", "handles", "has_handler",
+__all__ = ["BIG", "EMITTED_BY", "HANDLERS", "INPLACE_BASE", "Fail", "Handler", "Unusable", "dtype_name", "functional_args", "functional_name", "handles", "has_handler",
            "register"]
 
 Handler = Callable[["Converter", Any, dict[str, Any]], None]
@@ -46,10 +46,11 @@ BIG = 2**62
 class Fail(Exception):
     """Raised by handlers; the converter turns it into a GS602 diagnostic at the node."""
 
-    def __init__(self, message: str, fix: str | None = None):
+    def __init__(self, message: str, fix: str | None = None, code: str = "GS602"):
         super().__init__(message)
         self.message = message
         self.fix = fix
+        self.code = code
 
 
 class Unusable:
@@ -87,9 +88,44 @@ def handles(*names: str, emits: Iterable[type[gs.GsOp]] = ()) -> Callable[[Handl
 
 def has_handler(name: str) -> bool:
     """Whether ATen op ``name`` (an overload packet name) is handled, in place forms included."""
-    if name in HANDLERS or name in INPLACE_BASE:
+    if name in HANDLERS:
         return True
-    return name.endswith("_") and not name.startswith("_") and name[:-1] in HANDLERS
+    base = functional_name(name)
+    return base is not None and base in HANDLERS
+
+
+def functional_name(name: str) -> str | None:
+    """The functional twin of an in-place ATen op (``mul_`` -> ``mul``, ``__iand__`` ->
+    ``__and__``, ``copy_`` -> the importer's own ``_copy``), or None when ``name`` is not an
+    in-place op.  ATen names every in-place variant this way, so one rule covers the class."""
+    if name in INPLACE_BASE:
+        return INPLACE_BASE[name]
+    if name.startswith("__i") and name.endswith("__") and len(name) > 5:
+        return "__" + name[3:]
+    if name.endswith("_") and not name.startswith("_") and len(name) > 1:
+        return name[:-1]
+    return None
+
+
+def functional_args(target: Any, base: str, args: dict[str, Any]) -> dict[str, Any]:
+    """An in-place node's arguments under the names its functional twin's schema gives them.
+
+    The two schemas take the same arguments in the same order, but not always under the same
+    names (``dropout_(Tensor self, ...)`` against ``dropout(Tensor input, ...)``), and the
+    handlers read arguments by the functional schema's names."""
+    if not isinstance(target, torch._ops.OpOverload):
+        return args
+    packet = getattr(torch.ops.aten, base, None) if base not in INPLACE_BASE.values() else None
+    if packet is None:
+        return args
+    twin = getattr(packet, target._overloadname, None)
+    if twin is None:
+        mine = len(target._schema.arguments)
+        twin = next((getattr(packet, o) for o in packet.overloads() if len(getattr(packet, o)._schema.arguments) == mine), None)
+    if twin is None:
+        return args
+    names = [a.name for a in twin._schema.arguments]
+    return {(names[i] if i < len(names) else k): v for i, (k, v) in enumerate(args.items())}
 
 
 DTYPES: dict[Any, str] = {getattr(torch, d.torch): name for name, d in GS_DTYPES.items()}

@@ -55,9 +55,46 @@ def import_torch(model: Any, example_inputs: Any, dynamic_dims: dict[str, Any] |
         raise FrontendError([error("GS601", f"import_torch expects a torch.nn.Module, got {type(model).__name__}")])
     tensors, constants = bind_inputs(model, example_inputs)
     requests = dim_requests(tensors, dynamic_dims or {})
-    ep = export_with_diagnostics(model, tensors, constants, requests)
-    symbols = symbol_names(ep, tensors, requests)
-    return Converter(ep, model, symbols, list(tensors), type(model).__name__).convert()
+    progress = Progress(type(model).__name__)
+    progress.stage("exporting with torch.export")
+    refused: list[Diagnostic] = []
+    ep = export_with_diagnostics(model, tensors, constants, requests, refused)
+    nodes = sum(1 for n in ep.graph.nodes if n.op == "call_function")
+    progress.stage(f"converting {nodes} ATen ops")
+    try:
+        symbols = symbol_names(ep, tensors, requests)
+        module = Converter(ep, model, symbols, list(tensors), type(model).__name__).convert()
+    except FrontendError:
+        if refused:  # exported only with deferred guards, and those do not hold: the guards are the story
+            raise FrontendError(refused) from None
+        raise
+    progress.done(f"{sum(1 for _ in module.walk()) - 2} gs ops")
+    return module
+
+
+class Progress:
+    """Import stages and op counts on stderr when it is a terminal; silent otherwise (pipes,
+    logs, tests), so nothing is written where a program reads the output."""
+
+    def __init__(self, name: str, stream: Any = None):
+        import sys
+        import time
+
+        self.stream = stream if stream is not None else sys.stderr
+        self.on = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.name = name
+        self.clock = time.perf_counter
+        self.t0 = self.clock()
+
+    def stage(self, what: str) -> None:
+        if self.on:
+            self.stream.write(f"\r\x1b[Kimport {self.name}: {what} ({self.clock() - self.t0:.1f} s)")
+            self.stream.flush()
+
+    def done(self, what: str) -> None:
+        if self.on:
+            self.stream.write(f"\r\x1b[Kimport {self.name}: {what} in {self.clock() - self.t0:.1f} s\n")
+            self.stream.flush()
 
 
 # -- 1. inputs --------------------------------------------------------------------------------
@@ -198,24 +235,42 @@ def dim_requests(tensors: dict[str, Any], dynamic_dims: dict[str, Any]) -> list[
 # -- 3. export --------------------------------------------------------------------------------
 
 
-def export_with_diagnostics(model: Any, tensors: dict[str, Any], constants: dict[str, Any], requests: list[DimRequest]) -> Any:
+def export_with_diagnostics(model: Any, tensors: dict[str, Any], constants: dict[str, Any], requests: list[DimRequest],
+                            refused: list[Diagnostic] | None = None) -> Any:
+    """The ExportedProgram, or FrontendError.  When export succeeds only with its guards
+    deferred as run-time assertions, the GS603 diagnostics of the refused guards are appended
+    to ``refused``: the caller reports them if the program cannot be imported after all."""
     import torch
 
-    for attempt in range(3):
+    deferred = False
+    first: list[Diagnostic] | None = None
+    for attempt in range(4):
         shapes: dict[str, Any] = {name: None for name in tensors}
         for r in requests:
             shapes[r.arg] = {**(shapes[r.arg] or {}), r.axis: r.dim}
         recorder = _GuardRecorder()
         try:
             with _bound_forward(model, constants), recorder, _quiet_torch_logs():
-                return torch.export.export(model, (), dict(tensors), dynamic_shapes=shapes if requests else None, strict=False)
+                ep = torch.export.export(model, (), dict(tensors), dynamic_shapes=shapes if requests else None, strict=False,
+                                         prefer_deferred_runtime_asserts_over_guards=deferred)
+            if first is not None and refused is not None:
+                refused.extend(first)
+            return ep
         except Exception as e:  # noqa: BLE001 - every export failure becomes a diagnostic
+            if first is not None:
+                raise FrontendError(first) from None
             if _is_constraint_violation(e):
                 if attempt < 2 and _refine_ranges(str(e), requests, tensors):
                     continue
-                raise FrontendError(specialised_dims(e, requests, recorder)) from None
+                # A guard export cannot prove for the whole range (ceil_mode pooling's
+                # ``2*(H//2)-2 < H``) may still hold on all of it: export once more with the guard
+                # kept as a run-time assertion, which the converter checks over the range
+                # (GS620 where it fails), instead of refusing the dim.
+                first = specialised_dims(e, requests, recorder)
+                deferred = True
+                continue
             raise FrontendError([export_failure(e, model)]) from None
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise FrontendError(first or [error("GS601", "torch.export failed")])
 
 
 _NOISY_LOGGERS = ("torch._subclasses.fake_tensor", "torch.fx.experimental.symbolic_shapes", "torch._export", "torch.export")

@@ -521,7 +521,7 @@ def _b_arange(draw: Callable, s: State) -> bool:
 
 BUILDERS: dict[type[gs.GsOp], Builder] = {
     **{cls: _b_unary(cls) for cls in (
-        gs.Relu, gs.Gelu, gs.Silu, gs.Tanh, gs.Sigmoid, gs.Neg, gs.Abs, gs.Identity, gs.Dropout, gs.Clamp,
+        gs.Relu, gs.Gelu, gs.Silu, gs.Tanh, gs.Sigmoid, gs.Neg, gs.Abs, gs.Identity, gs.Detach, gs.Dropout, gs.Clamp,
         gs.LeakyRelu, gs.Hardtanh, gs.Exp, gs.Sin, gs.Cos, gs.Erf, gs.Softplus, gs.Log, gs.Sqrt, gs.Rsqrt,
         gs.Reciprocal, gs.LogicalNot, gs.Sign, gs.Floor, gs.Ceil, gs.Round, gs.Trunc)},
     **{cls: _b_binary(cls) for cls in (gs.Add, gs.Sub, gs.Mul, gs.Maximum, gs.Minimum, gs.Div, gs.Pow, gs.Remainder,

@@ -47,6 +47,7 @@ for _cls, _fn in {
     register(_cls, _unary(_fn))
 
 register(gs.Identity, lambda L, a, s, k, out: a[0])
+register(gs.Detach, lambda L, a, s, k, out: L.call(torch.detach, a[0]))
 
 
 register(gs.Gelu, lambda L, a, s, k, out: L.call(

@@ -58,7 +58,7 @@ def _split(L: FxLowerer, a: list[Arg], s: list[Sig | None], k: dict[str, Any], o
 register(gs.Split, _split)
 
 
-register(gs.Pad, lambda L, a, s, k, out: L.call(torch.constant_pad_nd, a[0], list(k["pad"]), k["value"]))
+register(gs.Pad, lambda L, a, s, k, out: L.call(torch.constant_pad_nd, a[0], L.dim_list(k["pad"]), k["value"]))
 register(gs.Repeat, lambda L, a, s, k, out: L.method("repeat", a[0], L.dim_list(k["repeats"])))
 register(gs.Tril, lambda L, a, s, k, out: L.call(torch.tril, a[0], k["diagonal"]))
 register(gs.Triu, lambda L, a, s, k, out: L.call(torch.triu, a[0], k["diagonal"]))
