@@ -37,7 +37,7 @@ def compiler(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
 def region_of(text: str) -> gt.FusedRegion:
     m = gs.parse_ir(text)
     assert gs.verify(m) == []
-    (region,) = [r for r in gs.lower(m, fusion="triton").modules() if isinstance(r, gt.FusedRegion)]
+    (region,) = [r for r in gs.lower(m, fused=gt.region_hook).modules() if isinstance(r, gt.FusedRegion)]
     return region
 
 

@@ -52,9 +52,21 @@ REGION = """graph G(x: f64[B, 3], w: f64[3], m: bool[B, 3]) -> f64[B, 3], f64[3]
 """
 
 
-def test_cpu_tensors_run_the_torch_fallback_exactly() -> None:
+def test_without_cuda_or_interpreter_regions_are_inlined_and_cost_nothing() -> None:
+    """No kernel can run in this process: fusion="triton" lowers to exactly the plain fx code."""
+    assert gt.kernels_unavailable() is not None
     m = parse(REGION)
     net, ref = gs.lower(m, fusion="triton"), gs.lower(m)
+    assert not regions(net)
+    assert net.code == ref.code and net.state_dict().keys() == ref.state_dict().keys()
+    (entry,) = gt.fusion_report(net)
+    assert entry["last_path"] == "inlined" and not entry["compiled"]
+    assert "TRITON_INTERPRET" in entry["reason"] and entry["ops"][:2] == ["mul", "gelu"]
+
+
+def test_cpu_tensors_run_the_torch_fallback_exactly() -> None:
+    m = parse(REGION)
+    net, ref = gs.lower(m, fused=gt.region_hook), gs.lower(m)
     assert net.state_dict().keys() == ref.state_dict().keys()  # the kernel module holds no state
     g = torch.Generator().manual_seed(0)
     args = (torch.randn(4, 3, generator=g, dtype=torch.float64), torch.randn(3, generator=g, dtype=torch.float64),
@@ -66,7 +78,7 @@ def test_cpu_tensors_run_the_torch_fallback_exactly() -> None:
 
 
 def test_gradcheck_of_the_fallback_in_float64() -> None:
-    net = gs.lower(parse(REGION), fusion="triton")
+    net = gs.lower(parse(REGION), fused=gt.region_hook)
     g = torch.Generator().manual_seed(1)
     x = torch.randn(2, 3, generator=g, dtype=torch.float64, requires_grad=True)
     w = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True)
@@ -83,7 +95,7 @@ def test_gradcheck_of_the_fallback_in_float64() -> None:
 
 def test_the_recomputed_vjp_matches_autograd() -> None:
     """The backward the kernel path uses (vjp of the fallback), called directly on CPU."""
-    net = gs.lower(parse(REGION), fusion="triton")
+    net = gs.lower(parse(REGION), fused=gt.region_hook)
     (region,) = regions(net)
     g = torch.Generator().manual_seed(2)
     x = torch.randn(2, 3, generator=g, dtype=torch.float64, requires_grad=True)
@@ -246,9 +258,9 @@ def test_coalescing_merges_dims_walked_together() -> None:
 # -- entry points ---------------------------------------------------------------------------------------
 
 
-def test_lower_fusion_argument() -> None:
+def test_lower_fusion_argument(monkeypatch: pytest.MonkeyPatch) -> None:
     m = parse(BASE)
-    net = gs.lower(m, fusion="triton")
+    net = gs.lower(m, fused=gt.region_hook)
     assert len(regions(net)) == 1
     assert not regions(gs.lower(m, fusion="inline"))
     with pytest.raises(LoweringError) as e:
@@ -257,7 +269,9 @@ def test_lower_fusion_argument() -> None:
         e.value.diagnostics[0].expected)
     with pytest.raises(LoweringError):
         gs.lower(m, fusion="triton", fused=gt.fused_hook)
-    assert len(regions(gs.lower(m, fused=gt.fused_hook))) == 1
+    assert not regions(gs.lower(m, fused=gt.fused_hook))  # no kernel can run here: inlined
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    assert len(regions(gs.lower(m, fusion="triton"))) == len(regions(gs.lower(m, fused=gt.fused_hook))) == 1
 
 
 def test_cache_directory_from_the_environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -98,6 +98,7 @@ class FxLowerer:
         self.const_module: nn.Module | None = None
         self.const_count = 0
         self.fused_count = 0
+        self.inlined_fused: list[list[str]] = []  # op names of each region the hook declined
         self.device_node: Any = None
         self.op: Any = None  # the op being lowered, for diagnostics
         self.named: set[fx.Node] = set()
@@ -147,6 +148,8 @@ class FxLowerer:
         # Where each IR value lives in the fx graph, keyed as the text form spells it ("%3", an
         # input name, a state_dict key), by node name (which survives deepcopy); several values
         # share a node when an op lowers to no computation (identity, full slice).
+        if self.inlined_fused:
+            gm.meta["gs_inlined_fused"] = self.inlined_fused
         live = set(self.g.nodes)
         gm.meta["gs_values"] = {k: n.name for k, n in self.value_nodes.items() if n in live}
         return gm
@@ -440,6 +443,9 @@ class FxLowerer:
             kernel = self.fused_hook(op)
             if kernel is not None:
                 return self.lower_fused_call(op, kernel)
+            # Declined: inlined, and remembered so a fusion report can still list the region.
+            self.inlined_fused.append([i.name.removeprefix("gs.") for i in op.body.block.ops
+                                       if not isinstance(i, gs.YieldOp)])
         inner = op.body.block
         if len(inner.args) != len(op.operands):
             raise fail(op, f"region has {len(inner.args)} arguments for {len(op.operands)} operands")

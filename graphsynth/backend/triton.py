@@ -5,11 +5,14 @@ Use::
     net = graphsynth.lower(module, fusion="triton")          # or lower(module, fused=fused_hook)
     fusion_report(net)                                        # which regions run as kernels, and why not
 
-Each ``gs.fused`` region becomes a :class:`FusedRegion` module (under ``net._gs_fused``) that
+In a process where no kernel can ever run (no CUDA device, no interpreter) the regions are
+inlined at lowering, so the fused module costs exactly what the plain lowering does.  Otherwise
+each ``gs.fused`` region becomes a :class:`FusedRegion` module (under ``net._gs_fused``) that
 
 - on CUDA tensors launches one Triton kernel generated from the region's IR
   (:mod:`graphsynth.backend.triton_codegen`), one launch for all the region's outputs;
-- on CPU tensors runs the region through torch ops (the *fallback*: the region lowered by the torch
+- on CPU tensors (a CUDA process, or a module lowered with :func:`region_hook`) runs the region
+  through torch ops (the *fallback*: the region lowered by the torch
   backend exactly as an inlined region would be), or, when ``TRITON_INTERPRET=1`` is set, runs the
   same generated kernel in Triton's interpreter so that CPU-only CI exercises the kernels;
 - differentiates by recomputation: the backward of the kernel is the vjp of the fallback
@@ -594,8 +597,22 @@ class FusedRegion(nn.Module):
 # -- the hook and queries ------------------------------------------------------------------------------
 
 
-def fused_hook(op: gs.FusedOp) -> FusedRegion | None:
-    """For ``graphsynth.lower(module, fused=fused_hook)``: a :class:`FusedRegion` per region.
+def kernels_unavailable() -> str | None:
+    """Why no generated kernel can run in this process (None: they can, on CUDA or the interpreter).
+
+    Asked when lowering: a process without a CUDA device and without the interpreter will never
+    launch a kernel, so a region kept as a :class:`FusedRegion` would only add a call and its checks
+    to every forward.  (A CUDA process keeps its regions even for CPU tensors: the module may move.)"""
+    if _triton() is None:
+        return _TRITON_ERROR or "triton unavailable"
+    if interpreting() or torch.cuda.is_available():
+        return None
+    return "no CUDA device and TRITON_INTERPRET unset"
+
+
+def region_hook(op: gs.FusedOp) -> FusedRegion | None:
+    """A :class:`FusedRegion` for every region, whether or not a kernel can run here (for tests
+    and for modules lowered on a CPU-only machine and moved to a GPU later).
 
     Returns None (the region is inlined, and the inline lowering reports the problem) only when
     the torch backend cannot lower the region at all."""
@@ -603,6 +620,16 @@ def fused_hook(op: gs.FusedOp) -> FusedRegion | None:
         return FusedRegion(op)
     except LoweringError:
         return None
+
+
+def fused_hook(op: gs.FusedOp) -> FusedRegion | None:
+    """For ``graphsynth.lower(module, fused=fused_hook)`` (what ``fusion="triton"`` picks): a
+    :class:`FusedRegion` per region when kernels can run in this process, else None, so the
+    region's ops are inlined and the fused lowering costs exactly what the plain one does;
+    :func:`fusion_report` still lists those regions, with :func:`kernels_unavailable`'s reason."""
+    if kernels_unavailable() is not None:
+        return None
+    return region_hook(op)
 
 
 def explain(op: gs.FusedOp) -> str | None:
@@ -615,11 +642,18 @@ def explain(op: gs.FusedOp) -> str | None:
 
 
 def fusion_report(net: nn.Module) -> list[dict[str, Any]]:
-    """One entry per fused region of a lowered module: its submodule name, ops, structural key,
-    whether it compiles, why not, and how its last call ran."""
+    """One entry per fused region of a lowered module: its submodule name (None for a region
+    inlined at lowering), ops, structural key, whether it compiles, why not, and how its last call
+    ran (``"inlined"`` for inlined regions)."""
     out = []
     for name, m in net.named_modules():
         if isinstance(m, FusedRegion):
             out.append({"name": name, "ops": list(m.ops), "key": m.key, "compiled": m.spec is not None,
                         "reason": m.reason, "last_path": m.last_path})
+        meta = getattr(m, "meta", None)
+        inlined = meta.get("gs_inlined_fused", []) if isinstance(meta, dict) else []
+        if inlined:
+            reason = kernels_unavailable() or "the fused hook declined the region"
+            out.extend({"name": None, "ops": list(ops), "key": None, "compiled": False, "reason": reason,
+                        "last_path": "inlined"} for ops in inlined)
     return out
