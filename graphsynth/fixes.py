@@ -73,6 +73,7 @@ def check_text(text: str, filename: str = "<text>") -> Checked:
     except GraphsynthError as e:
         diags = list(e.diagnostics)
         declaration_fixits(text, filename, diags)
+        checked_renames(text, filename, diags)
         return Checked(None, diags)
     except (RecursionError, MemoryError) as e:  # pragma: no cover - the parser's own limits come first
         return Checked(None, [error("GS101", f"the text could not be parsed ({type(e).__name__})")])
@@ -176,6 +177,58 @@ def repair(text: str, filename: str = "<text>", max_rounds: int = MAX_ROUNDS, ch
     return result
 
 
+# -- renames checked by verification -------------------------------------------------------------
+
+_DEFS = re.compile(r"^[ \t]*(?:param|buffer)[ \t]+([^:\s]+)|(%[A-Za-z0-9_.$\-]+)[ \t]*:", re.M)
+_INPUTS = re.compile(r"^[ \t]*graph[ \t]+[^(\n]*\(([^\n]*)\)[ \t]*->", re.M)
+
+
+def checked_renames(text: str, filename: str, diags: list[Diagnostic]) -> None:
+    """The one undefined name of a text without another repair: rename its uses to each
+    defined name that looks like it, and keep the rename if exactly one of them gives a text
+    that verifies (a value of the right type, defined before the use)."""
+    if len(diags) != 1:
+        return
+    d = diags[0]
+    if d.code != "GS201" or not d.value or d.machine_applicable or not d.edits:
+        return
+    sigil = d.value.startswith("%")
+    names = set()
+    for m in _DEFS.finditer(text):
+        names.add(m.group(1) or m.group(2))
+    for m in _INPUTS.finditer(text):
+        names.update(a.split(":", 1)[0].strip() for a in m.group(1).split(",") if ":" in a)
+    import difflib
+
+    cands = difflib.get_close_matches(d.value, [n for n in names if n.startswith("%") == sigil], n=4, cutoff=0.5)
+    good = []
+    for c in cands:
+        edits = [TextEdit(e.file, e.line, e.column, e.end_line, e.end_column, e.old, c) for e in d.edits]
+        try:
+            new_text = apply_edits(text, edits)
+        except EditConflict:
+            return
+        probe = check_text_plain(new_text, filename + "#rename")
+        if probe.module is not None and not probe.errors:
+            good.append(edits)
+    if len(good) == 1:
+        d.edits = good[0]
+        d.applicability = MACHINE_APPLICABLE
+        d.fix = f"did you mean '{good[0][0].new}'? (the only such name that verifies there)"
+
+
+def check_text_plain(text: str, filename: str) -> Checked:
+    """Parse and verify without looking for the repairs that need more checks."""
+    from graphsynth.grammar.parser import parse_ir
+    from graphsynth.verifier import verify
+
+    try:
+        module = parse_ir(text, filename=filename)
+    except GraphsynthError as e:
+        return Checked(None, list(e.diagnostics))
+    return Checked(module, verify(module))
+
+
 # -- declarations implied by their uses ----------------------------------------------------------
 
 _PARAM_LINE = re.compile(r"^([ \t]*)(param|buffer)[ \t]")
@@ -273,7 +326,9 @@ def _implied_type(module: Any, name: str) -> Any:
                     pool.extend(x for x in val if isinstance(x, int) and not isinstance(x, bool))
         if not uses:
             return None
-        pool = list(dict.fromkeys([*pool, 1]))[:12]
+        # The dims the uses mention, and the smallest integers (kernel sizes are often nowhere
+        # else in the text).
+        pool = list(dict.fromkeys([*pool, 1, 2, 3]))[:12]
         found: list[Any] = []
         tries = 0
         for dtype in dict.fromkeys(dtypes or ["f32"]):

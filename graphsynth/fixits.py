@@ -9,8 +9,9 @@ rule needs to know about repairs:
 - Only **root** findings get an edit: an op whose operands come from ops without errors.  An op
   downstream of a wrong one is wrong because of it; repairing it there would bake the first
   error in (and fight the real repair).
-- A declared type that every user of the value accepts is **corroborated**; the users were
-  verified against it.  Then the op (an attribute, or a parameter nothing else corroborates) is
+- A declared type is **corroborated** when every user of the value verified against it and
+  at least one would refuse the type the rule infers (a pooling that reduces ``H`` away speaks
+  for no ``H``).  Then the op (an attribute, or a parameter nothing else corroborates) is
   what changed: every single change of one attribute entry or one parameter dim, drawn from the
   dims and integers the op already mentions, is tried against the op's own rule, and the repair
   is the change that makes the rule produce the declared types.  One such change is
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from graphsynth.verifier import _GraphVerifier
 
 # Findings of an op's shape rule or result declaration that a single change can repair.
-_REPAIRABLE = frozenset(("GS301", "GS302", "GS303", "GS305", "GS306"))
+_REPAIRABLE = frozenset(("GS301", "GS302", "GS303", "GS304", "GS305", "GS306"))
 MAX_TRIES = 4000  # rule evaluations per op (about 10 us each)
 MAX_POOL = 24
 
@@ -82,6 +83,41 @@ def _corroborated(v: _GraphVerifier, value: SSAValue, bad: set[Operation], besid
     return bool(users) and not any(u in bad for u in users)
 
 
+def _rejected_by_a_user(v: _GraphVerifier, value: SSAValue, sig: Sig) -> bool:
+    """Whether some user of ``value`` verifies with its declared type but not with ``sig``: only
+    then do the users speak for the declaration (a pooling that reduces H away accepts any H)."""
+    t = gs.tensor_type(list(sig.shape), sig.dtype)
+    saved = v.overrides.get(value)
+    v.overrides[value] = t
+    try:
+        for user in v.users(value):
+            if isinstance(user, gs.ReturnOp):
+                want = list(v.graph.output_types.data)
+                for w, operand in zip(want, user.operands):
+                    if operand is value and isinstance(w, gs.TensorType) and not v.same_type(w.sig(), sig):
+                        return True
+                continue
+            if not isinstance(user, gs.GsOp):
+                return True
+            ready = v.rule_inputs(user, report=False)
+            if ready is None:
+                return True
+            sigs, attrs, arg_operand = ready
+            try:
+                out = user.SPEC.rule(RuleContext(user.SPEC.name, sigs, attrs, arg_operand))
+            except Exception:  # noqa: BLE001 - the user's rule refuses the inferred type
+                return True
+            declared = [r.type.sig() for r in user.results]
+            if len(out) != len(declared) or not all(v.same_type(a, b) for a, b in zip(out, declared)):
+                return True
+        return False
+    finally:
+        if saved is None:
+            v.overrides.pop(value, None)
+        else:
+            v.overrides[value] = saved
+
+
 def _fix_primitive(v: _GraphVerifier, op: gs.GsOp, d: Diagnostic, bad: set[Operation]) -> None:
     if d.code not in _REPAIRABLE:
         return
@@ -90,12 +126,17 @@ def _fix_primitive(v: _GraphVerifier, op: gs.GsOp, d: Diagnostic, bad: set[Opera
         return
     sigs, attrs, arg_operand = ready
     declared = [r.type.sig() for r in op.results]
-    inferred = v.inferred.get(op)
+    # An unprovable equality is no evidence that the declaration is wrong: only a change that
+    # makes the rule's type provably the declared one repairs it.
+    inferred = v.inferred.get(op) if d.code != "GS304" else None
     loc = v.locate(op)
     line = _line_of(loc)
     if loc is None or line is None:
         return
-    if inferred is not None and not all(_corroborated(v, r, bad) for r in op.results):
+    if inferred is not None and not all(
+        _corroborated(v, r, bad) and (v.same_type(want, got) or _rejected_by_a_user(v, r, want))
+        for r, want, got in zip(op.results, inferred, declared)
+    ):
         edits = []
         for r, want, got in zip(op.results, inferred, declared):
             if v.same_type(want, got):
@@ -106,7 +147,12 @@ def _fix_primitive(v: _GraphVerifier, op: gs.GsOp, d: Diagnostic, bad: set[Opera
             edits.append(edit)
         _attach(d, edits, MACHINE_APPLICABLE)
         return
-    found = _search(v, op, sigs, attrs, arg_operand, declared, bad, loc, line)
+    # Integers keep the writer's convention: a negative index is replaced by a negative one, a
+    # count or a positive index by a non-negative one (``start_dim=1`` rather than ``-3``,
+    # ``shape=[B, 4]`` rather than ``[B, -1]``); other signs only when that finds nothing.
+    found = _search(v, op, sigs, attrs, arg_operand, declared, bad, loc, line, same_sign=True)
+    if not found:
+        found = _search(v, op, sigs, attrs, arg_operand, declared, bad, loc, line, same_sign=False)
     if len(found) == 1:
         _attach(d, found[0], MACHINE_APPLICABLE)
     elif found:
@@ -133,6 +179,7 @@ def _search(
     bad: set[Operation],
     loc: Location,
     line: str,
+    same_sign: bool = False,
 ) -> list[list[TextEdit]]:
     """Every single change (one attribute entry, one parameter dim) that makes the op's rule
     produce the declared types, as edits."""
@@ -162,6 +209,11 @@ def _search(
             return False
         return len(out) == len(declared) and all(v.same_type(a, b) for a, b in zip(out, declared))
 
+    def keeps_sign(old: Any, new: Any) -> bool:
+        if not same_sign or not isinstance(old, int) or not isinstance(new, int):
+            return True
+        return (old < 0) == (new < 0)
+
     def add(edit: TextEdit | None) -> None:
         if edit is None:
             return
@@ -178,14 +230,14 @@ def _search(
         values: list[Any] = []
         if a.kind in ("int", "dim"):
             cands = pool + small if a.kind == "dim" else [x for x in pool if isinstance(x, int)] + small
-            values = [x for x in dict.fromkeys(cands) if x != cur]
+            values = [x for x in dict.fromkeys(cands) if x != cur and keeps_sign(cur, x)]
         elif isinstance(cur, (tuple, list)):
             cur = tuple(cur)
             ints_only = a.kind == "ints"
             cands = [x for x in dict.fromkeys(pool + small) if not ints_only or isinstance(x, int)]
             for k in range(len(cur)):
                 for x in cands:
-                    if x != cur[k]:
+                    if x != cur[k] and keeps_sign(cur[k], x):
                         values.append(cur[:k] + (x,) + cur[k + 1 :])
             for dsig in declared:
                 whole = tuple(dsig.shape)

@@ -20,7 +20,15 @@ from xdsl.dialects.builtin import ArrayAttr, FileLineColLoc, IntAttr, ModuleOp, 
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.parser.core import ForwardDeclaredValue
 
-from graphsynth.diagnostics import MACHINE_APPLICABLE, MAYBE_INCORRECT, Diagnostic, Location, ParseError, TextEdit, error
+from graphsynth.diagnostics import (
+    MACHINE_APPLICABLE,
+    MAYBE_INCORRECT,
+    Diagnostic,
+    Location,
+    ParseError,
+    TextEdit,
+    error,
+)
 from graphsynth.dialects import gs
 from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, read_int, shorten
 from graphsynth.dialects.shapes import BoundedMemo, DimSyntaxError, SymDim, check_dim, non_ascii_message, parse_dim
@@ -321,10 +329,12 @@ class _Builder:
         elsewhere may be what was meant, or a declaration may be missing (maybe-incorrect)."""
         sigil = name.startswith("%")
         defined = [n for n, v in self.env.items() if v is not None and n.startswith("%") == sigil]
-        found = difflib.get_close_matches(name, defined, n=3, cutoff=0.75)
+        # A definition nothing reads is rare in a graph that verified before the edit, so one
+        # that looks like the name (a letter dropped, doubled or swapped) is the one meant.
+        unused = difflib.get_close_matches(name, [n for n in defined if not self.env[n].uses], n=2, cutoff=0.5)
+        found = difflib.get_close_matches(name, defined, n=3, cutoff=0.5 if len(unused) == 1 else 0.75)
         if not found:
             return
-        unused = [n for n in found if not self.env[n].uses]
         pick = unused[0] if len(unused) == 1 else found[0]
         d.edits = [self.token_edit(t, pick) for t in self.use_sites.get(name, [])]
         d.applicability = MACHINE_APPLICABLE if len(unused) == 1 else MAYBE_INCORRECT
