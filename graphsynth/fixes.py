@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphsynth.diagnostics import MACHINE_APPLICABLE, Diagnostic, GraphsynthError, TextEdit, error
+from graphsynth.diagnostics import HAS_PLACEHOLDERS, MACHINE_APPLICABLE, Diagnostic, GraphsynthError, TextEdit, error
 
 MAX_ROUNDS = 16
 MAX_TYPE_TRIES = 20_000  # rule evaluations while inferring one parameter's type
@@ -263,15 +263,16 @@ def declaration_fixits(text: str, filename: str, diags: list[Diagnostic]) -> Non
         return
     for d in wanted:
         sig = _implied_type(module, d.value)
-        if sig is None:
-            continue
+        if sig is None or (isinstance(sig, _Placeholders) and d.edits):
+            continue  # a rename (maybe-incorrect) says more than a declaration with holes
         after, indent = inserts[d.value]
         from graphsynth.fixits import _sig_text
 
         line = after + 1  # the new line goes before this 1-based line
-        d.edits = [TextEdit(filename, line, 1, line, 1, "", f"{indent}param {d.value}: {_sig_text(sig)}\n")]
-        d.applicability = MACHINE_APPLICABLE
-        d.fix = f"declare it: param {d.value}: {_sig_text(sig)}"
+        typed = sig.text() if isinstance(sig, _Placeholders) else _sig_text(sig)
+        d.edits = [TextEdit(filename, line, 1, line, 1, "", f"{indent}param {d.value}: {typed}\n")]
+        d.applicability = HAS_PLACEHOLDERS if isinstance(sig, _Placeholders) else MACHINE_APPLICABLE
+        d.fix = f"declare it: param {d.value}: {typed}"
 
 
 def _insertion_line(lines: list[str], use_line: int) -> tuple[int, str] | None:
@@ -340,10 +341,35 @@ def _implied_type(module: Any, name: str) -> Any:
                     cand = Sig(tuple(dims), dtype)
                     if all(_fits(user, sigs, attrs, arg_operand, slots, declared, cand, v, RuleContext) for user, sigs, attrs, arg_operand, slots, declared in uses):
                         found.append(cand)
-                        if len(found) > 1:
+                        if len(found) > MAX_ALTERNATIVES:
                             return None
-        return found[0] if found else None
+        if len(found) == 1:
+            return found[0]
+        if found and len({(f.dtype, len(f.shape)) for f in found}) == 1:
+            # Several types fit and agree but on some dims: those are left for a person.
+            return _Placeholders(found)
+        return None
     return None
+
+
+MAX_ALTERNATIVES = 64
+
+
+class _Placeholders:
+    """Types that fit a parameter's uses equally, shown with ``<dim k>`` where they differ."""
+
+    def __init__(self, sigs: list[Any]):
+        self.sigs = sigs
+
+    def text(self) -> str:
+        first = self.sigs[0]
+        from graphsynth.dialects.shapes import format_dim
+
+        dims = [
+            format_dim(d) if all(s.shape[k] == d for s in self.sigs) else f"<dim {k}>"
+            for k, d in enumerate(first.shape)
+        ]
+        return f"{first.dtype}[{', '.join(dims)}]"
 
 
 def _fits(user: Any, sigs: list[Any], attrs: dict[str, Any], arg_operand: list[int | None], slots: list[int],

@@ -384,6 +384,12 @@ class _Builder:
                 op = self.use_op.get(name, "graph")
                 self.report("GS201", f"{op}: use of undefined value '{name}'", self.forward_site[name], value=name, op=op)
                 self.rename_fixit(self.diagnostics[-1], name)
+        if len(self.diagnostics) > 1:
+            # Ops that failed to build read nothing, so "unused" proves nothing: renames wait
+            # until the rest is repaired.
+            for d in self.diagnostics:
+                if d.code == "GS201" and d.applicability == MACHINE_APPLICABLE:
+                    d.applicability = MAYBE_INCORRECT
         if not self.diagnostics:
             last = block.last_op
             if not isinstance(last, gs.ReturnOp):
