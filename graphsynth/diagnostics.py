@@ -151,6 +151,9 @@ class Diagnostic:
     source_line: str | None = None
     edits: list[TextEdit] = field(default_factory=list)
     applicability: str | None = None
+    # Set by the verifier on a finding at an op that reads the result of another wrong op: it
+    # may be a consequence of that one and go away when it is repaired (not serialised).
+    derived: bool = False
 
     @property
     def machine_applicable(self) -> bool:
@@ -181,6 +184,7 @@ class Diagnostic:
         d = asdict(self)
         d["loc"] = asdict(self.loc) if self.loc else None
         d.pop("source_line")
+        d.pop("derived")
         if not self.edits:
             # Only diagnostics that carry a repair have the fix-it keys (older readers and
             # recorded transcripts see the same objects as before).

@@ -214,7 +214,6 @@ def checked_renames(text: str, filename: str, diags: list[Diagnostic]) -> None:
     if len(good) == 1:
         d.edits = good[0]
         d.applicability = MACHINE_APPLICABLE
-        d.fix = f"did you mean '{good[0][0].new}'? (the only such name that verifies there)"
 
 
 def check_text_plain(text: str, filename: str) -> Checked:
@@ -272,7 +271,6 @@ def declaration_fixits(text: str, filename: str, diags: list[Diagnostic]) -> Non
         typed = sig.text() if isinstance(sig, _Placeholders) else _sig_text(sig)
         d.edits = [TextEdit(filename, line, 1, line, 1, "", f"{indent}param {d.value}: {typed}\n")]
         d.applicability = HAS_PLACEHOLDERS if isinstance(sig, _Placeholders) else MACHINE_APPLICABLE
-        d.fix = f"declare it: param {d.value}: {typed}"
 
 
 def _insertion_line(lines: list[str], use_line: int) -> tuple[int, str] | None:

@@ -50,6 +50,9 @@ def suggest_fixes(v: _GraphVerifier) -> None:
         return
     tainted = _downstream(v, bad)
     block = v.graph.body.block
+    for op in tainted:
+        for d in v.by_op.get(op, ()):
+            d.derived = True
     for op in list(v.by_op):
         if op in tainted or op not in bad or op.parent_block() is not block:
             continue

@@ -338,7 +338,6 @@ class _Builder:
         pick = unused[0] if len(unused) == 1 else found[0]
         d.edits = [self.token_edit(t, pick) for t in self.use_sites.get(name, [])]
         d.applicability = MACHINE_APPLICABLE if len(unused) == 1 else MAYBE_INCORRECT
-        d.fix = f"did you mean '{pick}'?"
 
     # -- structure ----------------------------------------------------------
     def build(self, tree: Tree) -> ModuleOp:

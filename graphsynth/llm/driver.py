@@ -141,6 +141,7 @@ def rewrite(
     context_source: str = "",
     numerics: NumericChecker | None = None,
     deadline: float | None = None,
+    repair: bool = True,
 ) -> RewriteResult:
     """Rewrite ``module`` towards ``goal`` with proposals from ``proposer``.
 
@@ -157,6 +158,12 @@ def rewrite(
     proposer returns later is discarded.  Running out ends the rewrite with a GS509 error that
     gives the elapsed time; the input module is untouched.  Judging a reply that arrived in time
     is finished even when the deadline passes meanwhile.
+
+    ``repair``: an attempt rejected only for findings with machine-applicable fix-its (a
+    declared type the rule contradicts, a misspelt name...) is repaired by the driver before the
+    model is asked again: the fix-its are applied to the edited text and the result is judged as
+    the next attempt, with no model call (``edit.mode == "repair"``, recorded in the transcript,
+    re-derived on replay).  The model hears of it only if the repaired text is rejected too.
     """
     t_start = time.perf_counter()
     g = Goal.parse(goal)
@@ -196,6 +203,7 @@ def rewrite(
                     "menu": [it.description for it in items],
                     "menu_source": menu_source,
                     "context_source": context_source,
+                    "repair": repair,
                 }
             )
         checker = numerics
@@ -214,7 +222,9 @@ def rewrite(
                 return _finish(result, writer, t_start)
 
         history: list[tuple[str, str]] = []
-        for n in range(1, attempts + 1):
+        n = 0
+        while n < attempts:
+            n += 1
             request = build_request(g, offer, history, items, attempt=n)
             request.deadline = at
             late = _out_of_time(at, deadline, t_start, f"before attempt {n} could start")
@@ -256,6 +266,25 @@ def rewrite(
                 feedback = feedback_message(n, att.diagnostics, edited)
             if writer:
                 writer.write(_record(att, request, proposal, feedback))
+            # Repairs before the next question: as long as the rejection is only for findings
+            # with machine-applicable fix-its, apply them and judge the result (an attempt with
+            # no model call).
+            while repair and att.verdict == "rejected" and n < attempts and _repairable(att.diagnostics, edited):
+                t0 = time.perf_counter()
+                fixed_text, applied = _apply_fixits(att, edited)
+                if not applied or fixed_text == offer.text:
+                    break  # nothing fits, or the fix-its only undo the edit: the model decides
+                n += 1
+                with _gc_paused():
+                    fixed_att, fixed_candidate, fixed_out, fixed_edited = _repair_attempt(
+                        n, att, fixed_text, applied, offer, module, before, checker, g, incremental
+                    )
+                fixed_att.check_s = time.perf_counter() - t0 - fixed_att.timings.get("base_wait", 0.0)
+                result.attempts.append(fixed_att)
+                feedback = None if fixed_att.verdict == "accepted" else feedback_message(n, fixed_att.diagnostics, fixed_edited)
+                if writer:
+                    writer.write(_repair_record(fixed_att, feedback))
+                att, candidate, out_text, edited = fixed_att, fixed_candidate, fixed_out, fixed_edited
             if att.verdict == "accepted":
                 result.module = candidate
                 result.accepted = True
@@ -390,7 +419,6 @@ def _judge(
             None,
         )
 
-    filename = f"attempt-{n}.gs"
     if edit.mode == "choice":
         assert edit.choice is not None
         item = items[edit.choice - 1]
@@ -428,10 +456,30 @@ def _judge(
         record = {"mode": "blocks", "blocks": len(edit.blocks), "diff": "\n".join(h.render() for h in hunks)}
     timings["edit"] = time.perf_counter() - t
 
+    span = _changed_span(hunks) if edit.mode == "blocks" and incremental is not None else None
+    return _check_text(n, new_text, span, reply, record, timings, module, before, checker, goal, incremental, origin)
+
+
+def _check_text(
+    n: int,
+    new_text: str,
+    span: tuple[int, int, int] | None,
+    reply: str,
+    record: dict[str, Any],
+    timings: dict[str, float],
+    module: Any,
+    before: dict[str, Any],
+    checker: NumericChecker | None,
+    goal: Goal,
+    incremental: IncrementalParser | None,
+    origin: str,
+) -> tuple[Attempt, Any, str | None, str | None]:
+    """Parse, verify and check the text of attempt ``n`` (``span``: the lines that differ from
+    the base text, for the incremental parser)."""
+    filename = f"attempt-{n}.gs"
     # Parse (the text is the single source of truth, also for menu choices: what is accepted is
     # exactly what its text says).
     t = time.perf_counter()
-    span = _changed_span(hunks) if edit.mode == "blocks" and incremental is not None else None
     waited = incremental.wait_s if incremental is not None else 0.0
     diags = _parse(new_text, filename, incremental if span else None, span)
     if incremental is not None and incremental.wait_s > waited:
@@ -440,6 +488,13 @@ def _judge(
         timings["base_wait"] = incremental.wait_s - waited
     timings["parse"] = time.perf_counter() - t - timings.get("base_wait", 0.0)
     if isinstance(diags, list):
+        if any(d.code == "GS201" for d in diags):
+            from graphsynth.fixes import checked_renames, declaration_fixits
+
+            t = time.perf_counter()
+            declaration_fixits(new_text, filename, diags)
+            checked_renames(new_text, filename, diags)
+            timings["fixits"] = time.perf_counter() - t
         return (
             Attempt(
                 n, "rejected", _tag(_with_lines(diags, new_text, filename), origin), reply, record, timings=timings
@@ -474,6 +529,77 @@ def _judge(
     if problems:
         return Attempt(n, "rejected", _tag(problems, origin), reply, record, timings=timings), None, None, new_text
     return Attempt(n, "accepted", _tag(vd, origin), reply, record, timings=timings), candidate, new_text, new_text
+
+
+def _repairable(diags: Sequence[Diagnostic], edited: str | None) -> bool:
+    """Rejected only for findings with machine-applicable fix-its, and for findings downstream
+    of those (which the repair may clear; the repaired text is judged in full anyway)."""
+    errors = [d for d in diags if d.severity == "error"]
+    fixable = [d for d in errors if d.machine_applicable]
+    return edited is not None and bool(fixable) and all(d.machine_applicable or d.derived for d in errors)
+
+
+def _apply_fixits(prev: Attempt, edited: str | None) -> tuple[str, list[Diagnostic]]:
+    from graphsynth.fixes import apply_diagnostics
+
+    if edited is None:
+        return "", []
+    return apply_diagnostics(edited, prev.diagnostics, f"attempt-{prev.index}.gs")
+
+
+def _repair_attempt(
+    n: int,
+    prev: Attempt,
+    new_text: str,
+    applied: list[Diagnostic],
+    offer: Offer,
+    module: Any,
+    before: dict[str, Any],
+    checker: NumericChecker | None,
+    goal: Goal,
+    incremental: IncrementalParser | None,
+) -> tuple[Attempt, Any, str | None, str | None]:
+    """Attempt ``n``: the previous attempt's text with its machine-applicable fix-its applied
+    (``new_text``, from the findings ``applied``)."""
+    t = time.perf_counter()
+    record: dict[str, Any] = {
+        "mode": "repair",
+        "of_attempt": prev.index,
+        "fixes": [{"code": d.code, "edits": [e.render() for e in d.edits]} for d in applied],
+    }
+    span = _diff_span(offer.text, new_text)
+    timings = {"edit": time.perf_counter() - t}
+    return _check_text(n, new_text, span, "", record, timings, module, before, checker, goal, incremental,
+                       origin=f"fix-its of attempt {prev.index}")
+
+
+def _diff_span(base: str, new: str) -> tuple[int, int, int] | None:
+    """(first, last_old, last_new), 1-based inclusive, of the lines where ``new`` differs from
+    ``base``; None when they are equal."""
+    a, b = base.split("\n"), new.split("\n")
+    i = 0
+    while i < len(a) and i < len(b) and a[i] == b[i]:
+        i += 1
+    if i == len(a) and i == len(b):
+        return None
+    j = 0
+    while j < len(a) - i and j < len(b) - i and a[-1 - j] == b[-1 - j]:
+        j += 1
+    return i + 1, len(a) - j, len(b) - j
+
+
+def _repair_record(att: Attempt, feedback: str | None) -> dict[str, Any]:
+    return {
+        "kind": "attempt",
+        "attempt": att.index,
+        "verdict": att.verdict,
+        "repair": True,
+        "edit": att.edit,
+        "diagnostics": [d.to_dict() for d in att.diagnostics],
+        "check_s": round(att.check_s, 5),
+        "timings": {k: round(v, 5) for k, v in att.timings.items()},
+        "feedback": feedback,
+    }
 
 
 def _changed_span(hunks: Sequence[Hunk]) -> tuple[int, int, int] | None:

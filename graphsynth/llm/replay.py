@@ -80,6 +80,8 @@ def replay_transcript(
         menu_source=h.get("menu_source", ""),
         context=context if context is not None else context_source(h.get("context_source", "")),
         context_source=h.get("context_source", ""),
+        # Sessions recorded before the driver repaired by itself have no "repair" key.
+        repair=bool(h.get("repair", False)),
     )
     recorded = [r.get("verdict") for r in t.attempts]
     replayed = [a.verdict for a in result.attempts]
