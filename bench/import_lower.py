@@ -44,7 +44,7 @@ def timed(fn: Any) -> tuple[Any, float]:
 
 def import_in_steps(model: Any, inputs: dict[str, Any], dynamic_dims: dict[str, Any]) -> tuple[Any, float, float]:
     """(module, export seconds, conversion seconds), through the frontend's own steps."""
-    from graphsynth.frontend import torch as front
+    from graphsynth.frontend import importer as front
     from graphsynth.frontend.convert import Converter
 
     tensors, constants = front.bind_inputs(model, inputs)
@@ -94,7 +94,7 @@ def max_rel_err(got: Any, want: Any) -> float:
 
 def bench(name: str, runs: int) -> dict[str, Any]:
     model, inputs, dyn = getattr(_models(), name)()  # first: puts the checkout on sys.path
-    from graphsynth.backend.torch import lower_graph, tie_shared_parameters
+    from graphsynth.backend.lower import lower_graph, tie_shared_parameters
     from graphsynth.dialects import gs
 
     module, t_export, t_convert = import_in_steps(model, inputs, dyn)

@@ -41,7 +41,7 @@ def texts(name: str) -> tuple[str, str]:
     """(str(ExportedProgram), print_ir of its import) for one factory of examples/models.py."""
     import models
 
-    from graphsynth.frontend import torch as front
+    from graphsynth.frontend import importer as front
     from graphsynth.frontend.convert import Converter
     from graphsynth.grammar.printer import print_ir
 

@@ -34,7 +34,7 @@ from models import gpt2
 import graphsynth as gs
 import graphsynth.query as query
 from graphsynth import grad
-from graphsynth.backend.torch import tie_shared_parameters
+from graphsynth.backend.lower import tie_shared_parameters
 
 SMALL = dict(layers=12, hidden=768, heads=12, vocab=50257, positions=1024, batch=2, seq=16)
 TINY = dict(layers=2, hidden=64, heads=4, vocab=128, positions=64, batch=2, seq=8)

@@ -27,14 +27,14 @@ from graphsynth.diagnostics import (
 )
 from graphsynth.grammar.parser import parse_ir
 from graphsynth.grammar.printer import print_ir
-from graphsynth.passes.registry import run_pipeline
+from graphsynth.pipeline import run_pipeline
 from graphsynth.verifier import verify
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "import_torch": ("graphsynth.frontend.torch", "import_torch"),
-    "lower": ("graphsynth.backend.torch", "lower"),
+    "import_torch": ("graphsynth.frontend.importer", "import_torch"),
+    "lower": ("graphsynth.backend.lower", "lower"),
 }
 
 

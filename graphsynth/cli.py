@@ -46,13 +46,14 @@ class UsageError(Exception):
 
 
 def _epilog() -> str:
-    from graphsynth.passes.registry import PASSES, _load_builtin_passes, pass_options, pass_summary
+    from graphsynth.passes.registry import pass_options, pass_summary
+    from graphsynth.pipeline import all_passes
 
-    _load_builtin_passes()
+    table = all_passes()
     lines = ["passes (use with -p, options in MLIR syntax: name{opt=value other=value}):"]
-    for name in sorted(PASSES):
-        lines.append(f"  {name:<22} {pass_summary(name)}")
-        lines.extend(f"    {option}" for option in pass_options(name))
+    for name in sorted(table):
+        lines.append(f"  {name:<22} {pass_summary(name, table)}")
+        lines.extend(f"    {option}" for option in pass_options(name, table))
     return "\n".join(lines)
 
 
@@ -169,7 +170,7 @@ def run(args: argparse.Namespace, started: float | None = None) -> int:
         return 0
     if args.passes:
         from graphsynth.diagnostics import PassError
-        from graphsynth.passes.registry import parse_pipeline
+        from graphsynth.pipeline import parse_pipeline
 
         try:
             parse_pipeline(args.passes)
@@ -384,7 +385,7 @@ def process_module(module: Any, args: argparse.Namespace, timer: Timer | None = 
     """Verify a module, run the pipeline and print it (whatever the module came from: a file,
     --import or --replay)."""
     from graphsynth.diagnostics import PassError
-    from graphsynth.passes.registry import parse_pipeline, run_pipeline
+    from graphsynth.pipeline import parse_pipeline, run_pipeline
     from graphsynth.verifier import verify
 
     t = timer or _NoTimer()
@@ -467,13 +468,13 @@ def parse_mlir(text: str, filename: str):
     gs parser gives them, so verifier diagnostics point into the .mlir file."""
     from xdsl.utils.exceptions import ParseError as XParseError
 
-    from graphsynth.diagnostics import ParseError
+    from graphsynth.diagnostics import ParseError, remember_source
     from graphsynth.dialects.gs import DimError
     from graphsynth.grammar.mlir import GuardedParser, LimitParseError, prescan
-    from graphsynth.grammar.parser import _offset_loc, _remember
+    from graphsynth.grammar.parser import _offset_loc
     from graphsynth.passes.registry import context
 
-    _remember(filename, text)
+    remember_source(filename, text)
     if not re.sub(r"//[^\n]*", "", text).strip():
         raise ParseError([error("GS104", "empty input: expected a builtin.module of gs.graph ops", loc=Location(filename, 1, 1))])
     refused = prescan(text)
@@ -538,7 +539,7 @@ def _locate_mlir_ops(module, text: str, filename: str) -> None:
 
 
 def _with_source(d: Diagnostic) -> Diagnostic:
-    from graphsynth.grammar.parser import source_line
+    from graphsynth.diagnostics import source_line
 
     d.source_line = source_line(d.loc)
     return d
@@ -552,7 +553,7 @@ def emit(module, form: str, depth: int | None = None) -> str:
         Printer(stream=stream, print_generic_format=True).print_op(module)
         return stream.getvalue() + "\n"
     if form == "python":
-        from graphsynth.backend.torch import to_python
+        from graphsynth.backend.lower import to_python
 
         return to_python(module)
     from graphsynth.grammar.printer import print_ir

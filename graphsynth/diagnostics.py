@@ -241,3 +241,32 @@ class FrontendError(GraphsynthError):
 
 def error(code: str, message: str, **kw) -> Diagnostic:
     return Diagnostic("error", code, message, **kw)
+
+
+# -- the source-line store ---------------------------------------------------------------------
+# Source text by file name, so that a diagnostic found after reading (by the verifier, a pass,
+# the backend) can show its line.  The parser and the tools that read text put it here; any
+# room that reports a located diagnostic reads it back.  Bounded: the oldest file goes first.
+
+_SOURCES: dict[str, list[str]] = {}
+_MAX_SOURCES = 64
+
+
+def remember_source(filename: str, text: str) -> None:
+    """Keep the lines of ``text`` for diagnostics located in ``filename``."""
+    _SOURCES.pop(filename, None)
+    if len(_SOURCES) >= _MAX_SOURCES:
+        _SOURCES.pop(next(iter(_SOURCES)))
+    # Lines as the parsers count them: at "\n" only (str.splitlines also breaks at \u2028 and
+    # other separators that are not line breaks of the grammar).
+    _SOURCES[filename] = [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def source_line(loc: Location | None) -> str | None:
+    """The text of the line ``loc`` points at, when its file was remembered."""
+    if loc is None:
+        return None
+    lines = _SOURCES.get(loc.file)
+    if lines and 0 < loc.line <= len(lines):
+        return lines[loc.line - 1]
+    return None

@@ -311,7 +311,7 @@ def _locate() -> Any:
 
 
 def _line_of(loc: Location | None) -> str | None:
-    from graphsynth.grammar.parser import source_line
+    from graphsynth.diagnostics import source_line
 
     return source_line(loc)
 

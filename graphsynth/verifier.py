@@ -28,9 +28,11 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 from graphsynth.diagnostics import Diagnostic, Location, error
 from graphsynth.dialects import gs
+from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, shorten, show_int
 from graphsynth.dialects.rules import RuleContext, ShapeError, Sig
-from graphsynth.dialects.shapes import check_dim, compare, format_shape, free_symbols, parse_dim
+from graphsynth.dialects.shapes import check_dim, compare, format_shape, free_symbols
+from graphsynth.dialects.traits import Elementwise
 
 
 def verify(module: ModuleOp | gs.GraphOp) -> list[Diagnostic]:
@@ -80,7 +82,7 @@ def _check_call_cycles(module: ModuleOp) -> list[Diagnostic]:
     for g in module.body.block.ops:
         if isinstance(g, gs.GraphOp):
             calls.setdefault(g.sym_name.data, []).extend(
-                (op.attr_values()["callee"], op) for op in g.body.walk() if isinstance(op, gs.GsOp) and op.SPEC.name == "call"
+                (op.attr_values()["callee"], op) for op in g.body.walk() if isinstance(op, gs.Call)
             )
     diags: list[Diagnostic] = []
     reported: set[str] = set()
@@ -152,7 +154,7 @@ class _GraphVerifier:
         return self._printer.name(v)
 
     def report(self, op: Operation, code: str, message: str, **kw: Any) -> None:
-        from graphsynth.grammar.parser import source_line
+        from graphsynth.diagnostics import source_line
 
         opname = op.SPEC.name if isinstance(op, gs.GsOp) else op.name.removeprefix("gs.")
         loc = self.locate(op)
@@ -183,7 +185,7 @@ class _GraphVerifier:
 
     # -- the walk ------------------------------------------------------------------------
     def run(self) -> list[Diagnostic]:
-        from graphsynth.dialects.rules import CALLEES
+        from graphsynth.dialects.call import CALLEES
 
         token = CALLEES.set(self.callees)
         try:
@@ -334,7 +336,7 @@ class _GraphVerifier:
                 if v.type != r.type:
                     self.report(op, "GS305", f"result #{i} must have the type the region yields, {v.type}, but is declared {r.type}", expected=str(v.type), got=str(r.type))
         for inner in block.ops:
-            if isinstance(inner, gs.GsOp) and not inner.SPEC.elementwise:
+            if isinstance(inner, gs.GsOp) and not inner.has_trait(Elementwise):
                 self.report(inner, "GS211", "only elementwise ops may stand in a fused region")
 
     def verify_primitive(self, op: gs.GsOp) -> None:
@@ -597,7 +599,7 @@ _NAME_RE = re.compile(
 )
 _MODPATH_RE = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*")
 _VALUE_RE = re.compile(r"[A-Za-z0-9_.$-]+")
-_DTYPES = frozenset(("f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool"))
+_DTYPES = frozenset(DTYPES)
 
 
 def _strings(attr: Any) -> list[str] | None:
@@ -607,69 +609,27 @@ def _strings(attr: Any) -> list[str] | None:
     return [a.data for a in attr.data]
 
 
-def _attr_ok(kind: str, attr: Attribute, default: Any) -> bool:
-    """Whether an attribute value of ``kind`` is one the text form writes and reads back
-    (memoised: attributes are immutable and the same values recur on every line)."""
+def _attr_ok(a: gs.AttrSpec, attr: Attribute) -> bool:
+    """Whether an attribute value of ``a`` is one the text form writes and reads back
+    (:meth:`AttrSpec.holds`; memoised: attributes are immutable and the same values recur on
+    every line)."""
     # The plain cases first: hashing a list attribute for the memo costs more than checking it.
     t = type(attr)
+    kind = a.kind
     if t is IntAttr:
         return kind in ("int", "dim", "float", "scalar") and MIN_INT <= attr.data <= MAX_INT
-    if t is ArrayAttr and kind in ("ints", "dims") and all(type(a) is IntAttr and MIN_INT <= a.data <= MAX_INT for a in attr.data):
+    if t is ArrayAttr and kind in ("ints", "dims") and all(type(x) is IntAttr and MIN_INT <= x.data <= MAX_INT for x in attr.data):
         return True
-    key = (kind, attr, default is None)
+    key = (kind, attr, a.default is None)
     ok = _ATTR_OK.get(key)
     if ok is None:
         if len(_ATTR_OK) > 1 << 16:
             _ATTR_OK.clear()
-        ok = _ATTR_OK[key] = _attr_ok_uncached(kind, attr, default)
+        ok = _ATTR_OK[key] = a.holds(attr)
     return ok
 
 
 _ATTR_OK: dict[tuple, bool] = {}
-
-
-def _attr_ok_uncached(kind: str, attr: Attribute, default: Any) -> bool:
-    if isinstance(attr, NoneAttr):
-        return default is None
-    try:
-        v = gs.from_attr(attr)
-    except TypeError:
-        return False
-
-    def is_int(x: Any) -> bool:
-        # int64, as the text form reads integers: a larger one would print as text that does
-        # not parse.
-        return isinstance(x, int) and not isinstance(x, bool) and MIN_INT <= x <= MAX_INT
-
-    def is_dim(x: Any) -> bool:
-        if is_int(x):
-            return True
-        try:
-            return isinstance(x, str) and bool(parse_dim(x) is not None)
-        except ValueError:
-            return False
-
-    if kind == "int":
-        return is_int(v)
-    if kind == "float":
-        return isinstance(v, (int, float)) and not isinstance(v, bool)
-    if kind == "bool":
-        return isinstance(v, bool)
-    if kind == "scalar":
-        return is_int(v) or isinstance(v, (float, bool))
-    if kind == "str":
-        return isinstance(v, str)
-    if kind == "dtype":
-        return v in _DTYPES
-    if kind == "dim":
-        return is_dim(v)
-    if kind == "ints":
-        return isinstance(v, tuple) and all(is_int(x) for x in v)
-    if kind == "dims":
-        return isinstance(v, tuple) and all(is_dim(x) for x in v)
-    if kind == "floats":
-        return isinstance(v, tuple) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-    return False
 
 
 def _int_out_of_range(attr: Attribute) -> int | None:
@@ -747,7 +707,7 @@ def _deepest_module(g: gs.GraphOp) -> str | None:
 
 def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
     """Names, property shapes and attribute values of ``g`` that the text form cannot hold."""
-    from graphsynth.grammar.parser import source_line
+    from graphsynth.diagnostics import source_line
 
     out: list[Diagnostic] = []
 
@@ -825,7 +785,7 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
         scope = props.get("scope")
         if scope is not None and (not isinstance(scope, StringAttr) or scope.data and scope.data not in table):
             bad(op, "GS211", f"scope {scope} is not a module of the module table")
-        if not op.results and (isinstance(op, gs.FusedOp) or (isinstance(op, gs.GsOp) and op.SPEC.name == "call")):
+        if not op.results and (isinstance(op, gs.FusedOp) or (isinstance(op, gs.Call))):
             # `%a, %b = fused(...)`: an op with no results has no line the text form can write.
             bad(op, "GS211", "an op with no results is dead code that the text form cannot hold (run dce)")
         if isinstance(op, gs.FusedOp):
@@ -847,7 +807,7 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
                     bad(op, "GS108", f"argument '{a.name}' holds the integer {show_int(lit.data)}, out of range ({MIN_INT}..{MAX_INT})")
             for a in spec.attrs:
                 attr = props.get(a.name)
-                if attr is not None and not _attr_ok(a.kind, attr, None if a.default is gs.REQUIRED else a.default):
+                if attr is not None and not _attr_ok(a, attr):
                     big = _int_out_of_range(attr)
                     if big is not None:
                         bad(op, "GS108", f"attribute '{a.name}' holds the integer {show_int(big)}, out of range ({MIN_INT}..{MAX_INT})")

@@ -12,7 +12,7 @@ import torch
 from torch import fx
 from xdsl.ir import SSAValue
 
-from graphsynth.backend.torch import TORCH_DTYPES, lower
+from graphsynth.backend.lower import TORCH_DTYPES, lower
 from graphsynth.dialects import gs
 from graphsynth.dialects.rules import RuleContext
 from graphsynth.dialects.shapes import compare, evaluate
@@ -44,7 +44,7 @@ def concrete(shape: tuple, bindings: dict[str, int]) -> tuple[int, ...]:
 
 def graph_of(module: Any) -> gs.GraphOp:
     """The graph a module lowers to: its only graph, or the entry graph that calls the others."""
-    from graphsynth.backend.torch import _pick_graph
+    from graphsynth.backend.lower import pick_graph as _pick_graph
 
     return _pick_graph(module, None)
 
@@ -122,7 +122,7 @@ class Case:
 def check_rules(graph: gs.GraphOp) -> None:
     """Each op's declared result types are what its shape rule infers (the verifier's check, done
     here too so that these cases pin the rules to torch's behaviour even without it)."""
-    from graphsynth.dialects.rules import CALLEES
+    from graphsynth.dialects.call import CALLEES
     from graphsynth.verifier import callee_signatures
 
     token = CALLEES.set(callee_signatures(graph.parent_op()))  # what `call` checks against

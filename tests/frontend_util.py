@@ -78,7 +78,7 @@ def compare_lowered(
 ) -> torch.nn.Module:
     """Lower ``module``, load the model's weights, compare outputs at each binding (and, with
     ``grads``, the parameter gradients of a random weighted sum of the outputs)."""
-    from graphsynth.backend.torch import lower, tie_shared_parameters
+    from graphsynth.backend.lower import lower, tie_shared_parameters
 
     net = lower(module)
     net.load_state_dict(model.state_dict())

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from graphsynth.backend.torch import TORCH_DTYPES, lower
+from graphsynth.backend.lower import TORCH_DTYPES, lower
 from graphsynth.dialects import gs
 from graphsynth.dialects.shapes import evaluate, free_symbols
 from graphsynth.grammar.parser import parse_ir

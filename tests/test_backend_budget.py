@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import graphsynth as gs
-from graphsynth.backend import torch as backend
-from graphsynth.backend.torch import LoweringError, default_max_param_bytes, lower, tensor_bytes, to_python
+from graphsynth.backend import budget as backend
+from graphsynth.backend.lower import LoweringError, default_max_param_bytes, lower, tensor_bytes, to_python
 from graphsynth.dialects import gs as gsd
 
 

@@ -12,7 +12,7 @@ from backend_util import Case, check_case
 from torch import nn
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp
 
-from graphsynth.backend.torch import LoweringError, lower, lower_graph, tie_shared_parameters, to_python
+from graphsynth.backend.lower import LoweringError, lower, lower_graph, tie_shared_parameters, to_python
 from graphsynth.diagnostics import VerificationError
 from graphsynth.dialects import gs
 from graphsynth.grammar.parser import parse_ir

@@ -10,7 +10,7 @@ import pytest
 import torch
 from backend_util import rel_err
 
-from graphsynth.backend.torch import lower, tie_shared_parameters
+from graphsynth.backend.lower import lower, tie_shared_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 models = pytest.importorskip("models", reason="examples/models.py (the frontend room) is not there yet")
@@ -25,7 +25,7 @@ BINDINGS = {
 
 @pytest.fixture(scope="module", params=sorted(BINDINGS))
 def imported(request: pytest.FixtureRequest):
-    from graphsynth.frontend.torch import import_torch
+    from graphsynth.frontend.importer import import_torch
 
     model, inputs, dyn = getattr(models, request.param)()
     return request.param, model, inputs, dyn, import_torch(model, inputs, dyn)

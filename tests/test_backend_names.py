@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from torch import fx, nn
 
 import graphsynth as gs
-from graphsynth.backend.torch import lower, state_attr, tie_shared_parameters, to_python
+from graphsynth.backend.lower import lower, state_attr, tie_shared_parameters, to_python
 
 _gm = fx.GraphModule(nn.Module(), fx.Graph())
 TORCH_NAMES = sorted(set(dir(nn.Module())) | set(dir(_gm)) | set(vars(_gm)) | set(keyword.kwlist))
@@ -189,7 +189,7 @@ def test_names_the_generated_code_uses_are_free_for_state() -> None:
     key, so none of them may shadow what the code needs."""
     import builtins
 
-    from graphsynth.backend.torch import _RESERVED_ARG_NAMES
+    from graphsynth.backend.state import RESERVED_ARG_NAMES as _RESERVED_ARG_NAMES
 
     names = sorted((set(_RESERVED_ARG_NAMES) | {"self", "operator", "math", "fx_pytree", "pytree", "device"}
                     | {n for n in dir(builtins) if n.isidentifier() and not n.startswith("__")})

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from graphsynth.diagnostics import FrontendError
-from graphsynth.frontend.torch import import_torch
+from graphsynth.frontend.importer import import_torch
 
 HERE = __file__
 

@@ -9,7 +9,7 @@ import torch
 from frontend_util import compare_lowered, graph_of, load_models, op_names, primitive_ops, text_round_trip, verify_clean
 
 from graphsynth.dialects import gs
-from graphsynth.frontend.torch import import_torch
+from graphsynth.frontend.importer import import_torch
 
 models = load_models()
 BINDINGS = {

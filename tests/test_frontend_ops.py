@@ -16,7 +16,7 @@ from frontend_util import compare_lowered, op_names, primitive_ops, text_round_t
 from torch import nn
 from torch.export import Dim
 
-from graphsynth.frontend.torch import import_torch
+from graphsynth.frontend.importer import import_torch
 
 BINDINGS = ({"B": 2, "S": 6}, {"B": 3, "S": 10})
 

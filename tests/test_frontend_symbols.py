@@ -16,8 +16,8 @@ from torch.utils._sympy.functions import CeilDiv, FloorDiv, Mod, ModularIndexing
 
 from graphsynth.dialects.shapes import evaluate, parse_dim
 from graphsynth.frontend.cli import main as import_main
+from graphsynth.frontend.importer import import_torch
 from graphsynth.frontend.symbols import SymbolError, format_relation, sympy_to_dim
-from graphsynth.frontend.torch import import_torch
 
 s0, s1 = sympy.symbols("s0 s77", positive=True, integer=True)
 NAMES = {"s0": "B", "s77": "S"}

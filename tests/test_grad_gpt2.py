@@ -10,7 +10,7 @@ import torch
 
 import graphsynth as gs
 from graphsynth import grad
-from graphsynth.backend.torch import tie_shared_parameters
+from graphsynth.backend.lower import tie_shared_parameters
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 sys.path.insert(0, str(EXAMPLES))

@@ -15,7 +15,7 @@ from graphsynth.grammar.printer import print_ir
 from graphsynth.llm import AnthropicProposer, Proposal, Usage, rewrite
 from graphsynth.llm.checks import CHECK_FLOOR_BYTES, NumericChecker, footprint
 from graphsynth.llm.fakeserver import FakeServer, reply
-from graphsynth.passes.registry import run_pipeline
+from graphsynth.pipeline import run_pipeline
 
 TEXT = """\
 graph MLP(x: f32[B, 16]) -> f32[B, 4] {

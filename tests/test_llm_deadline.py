@@ -19,7 +19,7 @@ from graphsynth.grammar.printer import print_ir
 from graphsynth.llm import AnthropicProposer, Proposal, ProposalRequest, ProposerError, Usage, rewrite
 from graphsynth.llm.fakeserver import FakeServer, Step, reply
 from graphsynth.llm.replay import replay_transcript
-from graphsynth.passes.registry import PASSES, _load_builtin_passes, parse_pipeline, run_pipeline
+from graphsynth.pipeline import all_passes, parse_pipeline, run_pipeline
 
 TEXT = """\
 graph Net(x: f32[B, 16]) -> f32[B, 16] {
@@ -160,9 +160,8 @@ def test_the_pass_takes_a_deadline_and_int_literals_for_seconds() -> None:
 
 
 def test_every_float_option_of_every_pass_takes_an_int_or_an_exponent() -> None:
-    _load_builtin_passes()
     seen = 0
-    for name, factory in PASSES.items():
+    for name, factory in all_passes().items():
         cls = factory()
         for f in dataclasses.fields(cls):
             if f.type not in ("float", float):

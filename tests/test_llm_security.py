@@ -51,7 +51,7 @@ def torch_loaded():
     writes; import it before the guard so that only code written for a proposal is recorded."""
     import torch  # noqa: F401
 
-    import graphsynth.backend.torch  # noqa: F401
+    import graphsynth.backend.lower  # noqa: F401
 
 
 @pytest.fixture

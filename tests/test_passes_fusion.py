@@ -10,7 +10,7 @@ import torch
 from passes_util import MODEL_INT_HIGH, assert_same_numerics, count_ops, model
 
 import graphsynth as gs
-from graphsynth.backend.torch import lower
+from graphsynth.backend.lower import lower
 from graphsynth.dialects import gs as gsd
 from graphsynth.passes.fusion import convex, find_groups
 
@@ -72,7 +72,7 @@ def test_linear_activation_gradients_match():
 
 
 def test_linear_relu_uses_the_addmm_epilogue_without_grad():
-    from graphsynth.backend.torch import linear_relu
+    from graphsynth.backend.lowerings.linalg import linear_relu
 
     x, w, b = torch.randn(5, 8), torch.randn(4, 8), torch.randn(4)
     with torch.no_grad():

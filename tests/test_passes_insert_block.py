@@ -8,7 +8,7 @@ import torch
 from passes_util import MODEL_INT_HIGH, assert_same_numerics, inputs_for, model, random_state
 
 import graphsynth as gs
-from graphsynth.backend.torch import lower
+from graphsynth.backend.lower import lower
 
 NET = """\
 graph Net(x: f32[B, 64], t: i64[B, 32]) -> (f32[B, 10], f32[B, 32], f32[B, 32]) {

@@ -8,7 +8,7 @@ import torch
 from passes_util import MODEL_INT_HIGH, assert_same_numerics, count_ops, inputs_for, load, model
 
 import graphsynth as gs
-from graphsynth.backend.torch import lower
+from graphsynth.backend.lower import lower
 from graphsynth.dialects import gs as gsd
 
 

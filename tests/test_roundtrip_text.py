@@ -15,7 +15,7 @@ from graphsynth.cli import emit, parse_mlir
 from graphsynth.dialects import gs
 from graphsynth.grammar.parser import parse_ir
 from graphsynth.grammar.printer import print_ir
-from graphsynth.passes.registry import PASSES, _load_builtin_passes, run_pipeline
+from graphsynth.passes.registry import PASSES, load_shipped_passes, run_pipeline
 from graphsynth.testing.strategies import modules
 from graphsynth.verifier import verify
 
@@ -71,7 +71,7 @@ def test_mlir_generic_round_trip(m):
 def test_round_trip_after_passes(m):
     """Pass outputs (fused regions, linear_act, calls...) round-trip too: whatever a pass can
     produce, the text form must hold."""
-    _load_builtin_passes()
+    load_shipped_passes()
     wanted = ["canonicalize", "fold-constants", "fuse-linear-activation", "fuse-elementwise"]
     pipeline = ",".join(p for p in wanted if p in PASSES)
     out = run_pipeline(m, pipeline)
@@ -88,7 +88,7 @@ def test_examples_round_trip(path):
 
 
 def test_outlined_module_round_trips():
-    _load_builtin_passes()
+    load_shipped_passes()
     if "outline" not in PASSES:
         pytest.skip("no outline pass")
     m = parse_ir((ROOT / "examples" / "mlp.gs").read_text())

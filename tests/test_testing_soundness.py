@@ -18,11 +18,12 @@ from graphsynth.diagnostics import PassError
 from graphsynth.dialects import gs
 from graphsynth.grammar.parser import parse_ir
 from graphsynth.grammar.printer import print_ir
-from graphsynth.passes.registry import PASSES, _load_builtin_passes, run_pipeline
+from graphsynth.passes.registry import run_pipeline
+from graphsynth.pipeline import all_passes
 from graphsynth.testing import RewriteUnsound, assert_rewrite_sound, check_rewrite, default_bindings
 
 ROOT = Path(__file__).resolve().parent.parent
-_load_builtin_passes()
+PASSES = all_passes()
 
 # Passes that cannot run with their default options (they need a goal, a place, a module...):
 # each is covered below by explicit modules and options instead of generated modules.

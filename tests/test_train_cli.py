@@ -165,10 +165,17 @@ def test_activations_are_asked_of_the_op():
     assert not any(is_activation(op(n)) for n in ("exp", "log", "neg", "identity", "dropout", "cast", "round", "sign", "add", "linear",
                                                   "softmax", "layer_norm", "reciprocal", "sqrt"))
 
-    class Declared:
-        IS_ACTIVATION = True
+    # A user's op class answers through the same trait.
+    from xdsl.irdl import IRDLOperation, irdl_op_definition, traits_def
 
-    assert is_activation(Declared())
+    from graphsynth.dialects.traits import Activation
+
+    @irdl_op_definition
+    class UserActivation(IRDLOperation):
+        name = "user.act"
+        traits = traits_def(Activation())
+
+    assert is_activation(UserActivation.__new__(UserActivation))
 
 
 def test_search_with_a_tuning_stage(tmp_path, monkeypatch, capsys):

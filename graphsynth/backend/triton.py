@@ -49,8 +49,10 @@ from xdsl.dialects.builtin import ArrayAttr, StringAttr
 from xdsl.ir import Region
 
 from graphsynth.backend import triton_codegen as cg
-from graphsynth.backend.torch import TORCH_DTYPES, LoweringError, lower_graph
+from graphsynth.backend.base import TORCH_DTYPES, LoweringError
+from graphsynth.backend.fx import lower_graph
 from graphsynth.dialects import gs
+from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.fileio import write_atomic
 
 __all__ = [
@@ -421,11 +423,7 @@ class TritonKernel:
                           options={"num_warps": plan.num_warps, "enable_fp_fusion": False})
 
 
-_POINTER = {
-    torch.float32: "*fp32", torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.float64: "*fp64",
-    torch.int64: "*i64", torch.int32: "*i32", torch.int16: "*i16", torch.int8: "*i8", torch.uint8: "*u8",
-    torch.bool: "*i1",
-}
+_POINTER = {TORCH_DTYPES[name]: d.triton_pointer for name, d in DTYPES.items()}
 
 
 # -- autograd --------------------------------------------------------------------------------------

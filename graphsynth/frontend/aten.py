@@ -11,22 +11,21 @@ slice/sub...), so the op set stays small and every backend sees only gs ops.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from xdsl.ir import SSAValue
 
+from graphsynth.dialects import gs
+from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.shapes import Dim, add, compare, mul, sub
-from graphsynth.frontend.convert import (
-    _BIG,
-    FLOATS,
-    HANDLERS,
-    Converter,
-    _Fail,
-    _Unusable,
-    dtype_name,
-    handles,
-)
+from graphsynth.dialects.traits import RightUnit
+from graphsynth.frontend.handlers import BIG, Fail, Unusable, dtype_name, handles, register
+
+if TYPE_CHECKING:
+    from graphsynth.frontend.convert import Converter
+
+FLOATS = FLOAT_DTYPES
 
 
 def _identity(c: Converter, n: Any, a: dict[str, Any]) -> None:
@@ -35,91 +34,90 @@ def _identity(c: Converter, n: Any, a: dict[str, Any]) -> None:
 
 
 def _drop(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    c.set(n, _Unusable("an assertion that graphsynth drops"))
+    c.set(n, Unusable("an assertion that graphsynth drops"))
 
 
 for _n in ("alias", "contiguous", "clone", "detach", "lift_fresh_copy", "lift_fresh", "detach_", "alias_copy", "view_of"):
-    HANDLERS[_n] = _identity
+    register(_n, _identity)
 for _n in ("_assert_tensor_metadata", "_assert_scalar", "_assert_async", "sym_constrain_range", "sym_constrain_range_for_size",
            "_assert_size_stride", "_check", "_check_is_size", "_print", "record_stream"):
-    HANDLERS[_n] = _drop
+    register(_n, _drop)
 
 
-@handles("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout")
+@handles("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", emits=(gs.Dropout,))
 def _dropout(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["input"])
     train = a.get("train")
     p = float(a.get("p") or 0.0)
     name = c.op_name
     if not train or p == 0.0:
-        c.set(n, (x, _Unusable("dropout's mask")) if name == "native_dropout" else x)
+        c.set(n, (x, Unusable("dropout's mask")) if name == "native_dropout" else x)
         return
     if name != "dropout" and name != "native_dropout":
-        raise _Fail(f"{name} in training mode has no gs op", fix="import the model in eval mode")
-    out = c.e1("dropout", [x], {"p": p, "train": True}, out=[c.meta_sigs(n)[0]])
-    c.set(n, (out, _Unusable("dropout's mask")) if name == "native_dropout" else out)
+        raise Fail(f"{name} in training mode has no gs op", fix="import the model in eval mode")
+    out = c.e1(gs.Dropout, [x], {"p": p, "train": True}, out=[c.meta_sigs(n)[0]])
+    c.set(n, (out, Unusable("dropout's mask")) if name == "native_dropout" else out)
 
 
 # -- elementwise ------------------------------------------------------------------------------
 
-_UNARY = {
-    "relu": "relu", "silu": "silu", "tanh": "tanh", "sigmoid": "sigmoid", "exp": "exp", "log": "log", "sqrt": "sqrt",
-    "rsqrt": "rsqrt", "neg": "neg", "negative": "neg", "abs": "abs", "sin": "sin", "cos": "cos", "erf": "erf",
-    "reciprocal": "reciprocal", "logical_not": "logical_not", "sign": "sign", "floor": "floor", "ceil": "ceil",
-    "round": "round", "trunc": "trunc", "fix": "trunc",
+_UNARY: dict[str, type[gs.GsOp]] = {
+    "relu": gs.Relu, "silu": gs.Silu, "tanh": gs.Tanh, "sigmoid": gs.Sigmoid, "exp": gs.Exp, "log": gs.Log, "sqrt": gs.Sqrt,
+    "rsqrt": gs.Rsqrt, "neg": gs.Neg, "negative": gs.Neg, "abs": gs.Abs, "sin": gs.Sin, "cos": gs.Cos, "erf": gs.Erf,
+    "reciprocal": gs.Reciprocal, "logical_not": gs.LogicalNot, "sign": gs.Sign, "floor": gs.Floor, "ceil": gs.Ceil,
+    "round": gs.Round, "trunc": gs.Trunc, "fix": gs.Trunc,
 }
 
 
 def _unary(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    name = _UNARY[c.op_name]
-    c.set(n, c.e1(name, [c.t(a["self"])], out=n))
+    c.set(n, c.e1(_UNARY[c.op_name], [c.t(a["self"])], out=n))
 
 
-for _n in _UNARY:
-    HANDLERS[_n] = _unary
+for _n, _cls in _UNARY.items():
+    register(_n, _unary, emits=(_cls,))
 
 
-@handles("bitwise_not")
+@handles("bitwise_not", emits=(gs.LogicalNot,))
 def _bitwise_not(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     if c.sig(x).dtype != "bool":
-        raise _Fail("bitwise_not of an integer tensor has no gs op")
-    c.set(n, c.e1("logical_not", [x], out=n))
+        raise Fail("bitwise_not of an integer tensor has no gs op")
+    c.set(n, c.e1(gs.LogicalNot, [x], out=n))
 
 
-@handles("gelu")
+@handles("gelu", emits=(gs.Gelu,))
 def _gelu(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    c.set(n, c.e1("gelu", [c.t(a["self"])], {"approximate": a.get("approximate") or "none"}, out=n))
+    c.set(n, c.e1(gs.Gelu, [c.t(a["self"])], {"approximate": a.get("approximate") or "none"}, out=n))
 
 
-@handles("leaky_relu")
+@handles("leaky_relu", emits=(gs.LeakyRelu,))
 def _leaky_relu(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    c.set(n, c.e1("leaky_relu", [c.t(a["self"])], {"negative_slope": float(a["negative_slope"])}, out=n))
+    c.set(n, c.e1(gs.LeakyRelu, [c.t(a["self"])], {"negative_slope": float(a["negative_slope"])}, out=n))
 
 
-@handles("softplus")
+@handles("softplus", emits=(gs.Softplus,))
 def _softplus(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    c.set(n, c.e1("softplus", [c.t(a["self"])], {"beta": float(a["beta"]), "threshold": float(a["threshold"])}, out=n))
+    c.set(n, c.e1(gs.Softplus, [c.t(a["self"])], {"beta": float(a["beta"]), "threshold": float(a["threshold"])}, out=n))
 
 
-@handles("hardtanh", "relu6")
+@handles("hardtanh", "relu6", emits=(gs.Hardtanh,))
 def _hardtanh(c: Converter, n: Any, a: dict[str, Any]) -> None:
     lo, hi = (0.0, 6.0) if c.op_name == "relu6" else (float(a["min_val"]), float(a["max_val"]))
-    c.set(n, c.e1("hardtanh", [c.t(a["self"])], {"min_val": lo, "max_val": hi}, out=n))
+    c.set(n, c.e1(gs.Hardtanh, [c.t(a["self"])], {"min_val": lo, "max_val": hi}, out=n))
 
 
-@handles("hardsigmoid", "hardswish")
+@handles("hardsigmoid", "hardswish", emits=(gs.Add, gs.Div, gs.Hardtanh, gs.Mul))
 def _hard(c: Converter, n: Any, a: dict[str, Any]) -> None:
     # hardsigmoid(x) = clamp(x / 6 + 1/2, 0, 1); hardswish(x) = x * hardsigmoid(x)
     x = c.t(a["self"])
     last = c.op_name == "hardsigmoid"
-    y = c.e1("div", [x, 6.0])
-    y = c.e1("add", [y, 0.5])
-    y = c.e1("hardtanh", [y], {"min_val": 0.0, "max_val": 1.0}, out=n if last else None)
-    c.set(n, y if last else c.e1("mul", [x, y], out=n))
+    y = c.e1(gs.Div, [x, 6.0])
+    y = c.e1(gs.Add, [y, 0.5])
+    y = c.e1(gs.Hardtanh, [y], {"min_val": 0.0, "max_val": 1.0}, out=n if last else None)
+    c.set(n, y if last else c.e1(gs.Mul, [x, y], out=n))
 
 
-@handles("clamp", "clip", "clamp_min", "clamp_max")
+@handles("clamp", "clip", "clamp_min", "clamp_max", emits=(gs.Clamp, gs.Maximum, gs.Minimum))
 def _clamp(c: Converter, n: Any, a: dict[str, Any]) -> None:
     name = c.op_name
     x = c.t(a["self"])
@@ -130,30 +128,39 @@ def _clamp(c: Converter, n: Any, a: dict[str, Any]) -> None:
     if isinstance(lo, torch.fx.Node) or isinstance(hi, torch.fx.Node):
         out = x
         if lo is not None:
-            out = c.e1("maximum", [out, c.num(lo)])
+            out = c.e1(gs.Maximum, [out, c.num(lo)])
         if hi is not None:
-            out = c.e1("minimum", [out, c.num(hi)])
+            out = c.e1(gs.Minimum, [out, c.num(hi)])
         c.set(n, c.cast(out, c.out_sig(n).dtype))
         return
-    c.set(n, c.e1("clamp", [x], {"min": lo, "max": hi}, out=n))
+    c.set(n, c.e1(gs.Clamp, [x], {"min": lo, "max": hi}, out=n))
 
 
-_BINARY = {
-    "add": "add", "sub": "sub", "mul": "mul", "div": "div", "true_divide": "div", "pow": "pow", "maximum": "maximum",
-    "minimum": "minimum", "max": "maximum", "min": "minimum", "remainder": "remainder", "eq": "eq", "ne": "ne", "lt": "lt",
-    "le": "le", "gt": "gt", "ge": "ge", "logical_and": "logical_and", "logical_or": "logical_or",
-    "bitwise_and": "bitwise_and", "bitwise_or": "bitwise_or", "__and__": "bitwise_and", "__or__": "bitwise_or",
-    "floor_divide": "div", "rsub": "sub", "greater": "gt", "less": "lt", "greater_equal": "ge", "less_equal": "le",
-    "not_equal": "ne", "multiply": "mul", "subtract": "sub", "divide": "div",
+_BINARY: dict[str, type[gs.GsOp]] = {
+    "add": gs.Add, "sub": gs.Sub, "mul": gs.Mul, "div": gs.Div, "true_divide": gs.Div, "pow": gs.Pow, "maximum": gs.Maximum,
+    "minimum": gs.Minimum, "max": gs.Maximum, "min": gs.Minimum, "remainder": gs.Remainder, "eq": gs.Eq, "ne": gs.Ne, "lt": gs.Lt,
+    "le": gs.Le, "gt": gs.Gt, "ge": gs.Ge, "logical_and": gs.LogicalAnd, "logical_or": gs.LogicalOr,
+    "bitwise_and": gs.BitwiseAnd, "bitwise_or": gs.BitwiseOr, "__and__": gs.BitwiseAnd, "__or__": gs.BitwiseOr,
+    "floor_divide": gs.Div, "rsub": gs.Sub, "greater": gs.Gt, "less": gs.Lt, "greater_equal": gs.Ge, "less_equal": gs.Le,
+    "not_equal": gs.Ne, "multiply": gs.Mul, "subtract": gs.Sub, "divide": gs.Div,
 }
-_NEUTRAL = {"add": 0, "sub": 0, "mul": 1, "div": 1, "pow": 1}
+
+
+class _Attrs:
+    """The attributes an op would get, for the traits that ask an op (``RightUnit.when``)."""
+
+    def __init__(self, attrs: dict[str, Any]):
+        self.attrs = attrs
+
+    def attr_values(self) -> dict[str, Any]:
+        return self.attrs
 
 
 def _binary(c: Converter, n: Any, a: dict[str, Any]) -> None:
     pname = c.op_name
     if pname in ("max", "min") and n.target._overloadname != "other":
         return _max_min(c, n, a)
-    name = _BINARY[pname]
+    cls = _BINARY[pname]
     keys = list(a)
     lhs, rhs = c.num(a[keys[0]]), c.num(a[keys[1]])
     if pname == "rsub":
@@ -161,47 +168,48 @@ def _binary(c: Converter, n: Any, a: dict[str, Any]) -> None:
     attrs: dict[str, Any] = {}
     if pname == "floor_divide":
         attrs["rounding_mode"] = "floor"
-    elif name == "div" and a.get("rounding_mode") is not None:
+    elif cls is gs.Div and a.get("rounding_mode") is not None:
         attrs["rounding_mode"] = a["rounding_mode"]
     alpha = a.get("alpha")
     if alpha is not None and alpha != 1:
         if pname == "rsub":
-            lhs = c.e1("mul", [lhs, alpha]) if isinstance(lhs, SSAValue) else lhs * alpha
+            lhs = c.e1(gs.Mul, [lhs, alpha]) if isinstance(lhs, SSAValue) else lhs * alpha
         else:
-            rhs = c.e1("mul", [rhs, alpha]) if isinstance(rhs, SSAValue) else rhs * alpha
-    if name in ("bitwise_and", "bitwise_or"):
+            rhs = c.e1(gs.Mul, [rhs, alpha]) if isinstance(rhs, SSAValue) else rhs * alpha
+    if cls in (gs.BitwiseAnd, gs.BitwiseOr):
         sigs = [c.sig(v) for v in (lhs, rhs) if isinstance(v, SSAValue)]
         if all(s.dtype == "bool" for s in sigs):
-            name = "logical_and" if name == "bitwise_and" else "logical_or"
-    neutral = _NEUTRAL.get(name)
-    if neutral is not None and not isinstance(rhs, SSAValue) and not isinstance(rhs, bool) and rhs == neutral and c.same_as(lhs, n):
+            cls = gs.LogicalAnd if cls is gs.BitwiseAnd else gs.LogicalOr
+    unit = cls.get_trait(RightUnit)
+    if (unit is not None and unit.when(_Attrs(attrs)) and not isinstance(rhs, SSAValue) and not isinstance(rhs, bool)
+            and rhs == unit.value and c.same_as(lhs, n)):
         c.set(n, lhs)
         return
     if not isinstance(lhs, SSAValue) and not isinstance(rhs, SSAValue):
-        raise _Fail("elementwise op on two numbers (no tensor operand)")
-    c.set(n, c.e1(name, [lhs, rhs], attrs, out=n))
+        raise Fail("elementwise op on two numbers (no tensor operand)")
+    c.set(n, c.e1(cls, [lhs, rhs], attrs, out=n))
 
 
-for _n in _BINARY:
-    HANDLERS[_n] = _binary
+for _n, _cls in _BINARY.items():
+    register(_n, _binary, emits=(_cls, gs.Mul, gs.LogicalAnd, gs.LogicalOr, gs.Amax, gs.Amin, gs.Argmax, gs.Neg))
 
 
-@handles("where")
+@handles("where", emits=(gs.Where,))
 def _where(c: Converter, n: Any, a: dict[str, Any]) -> None:
     if "self" not in a:
-        raise _Fail("torch.where(cond) with one argument (nonzero) has a data-dependent shape")
+        raise Fail("torch.where(cond) with one argument (nonzero) has a data-dependent shape")
     cond = c.t(a["condition"])
     x, y = c.num(a["self"]), c.num(a["other"])
-    c.set(n, c.e1("where", [cond, x, y], out=n))
+    c.set(n, c.e1(gs.Where, [cond, x, y], out=n))
 
 
-@handles("masked_fill")
+@handles("masked_fill", emits=(gs.MaskedFill,))
 def _masked_fill(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x, mask = c.t(a["self"]), c.t(a["mask"])
     v = c.num(a["value"])
     if isinstance(v, SSAValue):
         v = c.cast(v, c.sig(x).dtype)
-    c.set(n, c.e1("masked_fill", [x, mask, v], out=n))
+    c.set(n, c.e1(gs.MaskedFill, [x, mask, v], out=n))
 
 
 def _cast_to(c: Converter, n: Any, x: SSAValue, dtype: Any) -> None:
@@ -209,10 +217,10 @@ def _cast_to(c: Converter, n: Any, x: SSAValue, dtype: Any) -> None:
         c.set(n, x)
         return
     want = dtype_name(dtype)
-    c.set(n, x if c.sig(x).dtype == want else c.e1("cast", [x], {"dtype": want}, out=n))
+    c.set(n, x if c.sig(x).dtype == want else c.e1(gs.Cast, [x], {"dtype": want}, out=n))
 
 
-@handles("to", "_to_copy", "type_as")
+@handles("to", "_to_copy", "type_as", emits=(gs.Cast,))
 def _to(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     overload = getattr(n.target, "_overloadname", "")
@@ -231,37 +239,37 @@ def _to(c: Converter, n: Any, a: dict[str, Any]) -> None:
 # -- linear algebra ---------------------------------------------------------------------------
 
 
-@handles("linear")
+@handles("linear", emits=(gs.Linear,))
 def _linear(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    c.set(n, c.e1("linear", [c.t(a["input"]), c.t(a["weight"]), c.opt_t(a.get("bias"))], out=n))
+    c.set(n, c.e1(gs.Linear, [c.t(a["input"]), c.t(a["weight"]), c.opt_t(a.get("bias"))], out=n))
 
 
-@handles("matmul", "mm", "bmm")
+@handles("matmul", "mm", "bmm", emits=(gs.Matmul,))
 def _matmul(c: Converter, n: Any, a: dict[str, Any]) -> None:
     keys = list(a)
-    c.set(n, c.e1("matmul", [c.t(a[keys[0]]), c.t(a[keys[1]])], out=n))
+    c.set(n, c.e1(gs.Matmul, [c.t(a[keys[0]]), c.t(a[keys[1]])], out=n))
 
 
-@handles("addmm", "baddbmm", "addbmm")
+@handles("addmm", "baddbmm", "addbmm", emits=(gs.Add, gs.Addmm, gs.Matmul, gs.Mul))
 def _addmm(c: Converter, n: Any, a: dict[str, Any]) -> None:
     bias = c.t(a["self"])
     keys = list(a)
     lhs, rhs = c.t(a[keys[1]]), c.t(a[keys[2]])
     beta, alpha = a.get("beta", 1), a.get("alpha", 1)
     if c.op_name == "addmm" and beta == 1 and alpha == 1:
-        c.set(n, c.e1("addmm", [bias, lhs, rhs], out=n))
+        c.set(n, c.e1(gs.Addmm, [bias, lhs, rhs], out=n))
         return
     if c.op_name == "addbmm":
-        raise _Fail("addbmm has no gs op")
-    prod = c.e1("matmul", [lhs, rhs])
+        raise Fail("addbmm has no gs op")
+    prod = c.e1(gs.Matmul, [lhs, rhs])
     if alpha != 1:
-        prod = c.e1("mul", [prod, alpha])
+        prod = c.e1(gs.Mul, [prod, alpha])
     if beta == 0:
         c.set(n, prod)
         return
     if beta != 1:
-        bias = c.e1("mul", [bias, beta])
-    c.set(n, c.e1("add", [bias, prod], out=n))
+        bias = c.e1(gs.Mul, [bias, beta])
+    c.set(n, c.e1(gs.Add, [bias, prod], out=n))
 
 
 def _ints(v: Any, k: int) -> tuple[int, ...]:
@@ -271,15 +279,15 @@ def _ints(v: Any, k: int) -> tuple[int, ...]:
     return v * k if len(v) == 1 else v
 
 
-@handles("conv1d", "conv2d", "convolution", "_convolution")
+@handles("conv1d", "conv2d", "convolution", "_convolution", emits=(gs.Conv1d, gs.Conv2d))
 def _conv(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x, w = c.t(a["input"]), c.t(a["weight"])
     b = c.opt_t(a.get("bias"))
     if a.get("transposed"):
-        raise _Fail("transposed convolution has no gs op yet")
+        raise Fail("transposed convolution has no gs op yet")
     k = len(c.sig(w).shape) - 2
     if k not in (1, 2):
-        raise _Fail(f"{k}-d convolution has no gs op (conv1d and conv2d only)")
+        raise Fail(f"{k}-d convolution has no gs op (conv1d and conv2d only)")
     stride, dilation = _ints(a["stride"], k), _ints(a["dilation"], k)
     padding = a["padding"]
     if isinstance(padding, str):
@@ -291,17 +299,17 @@ def _conv(c: Converter, n: Any, a: dict[str, Any]) -> None:
             for kk, d in zip(ks, dilation):
                 total = d * (kk - 1)
                 if total % 2:
-                    raise _Fail("padding='same' with an even kernel pads unevenly; gs conv pads symmetrically")
+                    raise Fail("padding='same' with an even kernel pads unevenly; gs conv pads symmetrically")
                 pads.append(total // 2)
             padding = tuple(pads)
     padding = _ints(padding, k)
     if a.get("output_padding") and any(a["output_padding"]):
-        raise _Fail("output_padding is only meaningful for transposed convolution")
+        raise Fail("output_padding is only meaningful for transposed convolution")
     attrs = {"stride": stride, "padding": padding, "dilation": dilation, "groups": int(a["groups"])}
-    c.set(n, c.e1("conv2d" if k == 2 else "conv1d", [x, w, b], attrs, out=n))
+    c.set(n, c.e1(gs.Conv2d if k == 2 else gs.Conv1d, [x, w, b], attrs, out=n))
 
 
-@handles("max_pool2d", "max_pool2d_with_indices")
+@handles("max_pool2d", "max_pool2d_with_indices", emits=(gs.MaxPool2d,))
 def _max_pool(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     kernel = _ints(a["kernel_size"], 2)
@@ -310,16 +318,16 @@ def _max_pool(c: Converter, n: Any, a: dict[str, Any]) -> None:
     if attrs["stride"] == kernel:
         attrs.pop("stride")
     if c.op_name == "max_pool2d_with_indices":
-        out = c.e1("max_pool2d", [x], attrs, out=[c.meta_sigs(n)[0]])
-        c.set(n, (out, _Unusable("max_pool2d's indices")))
+        out = c.e1(gs.MaxPool2d, [x], attrs, out=[c.meta_sigs(n)[0]])
+        c.set(n, (out, Unusable("max_pool2d's indices")))
         return
-    c.set(n, c.e1("max_pool2d", [x], attrs, out=n))
+    c.set(n, c.e1(gs.MaxPool2d, [x], attrs, out=n))
 
 
-@handles("avg_pool2d")
+@handles("avg_pool2d", emits=(gs.AvgPool2d,))
 def _avg_pool(c: Converter, n: Any, a: dict[str, Any]) -> None:
     if a.get("divisor_override") is not None:
-        raise _Fail("avg_pool2d with divisor_override has no gs op")
+        raise Fail("avg_pool2d with divisor_override has no gs op")
     kernel = _ints(a["kernel_size"], 2)
     attrs = {
         "kernel_size": kernel,
@@ -330,18 +338,18 @@ def _avg_pool(c: Converter, n: Any, a: dict[str, Any]) -> None:
     }
     if attrs["stride"] == kernel:
         attrs.pop("stride")
-    c.set(n, c.e1("avg_pool2d", [c.t(a["self"])], attrs, out=n))
+    c.set(n, c.e1(gs.AvgPool2d, [c.t(a["self"])], attrs, out=n))
 
 
-@handles("adaptive_avg_pool2d", "_adaptive_avg_pool2d", "adaptive_avg_pool1d")
+@handles("adaptive_avg_pool2d", "_adaptive_avg_pool2d", "adaptive_avg_pool1d", emits=(gs.AdaptiveAvgPool2d, gs.Mean))
 def _adaptive_pool(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     if c.op_name == "adaptive_avg_pool1d":
         if tuple(a["output_size"]) != (1,):
-            raise _Fail("adaptive_avg_pool1d to a size other than 1 has no gs op")
-        c.set(n, c.e1("mean", [x], {"dims": (-1,), "keepdim": True}, out=n))
+            raise Fail("adaptive_avg_pool1d to a size other than 1 has no gs op")
+        c.set(n, c.e1(gs.Mean, [x], {"dims": (-1,), "keepdim": True}, out=n))
         return
-    c.set(n, c.e1("adaptive_avg_pool2d", [x], {"output_size": _ints(a["output_size"], 2)}, out=n))
+    c.set(n, c.e1(gs.AdaptiveAvgPool2d, [x], {"output_size": _ints(a["output_size"], 2)}, out=n))
 
 
 _UPSAMPLE = {
@@ -352,11 +360,11 @@ _UPSAMPLE = {
 }
 
 
-@handles(*_UPSAMPLE)
+@handles(*_UPSAMPLE, emits=(gs.Interpolate,))
 def _upsample(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["input"] if "input" in a else a["self"])
     if a.get("antialias"):
-        raise _Fail("antialiased interpolation has no gs op")
+        raise Fail("antialiased interpolation has no gs op")
     mode = _UPSAMPLE[c.op_name]
     out = c.out_sig(n)
     scales = a.get("scale_factors")
@@ -370,31 +378,31 @@ def _upsample(c: Converter, n: Any, a: dict[str, Any]) -> None:
         "align_corners": None if mode in ("nearest", "nearest-exact") else bool(a.get("align_corners")),
         "scales": None if scales is None else [float(v) for v in scales],
     }
-    c.set(n, c.e1("interpolate", [x], attrs, out=n))
+    c.set(n, c.e1(gs.Interpolate, [x], attrs, out=n))
 
 
 # -- normalisation, attention, lookups ------------------------------------------------------------
 
 
-@handles("layer_norm", "native_layer_norm")
+@handles("layer_norm", "native_layer_norm", emits=(gs.LayerNorm,))
 def _layer_norm(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["input"])
     attrs = {"normalized_shape": tuple(c.dim(d) for d in a["normalized_shape"]), "eps": float(a["eps"])}
     args = [x, c.opt_t(a.get("weight")), c.opt_t(a.get("bias"))]
     if c.op_name == "native_layer_norm":
-        out = c.e1("layer_norm", args, attrs, out=[c.meta_sigs(n)[0]])
-        c.set(n, (out, _Unusable("layer_norm's mean"), _Unusable("layer_norm's rstd")))
+        out = c.e1(gs.LayerNorm, args, attrs, out=[c.meta_sigs(n)[0]])
+        c.set(n, (out, Unusable("layer_norm's mean"), Unusable("layer_norm's rstd")))
         return
-    c.set(n, c.e1("layer_norm", args, attrs, out=n))
+    c.set(n, c.e1(gs.LayerNorm, args, attrs, out=n))
 
 
-@handles("rms_norm")
+@handles("rms_norm", emits=(gs.RmsNorm,))
 def _rms_norm(c: Converter, n: Any, a: dict[str, Any]) -> None:
     attrs = {"normalized_shape": tuple(c.dim(d) for d in a["normalized_shape"]), "eps": None if a.get("eps") is None else float(a["eps"])}
-    c.set(n, c.e1("rms_norm", [c.t(a["input"]), c.opt_t(a.get("weight"))], attrs, out=n))
+    c.set(n, c.e1(gs.RmsNorm, [c.t(a["input"]), c.opt_t(a.get("weight"))], attrs, out=n))
 
 
-@handles("batch_norm", "_native_batch_norm_legit_no_training", "native_batch_norm", "_native_batch_norm_legit")
+@handles("batch_norm", "_native_batch_norm_legit_no_training", "native_batch_norm", "_native_batch_norm_legit", emits=(gs.BatchNorm,))
 def _batch_norm(c: Converter, n: Any, a: dict[str, Any]) -> None:
     name = c.op_name
     x = c.t(a["input"])
@@ -402,42 +410,42 @@ def _batch_norm(c: Converter, n: Any, a: dict[str, Any]) -> None:
     training = bool(a.get("training", False))
     attrs = {"eps": float(a["eps"]), "momentum": float(a["momentum"] if a.get("momentum") is not None else 0.1), "training": training}
     if name == "batch_norm":
-        c.set(n, c.e1("batch_norm", args, attrs, out=n))
+        c.set(n, c.e1(gs.BatchNorm, args, attrs, out=n))
         return
-    out = c.e1("batch_norm", args, attrs, out=[c.meta_sigs(n)[0]])
-    c.set(n, (out, _Unusable("batch_norm's saved mean"), _Unusable("batch_norm's saved rstd")))
+    out = c.e1(gs.BatchNorm, args, attrs, out=[c.meta_sigs(n)[0]])
+    c.set(n, (out, Unusable("batch_norm's saved mean"), Unusable("batch_norm's saved rstd")))
 
 
-@handles("group_norm", "native_group_norm")
+@handles("group_norm", "native_group_norm", emits=(gs.GroupNorm,))
 def _group_norm(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["input"])
     groups = int(a.get("num_groups") or a.get("group"))
     args = [x, c.opt_t(a.get("weight")), c.opt_t(a.get("bias"))]
     attrs = {"num_groups": groups, "eps": float(a["eps"])}
     if c.op_name == "native_group_norm":
-        out = c.e1("group_norm", args, attrs, out=[c.meta_sigs(n)[0]])
-        c.set(n, (out, _Unusable("group_norm's mean"), _Unusable("group_norm's rstd")))
+        out = c.e1(gs.GroupNorm, args, attrs, out=[c.meta_sigs(n)[0]])
+        c.set(n, (out, Unusable("group_norm's mean"), Unusable("group_norm's rstd")))
         return
-    c.set(n, c.e1("group_norm", args, attrs, out=n))
+    c.set(n, c.e1(gs.GroupNorm, args, attrs, out=n))
 
 
-@handles("softmax", "_softmax", "log_softmax", "_log_softmax", "special_softmax")
+@handles("softmax", "_softmax", "log_softmax", "_log_softmax", "special_softmax", emits=(gs.LogSoftmax, gs.Softmax))
 def _softmax(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    name = "log_softmax" if "log" in c.op_name else "softmax"
+    cls = gs.LogSoftmax if "log" in c.op_name else gs.Softmax
     x = c.t(a["self"])
     out_dtype = c.out_sig(n).dtype
     attrs = {"dim": int(a["dim"]), "dtype": out_dtype if out_dtype != c.sig(x).dtype else None}
-    c.set(n, c.e1(name, [x], attrs, out=n))
+    c.set(n, c.e1(cls, [x], attrs, out=n))
 
 
-@handles("embedding")
+@handles("embedding", emits=(gs.Embedding,))
 def _embedding(c: Converter, n: Any, a: dict[str, Any]) -> None:
     pad = a.get("padding_idx", -1)
     attrs = {"padding_idx": int(pad) if pad is not None and pad >= 0 else None}
-    c.set(n, c.e1("embedding", [c.t(a["weight"]), c.t(a["indices"])], attrs, out=n))
+    c.set(n, c.e1(gs.Embedding, [c.t(a["weight"]), c.t(a["indices"])], attrs, out=n))
 
 
-@handles("scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_attention_math")
+@handles("scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_attention_math", emits=(gs.Attention, gs.Expand, gs.Reshape, gs.Unsqueeze))
 def _sdpa(c: Converter, n: Any, a: dict[str, Any]) -> None:
     q, k, v = c.t(a["query"]), c.t(a["key"]), c.t(a["value"])
     mask = c.opt_t(a.get("attn_mask"))
@@ -445,10 +453,10 @@ def _sdpa(c: Converter, n: Any, a: dict[str, Any]) -> None:
         k, v = _repeat_heads(c, q, k), _repeat_heads(c, q, v)
     attrs = {"is_causal": bool(a.get("is_causal")), "scale": None if a.get("scale") is None else float(a["scale"]), "dropout_p": float(a.get("dropout_p") or 0.0)}
     if c.op_name == "scaled_dot_product_attention":
-        c.set(n, c.e1("attention", [q, k, v, mask], attrs, out=n))
+        c.set(n, c.e1(gs.Attention, [q, k, v, mask], attrs, out=n))
         return
-    out = c.e1("attention", [q, k, v, mask], attrs, out=[c.meta_sigs(n)[0]])
-    c.set(n, (out,) + tuple(_Unusable("attention's auxiliary output") for _ in c.meta_sigs(n)[1:]))
+    out = c.e1(gs.Attention, [q, k, v, mask], attrs, out=[c.meta_sigs(n)[0]])
+    c.set(n, (out,) + tuple(Unusable("attention's auxiliary output") for _ in c.meta_sigs(n)[1:]))
 
 
 def _repeat_heads(c: Converter, q: SSAValue, kv: SSAValue) -> SSAValue:
@@ -458,48 +466,48 @@ def _repeat_heads(c: Converter, q: SSAValue, kv: SSAValue) -> SSAValue:
     if compare(hq, hk) is True:
         return kv
     if not isinstance(hq, int) or not isinstance(hk, int) or hq % hk:
-        raise _Fail(f"enable_gqa with {hq} query heads and {hk} key heads")
+        raise Fail(f"enable_gqa with {hq} query heads and {hk} key heads")
     rep = hq // hk
-    x = c.e1("unsqueeze", [kv], {"dim": len(ks) - 2})
+    x = c.e1(gs.Unsqueeze, [kv], {"dim": len(ks) - 2})
     shape = ks[:-2] + (rep,) + ks[-2:]
-    x = c.e1("expand", [x], {"shape": shape})
-    return c.e1("reshape", [x], {"shape": ks[:-3] + (hq,) + ks[-2:]})
+    x = c.e1(gs.Expand, [x], {"shape": shape})
+    return c.e1(gs.Reshape, [x], {"shape": ks[:-3] + (hq,) + ks[-2:]})
 
 
 # -- shape manipulation ---------------------------------------------------------------------------
 
 
-@handles("view", "reshape", "_unsafe_view", "view_as", "reshape_as", "unflatten", "view_copy")
+@handles("view", "reshape", "_unsafe_view", "view_as", "reshape_as", "unflatten", "view_copy", emits=(gs.Reshape,))
 def _reshape(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     if c.same_as(x, n):
         c.set(n, x)
         return
-    c.set(n, c.e1("reshape", [x], {"shape": c.out_sig(n).shape}, out=n))
+    c.set(n, c.e1(gs.Reshape, [x], {"shape": c.out_sig(n).shape}, out=n))
 
 
-@handles("flatten")
+@handles("flatten", emits=(gs.Flatten, gs.Reshape))
 def _flatten(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     if c.same_as(x, n):
         c.set(n, x)
         return
     if getattr(n.target, "_overloadname", "") != "using_ints":
-        c.set(n, c.e1("reshape", [x], {"shape": c.out_sig(n).shape}, out=n))
+        c.set(n, c.e1(gs.Reshape, [x], {"shape": c.out_sig(n).shape}, out=n))
         return
-    c.set(n, c.e1("flatten", [x], {"start_dim": int(a["start_dim"]), "end_dim": int(a["end_dim"])}, out=n))
+    c.set(n, c.e1(gs.Flatten, [x], {"start_dim": int(a["start_dim"]), "end_dim": int(a["end_dim"])}, out=n))
 
 
-@handles("expand", "expand_as", "broadcast_to", "expand_copy")
+@handles("expand", "expand_as", "broadcast_to", "expand_copy", emits=(gs.Expand,))
 def _expand(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     if c.same_as(x, n):
         c.set(n, x)
         return
-    c.set(n, c.e1("expand", [x], {"shape": c.out_sig(n).shape}, out=n))
+    c.set(n, c.e1(gs.Expand, [x], {"shape": c.out_sig(n).shape}, out=n))
 
 
-@handles("permute", "permute_copy")
+@handles("permute", "permute_copy", emits=(gs.Permute,))
 def _permute(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     dims = [int(d) for d in a["dims"]]
@@ -507,10 +515,10 @@ def _permute(c: Converter, n: Any, a: dict[str, Any]) -> None:
     if [d % r for d in dims] == list(range(r)) if r else True:
         c.set(n, x)
         return
-    c.set(n, c.e1("permute", [x], {"dims": dims}, out=n))
+    c.set(n, c.e1(gs.Permute, [x], {"dims": dims}, out=n))
 
 
-@handles("transpose", "swapaxes", "swapdims", "t", "numpy_T")
+@handles("transpose", "swapaxes", "swapdims", "t", "numpy_T", emits=(gs.Permute, gs.Transpose))
 def _transpose(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     r = len(c.sig(x).shape)
@@ -520,7 +528,7 @@ def _transpose(c: Converter, n: Any, a: dict[str, Any]) -> None:
             return
         d0, d1 = (0, 1) if r == 2 else (0, r - 1)
         if c.op_name == "numpy_T" and r > 2:
-            c.set(n, c.e1("permute", [x], {"dims": list(range(r))[::-1]}, out=n))
+            c.set(n, c.e1(gs.Permute, [x], {"dims": list(range(r))[::-1]}, out=n))
             return
     else:
         keys = list(a)
@@ -528,16 +536,16 @@ def _transpose(c: Converter, n: Any, a: dict[str, Any]) -> None:
     if r == 0 or d0 % r == d1 % r:
         c.set(n, x)
         return
-    c.set(n, c.e1("transpose", [x], {"dim0": d0, "dim1": d1}, out=n))
+    c.set(n, c.e1(gs.Transpose, [x], {"dim0": d0, "dim1": d1}, out=n))
 
 
-@handles("mT", "mH", "adjoint")
+@handles("mT", "mH", "adjoint", emits=(gs.Transpose,))
 def _matrix_transpose(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
-    c.set(n, c.e1("transpose", [x], {"dim0": -2, "dim1": -1}, out=n))
+    c.set(n, c.e1(gs.Transpose, [x], {"dim0": -2, "dim1": -1}, out=n))
 
 
-@handles("movedim")
+@handles("movedim", emits=(gs.Permute,))
 def _movedim(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     r = len(c.sig(x).shape)
@@ -550,15 +558,15 @@ def _movedim(c: Converter, n: Any, a: dict[str, Any]) -> None:
         order[d] = s
     rest = iter(k for k in range(r) if k not in src)
     dims = [o if o is not None else next(rest) for o in order]
-    c.set(n, c.e1("permute", [x], {"dims": dims}, out=n) if dims != list(range(r)) else x)
+    c.set(n, c.e1(gs.Permute, [x], {"dims": dims}, out=n) if dims != list(range(r)) else x)
 
 
-@handles("unsqueeze", "unsqueeze_copy")
+@handles("unsqueeze", "unsqueeze_copy", emits=(gs.Unsqueeze,))
 def _unsqueeze(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    c.set(n, c.e1("unsqueeze", [c.t(a["self"])], {"dim": int(a["dim"])}, out=n))
+    c.set(n, c.e1(gs.Unsqueeze, [c.t(a["self"])], {"dim": int(a["dim"])}, out=n))
 
 
-@handles("squeeze", "squeeze_copy")
+@handles("squeeze", "squeeze_copy", emits=(gs.Squeeze,))
 def _squeeze(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     if c.same_as(x, n):
@@ -566,10 +574,10 @@ def _squeeze(c: Converter, n: Any, a: dict[str, Any]) -> None:
         return
     dims = a.get("dim")
     dims = None if dims is None else _ints(dims, 1)
-    c.set(n, c.e1("squeeze", [x], {"dims": dims}, out=n))
+    c.set(n, c.e1(gs.Squeeze, [x], {"dims": dims}, out=n))
 
 
-@handles("cat", "concat", "concatenate")
+@handles("cat", "concat", "concatenate", emits=(gs.Concat,))
 def _cat(c: Converter, n: Any, a: dict[str, Any]) -> None:
     xs = [c.t(x) for x in a["tensors"]]
     want = c.out_sig(n).dtype
@@ -578,46 +586,46 @@ def _cat(c: Converter, n: Any, a: dict[str, Any]) -> None:
     if len(xs) == 1:
         c.set(n, xs[0])
         return
-    c.set(n, c.e1("concat", xs, {"dim": int(a["dim"])}, out=n))
+    c.set(n, c.e1(gs.Concat, xs, {"dim": int(a["dim"])}, out=n))
 
 
-@handles("stack")
+@handles("stack", emits=(gs.Concat, gs.Unsqueeze))
 def _stack(c: Converter, n: Any, a: dict[str, Any]) -> None:
     dim = int(a["dim"])
-    xs = [c.e1("unsqueeze", [c.t(x)], {"dim": dim}) for x in a["tensors"]]
-    c.set(n, xs[0] if len(xs) == 1 else c.e1("concat", xs, {"dim": dim}, out=n))
+    xs = [c.e1(gs.Unsqueeze, [c.t(x)], {"dim": dim}) for x in a["tensors"]]
+    c.set(n, xs[0] if len(xs) == 1 else c.e1(gs.Concat, xs, {"dim": dim}, out=n))
 
 
-@handles("slice", "slice_copy")
+@handles("slice", "slice_copy", emits=(gs.Slice,))
 def _slice(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     dim = int(a["dim"])
     start = 0 if a.get("start") is None else c.dim(a["start"])
     end = None if a.get("end") is None else c.dim(a["end"])
-    if isinstance(end, int) and end >= _BIG:
+    if isinstance(end, int) and end >= BIG:
         end = None
     step = int(a.get("step") or 1)
     if c.same_as(x, n) and step == 1:
         c.set(n, x)
         return
     attrs = {"dim": dim, "start": start, "end": end, "step": step}
-    c.set(n, c.e1("slice", [x], attrs, out=n))
+    c.set(n, c.e1(gs.Slice, [x], attrs, out=n))
 
 
-@handles("narrow")
+@handles("narrow", emits=(gs.Slice,))
 def _narrow(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     start = c.dim(a["start"])
     attrs = {"dim": int(a["dim"]), "start": start, "end": add(start, c.dim(a["length"]))}
-    c.set(n, c.e1("slice", [x], attrs, out=n))
+    c.set(n, c.e1(gs.Slice, [x], attrs, out=n))
 
 
-@handles("select", "select_copy")
+@handles("select", "select_copy", emits=(gs.Select,))
 def _select(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    c.set(n, c.e1("select", [c.t(a["self"])], {"dim": int(a["dim"]), "index": c.dim(a["index"])}, out=n))
+    c.set(n, c.e1(gs.Select, [c.t(a["self"])], {"dim": int(a["dim"]), "index": c.dim(a["index"])}, out=n))
 
 
-@handles("split", "split_with_sizes", "chunk", "tensor_split", "unsafe_split", "split_copy")
+@handles("split", "split_with_sizes", "chunk", "tensor_split", "unsafe_split", "split_copy", emits=(gs.Split,))
 def _split(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     dim = int(a["dim"])
@@ -627,19 +635,19 @@ def _split(c: Converter, n: Any, a: dict[str, Any]) -> None:
     if len(outs) == 1:
         c.set(n, (x,))
         return
-    c.set(n, tuple(c.emit("split", [x], {"dim": dim, "sizes": sizes}, out=outs)))
+    c.set(n, tuple(c.emit(gs.Split, [x], {"dim": dim, "sizes": sizes}, out=outs)))
 
 
-@handles("unbind")
+@handles("unbind", emits=(gs.Split, gs.Squeeze))
 def _unbind(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     dim = int(a["dim"])
     outs = c.meta_sigs(n)
-    parts = c.emit("split", [x], {"dim": dim, "sizes": (1,) * len(outs)}) if len(outs) > 1 else [x]
-    c.set(n, tuple(c.e1("squeeze", [p], {"dims": (dim,)}, out=[o]) for p, o in zip(parts, outs)))
+    parts = c.emit(gs.Split, [x], {"dim": dim, "sizes": (1,) * len(outs)}) if len(outs) > 1 else [x]
+    c.set(n, tuple(c.e1(gs.Squeeze, [p], {"dims": (dim,)}, out=[o]) for p, o in zip(parts, outs)))
 
 
-@handles("index")
+@handles("index", emits=(gs.GatherRows, gs.Index))
 def _index(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     idx = list(a["indices"])
@@ -647,80 +655,80 @@ def _index(c: Converter, n: Any, a: dict[str, Any]) -> None:
     tensors = [c.t(idx[k]) for k in dims]
     for t in tensors:
         if c.sig(t).dtype == "bool":
-            raise _Fail("boolean mask indexing x[mask] has a data-dependent shape", fix="use torch.where or masked_fill instead")
+            raise Fail("boolean mask indexing x[mask] has a data-dependent shape", fix="use torch.where or masked_fill instead")
     if dims == [0] and len(tensors) == 1:
-        c.set(n, c.e1("gather_rows", [x, tensors[0]], out=n))
+        c.set(n, c.e1(gs.GatherRows, [x, tensors[0]], out=n))
         return
-    c.set(n, c.e1("index", [x, *tensors], {"dims": dims if dims != list(range(len(dims))) else None}, out=n))
+    c.set(n, c.e1(gs.Index, [x, *tensors], {"dims": dims if dims != list(range(len(dims))) else None}, out=n))
 
 
-@handles("index_put")
+@handles("index_put", emits=(gs.Reshape, gs.Where))
 def _index_put(c: Converter, n: Any, a: dict[str, Any]) -> None:
     """x[mask] = v with a boolean mask of x's shape and one value: where(mask, v, x)."""
     x = c.t(a["self"])
     idx = list(a["indices"])
     if a.get("accumulate"):
-        raise _Fail("index_put with accumulate=True (x[i] += v) has no gs op")
+        raise Fail("index_put with accumulate=True (x[i] += v) has no gs op")
     if len(idx) != 1 or idx[0] is None or c.sig(c.t(idx[0])).dtype != "bool":
-        raise _Fail("assigning through integer indices (x[i] = v) has no gs op", fix="use torch.where with a mask")
+        raise Fail("assigning through integer indices (x[i] = v) has no gs op", fix="use torch.where with a mask")
     mask = c.t(idx[0])
     if len(c.sig(mask).shape) != len(c.sig(x).shape):
-        raise _Fail("x[mask] = v with a mask of lower rank than x has no gs form", fix="expand the mask to x's shape")
+        raise Fail("x[mask] = v with a mask of lower rank than x has no gs form", fix="expand the mask to x's shape")
     v = c.t(a["values"])
     if not all(d == 1 for d in c.sig(v).shape):
-        raise _Fail("x[mask] = values with one value per selected element has a data-dependent shape")
-    v = c.cast(c.e1("reshape", [v], {"shape": ()}) if c.sig(v).shape else v, c.sig(x).dtype)
-    c.set(n, c.e1("where", [mask, v, x], out=n))
+        raise Fail("x[mask] = values with one value per selected element has a data-dependent shape")
+    v = c.cast(c.e1(gs.Reshape, [v], {"shape": ()}) if c.sig(v).shape else v, c.sig(x).dtype)
+    c.set(n, c.e1(gs.Where, [mask, v, x], out=n))
 
 
-@handles("index_select")
+@handles("index_select", emits=(gs.IndexSelect,))
 def _index_select(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    c.set(n, c.e1("index_select", [c.t(a["self"]), c.t(a["index"])], {"dim": int(a["dim"])}, out=n))
+    c.set(n, c.e1(gs.IndexSelect, [c.t(a["self"]), c.t(a["index"])], {"dim": int(a["dim"])}, out=n))
 
 
-@handles("gather")
+@handles("gather", emits=(gs.Gather,))
 def _gather(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    c.set(n, c.e1("gather", [c.t(a["self"]), c.t(a["index"])], {"dim": int(a["dim"])}, out=n))
+    c.set(n, c.e1(gs.Gather, [c.t(a["self"]), c.t(a["index"])], {"dim": int(a["dim"])}, out=n))
 
 
-@handles("pad", "constant_pad_nd")
+@handles("pad", "constant_pad_nd", emits=(gs.Pad,))
 def _pad(c: Converter, n: Any, a: dict[str, Any]) -> None:
     mode = a.get("mode", "constant")
     if mode not in (None, "constant"):
-        raise _Fail(f"pad mode '{mode}' has no gs op (constant padding only)")
+        raise Fail(f"pad mode '{mode}' has no gs op (constant padding only)")
     pads = [int(p) for p in a["pad"]]
     value = a.get("value")
     attrs = {"pad": pads, "value": 0.0 if value is None else float(value)}
-    c.set(n, c.e1("pad", [c.t(a["self"])], attrs, out=n))
+    c.set(n, c.e1(gs.Pad, [c.t(a["self"])], attrs, out=n))
 
 
-@handles("repeat")
+@handles("repeat", emits=(gs.Repeat,))
 def _repeat(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     reps = tuple(c.dim(r) for r in a["repeats"])
     if all(r == 1 for r in reps) and len(reps) == len(c.sig(x).shape):
         c.set(n, x)
         return
-    c.set(n, c.e1("repeat", [x], {"repeats": reps}, out=n))
+    c.set(n, c.e1(gs.Repeat, [x], {"repeats": reps}, out=n))
 
 
-@handles("repeat_interleave")
+@handles("repeat_interleave", emits=(gs.Expand, gs.Reshape, gs.Unsqueeze))
 def _repeat_interleave(c: Converter, n: Any, a: dict[str, Any]) -> None:
     """x.repeat_interleave(r, dim) = x.unsqueeze(dim+1).expand(..., r, ...).reshape(...)."""
     if getattr(n.target, "_overloadname", "") != "self_int":
-        raise _Fail("repeat_interleave with a tensor of repeats has a data-dependent shape", fix="repeat by an int")
+        raise Fail("repeat_interleave with a tensor of repeats has a data-dependent shape", fix="repeat by an int")
     x = c.t(a["self"])
     reps = c.dim(a["repeats"])
     shape = c.sig(x).shape
     if a.get("dim") is None:
-        x = c.e1("reshape", [x], {"shape": (_numel(shape),)})
+        x = c.e1(gs.Reshape, [x], {"shape": (_numel(shape),)})
         dim = 0
     else:
         dim = int(a["dim"]) % len(shape)
     shape = c.sig(x).shape
-    y = c.e1("unsqueeze", [x], {"dim": dim + 1})
-    y = c.e1("expand", [y], {"shape": shape[: dim + 1] + (reps,) + shape[dim + 1 :]})
-    c.set(n, c.e1("reshape", [y], {"shape": c.out_sig(n).shape}, out=n))
+    y = c.e1(gs.Unsqueeze, [x], {"dim": dim + 1})
+    y = c.e1(gs.Expand, [y], {"shape": shape[: dim + 1] + (reps,) + shape[dim + 1 :]})
+    c.set(n, c.e1(gs.Reshape, [y], {"shape": c.out_sig(n).shape}, out=n))
 
 
 def _numel(shape: tuple[Dim, ...]) -> Dim:
@@ -730,7 +738,7 @@ def _numel(shape: tuple[Dim, ...]) -> Dim:
     return total
 
 
-@handles("roll")
+@handles("roll", emits=(gs.Concat, gs.Reshape, gs.Slice))
 def _roll(c: Converter, n: Any, a: dict[str, Any]) -> None:
     """roll(x, s, d) = cat(x[-s:], x[:-s]) along d, one dim at a time (a flat roll when no
     dims are given).  On a symbolic size the shift must be smaller than the size, as in Swin."""
@@ -739,10 +747,10 @@ def _roll(c: Converter, n: Any, a: dict[str, Any]) -> None:
     dims = list(_ints(a["dims"], 1)) if a.get("dims") else []
     flat = not dims
     if flat:
-        x = c.e1("reshape", [x], {"shape": (_numel(c.sig(x).shape),)})
+        x = c.e1(gs.Reshape, [x], {"shape": (_numel(c.sig(x).shape),)})
         dims = [0]
     if len(shifts) != len(dims):
-        raise _Fail("roll needs one shift per dim")
+        raise Fail("roll needs one shift per dim")
     for shift, d in zip(shifts, dims):
         size = c.sig(x).shape[d]
         if isinstance(size, int):
@@ -752,15 +760,15 @@ def _roll(c: Converter, n: Any, a: dict[str, Any]) -> None:
             cut: Dim = size - shift
         else:
             cut = -shift  # x[-s:] then x[:-s]; for s < 0, x[|s|:] then x[:|s|]
-        head = c.e1("slice", [x], {"dim": d, "start": cut})
-        tail = c.e1("slice", [x], {"dim": d, "start": 0, "end": cut})
-        x = c.e1("concat", [head, tail], {"dim": d})
+        head = c.e1(gs.Slice, [x], {"dim": d, "start": cut})
+        tail = c.e1(gs.Slice, [x], {"dim": d, "start": 0, "end": cut})
+        x = c.e1(gs.Concat, [head, tail], {"dim": d})
     if flat:
-        x = c.e1("reshape", [x], {"shape": c.out_sig(n).shape})
+        x = c.e1(gs.Reshape, [x], {"shape": c.out_sig(n).shape})
     c.set(n, x)
 
 
-@handles("flip")
+@handles("flip", emits=(gs.Arange, gs.IndexSelect, gs.Neg))
 def _flip(c: Converter, n: Any, a: dict[str, Any]) -> None:
     """flip(x, d) = index_select(x, d, [size-1, ..., 0]); the index is -arange(1-size, 1)."""
     x = c.t(a["self"])
@@ -768,51 +776,51 @@ def _flip(c: Converter, n: Any, a: dict[str, Any]) -> None:
         size = c.sig(x).shape[d]
         if size == 1:
             continue
-        idx = c.e1("neg", [c.e1("arange", [], {"start": sub(1, size), "end": 1})])
-        x = c.e1("index_select", [x, idx], {"dim": d})
+        idx = c.e1(gs.Neg, [c.e1(gs.Arange, [], {"start": sub(1, size), "end": 1})])
+        x = c.e1(gs.IndexSelect, [x, idx], {"dim": d})
     c.set(n, x)
 
 
-@handles("outer", "ger")
+@handles("outer", "ger", emits=(gs.Mul, gs.Unsqueeze))
 def _outer(c: Converter, n: Any, a: dict[str, Any]) -> None:
     keys = list(a)
-    lhs = c.e1("unsqueeze", [c.t(a[keys[0]])], {"dim": 1})
-    rhs = c.e1("unsqueeze", [c.t(a[keys[1]])], {"dim": 0})
-    c.set(n, c.e1("mul", [lhs, rhs], out=n))
+    lhs = c.e1(gs.Unsqueeze, [c.t(a[keys[0]])], {"dim": 1})
+    rhs = c.e1(gs.Unsqueeze, [c.t(a[keys[1]])], {"dim": 0})
+    c.set(n, c.e1(gs.Mul, [lhs, rhs], out=n))
 
 
-@handles("one_hot")
+@handles("one_hot", emits=(gs.Arange, gs.Cast, gs.Eq, gs.Unsqueeze))
 def _one_hot(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     k = int(a["num_classes"])
     if k < 0:
-        raise _Fail("one_hot without num_classes has a data-dependent shape", fix="pass num_classes")
-    hit = c.e1("eq", [c.e1("unsqueeze", [x], {"dim": -1}), c.e1("arange", [], {"end": k})])
-    c.set(n, c.e1("cast", [hit], {"dtype": "i64"}, out=n))
+        raise Fail("one_hot without num_classes has a data-dependent shape", fix="pass num_classes")
+    hit = c.e1(gs.Eq, [c.e1(gs.Unsqueeze, [x], {"dim": -1}), c.e1(gs.Arange, [], {"end": k})])
+    c.set(n, c.e1(gs.Cast, [hit], {"dtype": "i64"}, out=n))
 
 
-@handles("any", "all")
+@handles("any", "all", emits=(gs.Eq, gs.Ne, gs.Sum))
 def _any_all(c: Converter, n: Any, a: dict[str, Any]) -> None:
     """any(x) = sum(x != 0) != 0; all(x) = sum(x == 0) == 0 (counted in i64)."""
     x = c.t(a["self"])
-    test = c.e1("ne" if c.op_name == "any" else "eq", [x, False if c.sig(x).dtype == "bool" else 0])
-    count = c.e1("sum", [test], {"dims": _dims_arg(a.get("dim")), "keepdim": bool(a.get("keepdim", False)), "dtype": "i64"})
-    c.set(n, c.e1("ne" if c.op_name == "any" else "eq", [count, 0], out=n))
+    test = c.e1(gs.Ne if c.op_name == "any" else gs.Eq, [x, False if c.sig(x).dtype == "bool" else 0])
+    count = c.e1(gs.Sum, [test], {"dims": _dims_arg(a.get("dim")), "keepdim": bool(a.get("keepdim", False)), "dtype": "i64"})
+    c.set(n, c.e1(gs.Ne if c.op_name == "any" else gs.Eq, [count, 0], out=n))
 
 
-@handles("einsum")
+@handles("einsum", emits=(gs.Matmul, gs.Permute, gs.Reshape, gs.Sum))
 def _einsum(c: Converter, n: Any, a: dict[str, Any]) -> None:
     """einsum as permute/reshape/matmul (two operands at a time) and sums of lone indices."""
     eq = str(a["equation"]).replace(" ", "")
     xs = [c.t(x) for x in a["tensors"]]
     if "..." in eq:
-        raise _Fail("einsum with '...' has no gs form yet", fix="spell out the dims in the equation")
+        raise Fail("einsum with '...' has no gs form yet", fix="spell out the dims in the equation")
     lhs, _, out = eq.partition("->")
     terms = lhs.split(",")
     if not _ or len(terms) != len(xs):
-        raise _Fail("einsum needs an explicit '->' output and one term per operand")
+        raise Fail("einsum needs an explicit '->' output and one term per operand")
     if any(len(set(t)) != len(t) for t in terms):
-        raise _Fail("einsum with a repeated index in one operand (a diagonal) has no gs form")
+        raise Fail("einsum with a repeated index in one operand (a diagonal) has no gs form")
     v, t = _einsum_reduce(c, xs[0], terms[0], keep=set(out) | set("".join(terms[1:])))
     for k in range(1, len(xs)):
         rest = set(out) | set("".join(terms[k + 1 :]))
@@ -820,15 +828,15 @@ def _einsum(c: Converter, n: Any, a: dict[str, Any]) -> None:
         v, t = _einsum_pair(c, v, t, x, term, keep=rest)
     v, t = _einsum_reduce(c, v, t, keep=set(out))
     if t != out:
-        v = c.e1("permute", [v], {"dims": [t.index(ch) for ch in out]})
-    c.set(n, v if c.same_as(v, n) else c.e1("reshape", [v], {"shape": c.out_sig(n).shape}, out=n))
+        v = c.e1(gs.Permute, [v], {"dims": [t.index(ch) for ch in out]})
+    c.set(n, v if c.same_as(v, n) else c.e1(gs.Reshape, [v], {"shape": c.out_sig(n).shape}, out=n))
 
 
 def _einsum_reduce(c: Converter, x: SSAValue, term: str, keep: set[str]) -> tuple[SSAValue, str]:
     drop = [k for k, ch in enumerate(term) if ch not in keep]
     if not drop:
         return x, term
-    return c.e1("sum", [x], {"dims": tuple(drop)}), "".join(ch for ch in term if ch in keep)
+    return c.e1(gs.Sum, [x], {"dims": tuple(drop)}), "".join(ch for ch in term if ch in keep)
 
 
 def _einsum_pair(c: Converter, x: SSAValue, tx: str, y: SSAValue, ty: str, keep: set[str]) -> tuple[SSAValue, str]:
@@ -841,25 +849,25 @@ def _einsum_pair(c: Converter, x: SSAValue, tx: str, y: SSAValue, ty: str, keep:
 
     def arrange(v: SSAValue, t: str, order: list[str], sizes: dict[str, Dim], groups: list[list[str]]) -> SSAValue:
         if list(t) != order:
-            v = c.e1("permute", [v], {"dims": [t.index(ch) for ch in order]})
+            v = c.e1(gs.Permute, [v], {"dims": [t.index(ch) for ch in order]})
         shape = tuple(sizes[ch] for ch in batch) + tuple(_numel(tuple(sizes[ch] for ch in g)) for g in groups)
-        return c.e1("reshape", [v], {"shape": shape}) if shape != c.sig(v).shape else v
+        return c.e1(gs.Reshape, [v], {"shape": shape}) if shape != c.sig(v).shape else v
 
     xm = arrange(x, tx, batch + left + contract, sx, [left, contract])
     ym = arrange(y, ty, batch + contract + right, sy, [contract, right])
-    prod = c.e1("matmul", [xm, ym])
+    prod = c.e1(gs.Matmul, [xm, ym])
     shape = tuple(sx[ch] for ch in batch + left) + tuple(sy[ch] for ch in right)
     if shape != c.sig(prod).shape:
-        prod = c.e1("reshape", [prod], {"shape": shape})
+        prod = c.e1(gs.Reshape, [prod], {"shape": shape})
     return prod, "".join(batch + left + right)
 
 
-@handles("tril", "triu")
+@handles("tril", "triu", emits=(gs.Tril, gs.Triu))
 def _tril(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    c.set(n, c.e1(c.op_name, [c.t(a["self"])], {"diagonal": int(a["diagonal"])}, out=n))
+    c.set(n, c.e1(gs.Tril if c.op_name == "tril" else gs.Triu, [c.t(a["self"])], {"diagonal": int(a["diagonal"])}, out=n))
 
 
-@handles("diff")
+@handles("diff", emits=(gs.Concat, gs.Ne, gs.Slice, gs.Sub))
 def _diff(c: Converter, n: Any, a: dict[str, Any]) -> None:
     """diff(x, n, dim, prepend, append) = y[1:] - y[:-1] along dim, with y = cat(prepend, x, append)."""
     x = c.t(a["self"])
@@ -870,12 +878,12 @@ def _diff(c: Converter, n: Any, a: dict[str, Any]) -> None:
     parts.append(x)
     if a.get("append") is not None:
         parts.append(c.t(a["append"]))
-    y = parts[0] if len(parts) == 1 else c.e1("concat", [c.cast(p, c.sig(x).dtype) for p in parts], {"dim": dim})
+    y = parts[0] if len(parts) == 1 else c.e1(gs.Concat, [c.cast(p, c.sig(x).dtype) for p in parts], {"dim": dim})
     for k in range(int(a["n"])):
         last = k == int(a["n"]) - 1
-        hi = c.e1("slice", [y], {"dim": dim, "start": 1})
-        lo = c.e1("slice", [y], {"dim": dim, "start": 0, "end": -1})
-        y = c.e1("ne" if c.sig(y).dtype == "bool" else "sub", [hi, lo], out=n if last else None)
+        hi = c.e1(gs.Slice, [y], {"dim": dim, "start": 1})
+        lo = c.e1(gs.Slice, [y], {"dim": dim, "start": 0, "end": -1})
+        y = c.e1(gs.Ne if c.sig(y).dtype == "bool" else gs.Sub, [hi, lo], out=n if last else None)
     c.set(n, y)
 
 
@@ -890,11 +898,14 @@ def _dims_arg(v: Any) -> tuple[int, ...] | None:
     return tuple(int(d) for d in v) or None
 
 
-@handles("sum", "mean", "amax", "amin", "nansum")
+_REDUCTIONS: dict[str, type[gs.GsOp]] = {"sum": gs.Sum, "mean": gs.Mean, "amax": gs.Amax, "amin": gs.Amin}
+
+
+@handles("sum", "mean", "amax", "amin", "nansum", emits=tuple(_REDUCTIONS.values()))
 def _reduce(c: Converter, n: Any, a: dict[str, Any]) -> None:
     name = c.op_name
     if name == "nansum":
-        raise _Fail("nansum has no gs op")
+        raise Fail("nansum has no gs op")
     x = c.t(a["self"])
     attrs: dict[str, Any] = {"dims": _dims_arg(a.get("dim")), "keepdim": bool(a.get("keepdim", False))}
     if name in ("sum", "mean"):
@@ -902,26 +913,26 @@ def _reduce(c: Converter, n: Any, a: dict[str, Any]) -> None:
         attrs["dtype"] = None if dt is None else dtype_name(dt)
         if name == "sum" and dt is None and c.out_sig(n).dtype != c.sig(x).dtype:
             attrs["dtype"] = c.out_sig(n).dtype  # sum of bool/int8 tensors is i64
-    c.set(n, c.e1(name, [x], attrs, out=n))
+    c.set(n, c.e1(_REDUCTIONS[name], [x], attrs, out=n))
 
 
 def _max_min(c: Converter, n: Any, a: dict[str, Any]) -> None:
     """max(x) / max(x, dim, keepdim) -> (values, indices)."""
     name = c.op_name
     x = c.t(a["self"])
-    red = "amax" if name == "max" else "amin"
+    red = gs.Amax if name == "max" else gs.Amin
     if "dim" not in a or a.get("dim") is None:
         c.set(n, c.e1(red, [x], out=n))
         return
     dim, keep = int(a["dim"]), bool(a.get("keepdim", False))
     outs = c.meta_sigs(n)
     values = c.e1(red, [x], {"dims": (dim,), "keepdim": keep}, out=[outs[0]])
-    src = x if name == "max" else c.e1("neg", [x])
-    indices = c.e1("argmax", [src], {"dim": dim, "keepdim": keep}, out=[outs[1]])
+    src = x if name == "max" else c.e1(gs.Neg, [x])
+    indices = c.e1(gs.Argmax, [src], {"dim": dim, "keepdim": keep}, out=[outs[1]])
     c.set(n, (values, indices))
 
 
-@handles("linalg_vector_norm", "norm")
+@handles("linalg_vector_norm", "norm", emits=(gs.Abs, gs.Amax, gs.Mul, gs.Pow, gs.Sqrt, gs.Sum))
 def _vector_norm(c: Converter, n: Any, a: dict[str, Any]) -> None:
     """||x||_p over dims as sum/amax of |x| (ord 1, 2, inf) or the p-th root of sum |x|^p."""
     x = c.t(a["self"] if "self" in a else a["input"])
@@ -931,31 +942,31 @@ def _vector_norm(c: Converter, n: Any, a: dict[str, Any]) -> None:
         x = c.cast(x, dtype_name(a["dtype"]))
     red = {"dims": _dims_arg(a.get("dim")), "keepdim": bool(a.get("keepdim", False))}
     if ord_ == 2.0:
-        y = c.e1("sum", [c.e1("mul", [x, x])], red)
-        c.set(n, c.e1("sqrt", [y], out=n))
+        y = c.e1(gs.Sum, [c.e1(gs.Mul, [x, x])], red)
+        c.set(n, c.e1(gs.Sqrt, [y], out=n))
     elif ord_ == 1.0:
-        c.set(n, c.e1("sum", [c.e1("abs", [x])], red, out=n))
+        c.set(n, c.e1(gs.Sum, [c.e1(gs.Abs, [x])], red, out=n))
     elif ord_ == float("inf"):
-        c.set(n, c.e1("amax", [c.e1("abs", [x])], red, out=n))
+        c.set(n, c.e1(gs.Amax, [c.e1(gs.Abs, [x])], red, out=n))
     elif ord_ > 0 and math.isfinite(ord_):
-        y = c.e1("sum", [c.e1("pow", [c.e1("abs", [x]), ord_])], red)
-        c.set(n, c.e1("pow", [y, 1.0 / ord_], out=n))
+        y = c.e1(gs.Sum, [c.e1(gs.Pow, [c.e1(gs.Abs, [x]), ord_])], red)
+        c.set(n, c.e1(gs.Pow, [y, 1.0 / ord_], out=n))
     else:
-        raise _Fail(f"a vector norm of order {ord_} has no gs form")
+        raise Fail(f"a vector norm of order {ord_} has no gs form")
 
 
-@handles("_weight_norm")
+@handles("_weight_norm", emits=(gs.Div, gs.Mul, gs.Sqrt, gs.Sum))
 def _weight_norm(c: Converter, n: Any, a: dict[str, Any]) -> None:
     """torch.nn.utils.weight_norm: v * (g / ||v||), the norm over every dim but ``dim``."""
     v, g = c.t(a["v"]), c.t(a["g"])
     r = len(c.sig(v).shape)
     dim = int(a["dim"])
     others = tuple(k for k in range(r) if dim == -1 or k != dim % r)
-    norm = c.e1("sqrt", [c.e1("sum", [c.e1("mul", [v, v])], {"dims": others, "keepdim": True})])
-    c.set(n, c.e1("mul", [v, c.e1("div", [g, norm])], out=n))
+    norm = c.e1(gs.Sqrt, [c.e1(gs.Sum, [c.e1(gs.Mul, [v, v])], {"dims": others, "keepdim": True})])
+    c.set(n, c.e1(gs.Mul, [v, c.e1(gs.Div, [g, norm])], out=n))
 
 
-@handles("var", "std", "var_mean", "std_mean")
+@handles("var", "std", "var_mean", "std_mean", emits=(gs.Mean, gs.Sqrt, gs.Var))
 def _var(c: Converter, n: Any, a: dict[str, Any]) -> None:
     name = c.op_name
     x = c.t(a["self"])
@@ -964,33 +975,33 @@ def _var(c: Converter, n: Any, a: dict[str, Any]) -> None:
         corr = 1 if a["unbiased"] else 0
     corr = 1 if corr is None else corr
     if float(corr) != int(corr):
-        raise _Fail("a fractional variance correction has no gs op")
+        raise Fail("a fractional variance correction has no gs op")
     attrs = {"dims": _dims_arg(a.get("dim")), "keepdim": bool(a.get("keepdim", False)), "correction": int(corr)}
     outs = c.meta_sigs(n)
     last = name in ("var",)
-    v = c.e1("var", [x], attrs, out=[outs[0]] if last else None)
+    v = c.e1(gs.Var, [x], attrs, out=[outs[0]] if last else None)
     if name.startswith("std"):
-        v = c.e1("sqrt", [v], out=[outs[0]])
+        v = c.e1(gs.Sqrt, [v], out=[outs[0]])
     if name.endswith("_mean"):
-        m = c.e1("mean", [x], {"dims": attrs["dims"], "keepdim": attrs["keepdim"]}, out=[outs[1]])
+        m = c.e1(gs.Mean, [x], {"dims": attrs["dims"], "keepdim": attrs["keepdim"]}, out=[outs[1]])
         c.set(n, (v, m))
         return
     c.set(n, v)
 
 
-@handles("argmax", "argmin")
+@handles("argmax", "argmin", emits=(gs.Argmax, gs.Neg))
 def _argmax(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     if c.op_name == "argmin":
-        x = c.e1("neg", [x])
+        x = c.e1(gs.Neg, [x])
     attrs = {"dim": None if a.get("dim") is None else int(a["dim"]), "keepdim": bool(a.get("keepdim", False))}
-    c.set(n, c.e1("argmax", [x], attrs, out=n))
+    c.set(n, c.e1(gs.Argmax, [x], attrs, out=n))
 
 
-@handles("cumsum")
+@handles("cumsum", emits=(gs.Cumsum,))
 def _cumsum(c: Converter, n: Any, a: dict[str, Any]) -> None:
     dt = a.get("dtype")
-    c.set(n, c.e1("cumsum", [c.t(a["self"])], {"dim": int(a["dim"]), "dtype": None if dt is None else dtype_name(dt)}, out=n))
+    c.set(n, c.e1(gs.Cumsum, [c.t(a["self"])], {"dim": int(a["dim"]), "dtype": None if dt is None else dtype_name(dt)}, out=n))
 
 
 # -- creation ---------------------------------------------------------------------------------
@@ -1002,7 +1013,7 @@ def _fill(c: Converter, n: Any, value: Any) -> None:
         v = c.value(value)
         if isinstance(v, SSAValue):
             v = c.cast(v, sig.dtype)
-            c.set(n, v if c.same_as(v, n) else c.e1("expand", [v], {"shape": sig.shape}, out=n))
+            c.set(n, v if c.same_as(v, n) else c.e1(gs.Expand, [v], {"shape": sig.shape}, out=n))
             return
         value = c.num(value)
     if isinstance(value, float) and sig.dtype not in FLOATS:
@@ -1011,30 +1022,30 @@ def _fill(c: Converter, n: Any, value: Any) -> None:
         value = bool(value)
     elif sig.dtype in FLOATS and isinstance(value, bool):
         value = float(value)
-    c.set(n, c.e1("full", [], {"shape": sig.shape, "value": value, "dtype": sig.dtype}, out=n))
+    c.set(n, c.e1(gs.Full, [], {"shape": sig.shape, "value": value, "dtype": sig.dtype}, out=n))
 
 
-@handles("full", "new_full", "full_like")
+@handles("full", "new_full", "full_like", emits=(gs.Expand, gs.Full))
 def _full(c: Converter, n: Any, a: dict[str, Any]) -> None:
     _fill(c, n, a["fill_value"])
 
 
-@handles("zeros", "new_zeros", "zeros_like", "empty", "new_empty", "empty_like", "empty_strided", "new_empty_strided")
+@handles("zeros", "new_zeros", "zeros_like", "empty", "new_empty", "empty_like", "empty_strided", "new_empty_strided", emits=(gs.Expand, gs.Full))
 def _zeros(c: Converter, n: Any, a: dict[str, Any]) -> None:
     _fill(c, n, 0)
 
 
-@handles("ones", "new_ones", "ones_like")
+@handles("ones", "new_ones", "ones_like", emits=(gs.Expand, gs.Full))
 def _ones(c: Converter, n: Any, a: dict[str, Any]) -> None:
     _fill(c, n, 1)
 
 
-@handles("scalar_tensor")
+@handles("scalar_tensor", emits=(gs.Expand, gs.Full))
 def _scalar_tensor(c: Converter, n: Any, a: dict[str, Any]) -> None:
     _fill(c, n, a["s"])
 
 
-@handles("arange")
+@handles("arange", emits=(gs.Arange,))
 def _arange(c: Converter, n: Any, a: dict[str, Any]) -> None:
     overload = n.target._overloadname
     start: Any = 0
@@ -1049,13 +1060,13 @@ def _arange(c: Converter, n: Any, a: dict[str, Any]) -> None:
     for v in (start, end, step):
         if isinstance(v, float):
             if not v.is_integer():
-                raise _Fail("arange with fractional bounds or step has no gs op (integer bounds only)")
+                raise Fail("arange with fractional bounds or step has no gs op (integer bounds only)")
             v = int(v)
         vals.append(c.dim(v) if isinstance(v, torch.fx.Node) else v)
     start, end, step = vals
     if not isinstance(step, int) or step <= 0:
-        raise _Fail(f"arange with step {step} has no gs op (positive integer steps only)")
-    c.set(n, c.e1("arange", [], {"start": start, "end": end, "step": step, "dtype": c.out_sig(n).dtype}, out=n))
+        raise Fail(f"arange with step {step} has no gs op (positive integer steps only)")
+    c.set(n, c.e1(gs.Arange, [], {"start": start, "end": end, "step": step, "dtype": c.out_sig(n).dtype}, out=n))
 
 
 # -- in-place base forms -------------------------------------------------------------------------
@@ -1066,7 +1077,7 @@ def _copy(c: Converter, n: Any, a: dict[str, Any]) -> None:
     sig = c.sig(dst)
     v = c.cast(src, sig.dtype)
     if not c.same_as(v, n):
-        v = c.e1("expand", [v], {"shape": sig.shape}, out=n)
+        v = c.e1(gs.Expand, [v], {"shape": sig.shape}, out=n)
     c.set(n, v)
 
 
@@ -1078,11 +1089,11 @@ def _zero_inplace(c: Converter, n: Any, a: dict[str, Any]) -> None:
     _fill(c, n, 0)
 
 
-HANDLERS["_copy"] = _copy
-HANDLERS["copy"] = _copy
-HANDLERS["_fill"] = _fill_inplace
-HANDLERS["fill"] = _fill_inplace
-HANDLERS["_zero"] = _zero_inplace
+register("_copy", _copy)
+register("copy", _copy)
+register("_fill", _fill_inplace)
+register("fill", _fill_inplace)
+register("_zero", _zero_inplace)
 
 
 # -- higher-order ops -----------------------------------------------------------------------------
@@ -1094,10 +1105,10 @@ def _wrap(c: Converter, n: Any, a: dict[str, Any]) -> None:
     the nodes inside already carries the dtypes autocast produced."""
     k = next((i for i, x in enumerate(n.args) if isinstance(x, torch.fx.Node) and x.op == "get_attr"), None)
     if k is None:
-        raise _Fail(f"{c.op_name} without a subgraph")
+        raise Fail(f"{c.op_name} without a subgraph")
     gm = c.env.get(n.args[k])
     if not isinstance(gm, torch.fx.GraphModule):
-        raise _Fail(f"{c.op_name}: its subgraph is not a GraphModule")
+        raise Fail(f"{c.op_name}: its subgraph is not a GraphModule")
     inputs = [c.value(x) if isinstance(x, torch.fx.Node) else x for x in n.args[k + 1 :]]
     result = c.inline(gm, inputs)
     c.set(n, tuple(result))

@@ -90,7 +90,7 @@ def import_from_factory(spec: str) -> Any:
     model, inputs = made[0], made[1]
     dynamic = made[2] if len(made) == 3 else None
 
-    from graphsynth.frontend.torch import import_torch
+    from graphsynth.frontend.importer import import_torch
 
     return import_torch(model, inputs, dynamic)
 

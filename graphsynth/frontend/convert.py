@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,33 +35,15 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 
 from graphsynth.diagnostics import Diagnostic, FrontendError, Location, error
 from graphsynth.dialects import gs, rules
+from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
+from graphsynth.frontend import aten  # noqa: F401 - the ATen handlers, registered in HANDLERS
+from graphsynth.frontend.handlers import BIG, HANDLERS, INPLACE_BASE, Fail, Unusable, dtype_name, has_handler
 from graphsynth.frontend.symbols import SymbolError, value_to_dim
 
-DTYPES: dict[Any, str] = {
-    torch.float32: "f32",
-    torch.float16: "f16",
-    torch.bfloat16: "bf16",
-    torch.float64: "f64",
-    torch.int64: "i64",
-    torch.int32: "i32",
-    torch.int16: "i16",
-    torch.int8: "i8",
-    torch.uint8: "u8",
-    torch.bool: "bool",
-}
-FLOATS = rules.FLOAT_DTYPES
-_BIG = 2**62  # slice ends at or beyond this mean "to the end"
+FLOATS = FLOAT_DTYPES
 _MAX_CONSTANT = 65536  # elements of a non-persistent buffer written inline as a constant
-
-
-class _Unusable:
-    """A value export produces that gs cannot represent (an op's second result such as
-    max_pool2d's indices, a symbolic float).  Using it is an error naming why."""
-
-    def __init__(self, why: str):
-        self.why = why
 
 
 @dataclass
@@ -72,22 +53,6 @@ class _Lazy:
 
     tensor: torch.Tensor
     name: str
-
-
-def dtype_name(dt: Any) -> str:
-    name = DTYPES.get(dt)
-    if name is None:
-        raise _Fail(f"dtype {dt} is not supported by graphsynth (supported: {', '.join(DTYPES.values())})")
-    return name
-
-
-class _Fail(Exception):
-    """Raised by handlers; the converter turns it into a GS602 diagnostic at the node."""
-
-    def __init__(self, message: str, fix: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
 
 
 # -- source locations of fx nodes ---------------------------------------------------------
@@ -167,31 +132,12 @@ def bind(node: Any) -> dict[str, Any]:
 # -- the converter --------------------------------------------------------------------------
 
 
-Handler = Callable[["Converter", Any, dict[str, Any]], None]
-HANDLERS: dict[str, Handler] = {}
 VIEW_OPS = {
     "view", "reshape", "_unsafe_view", "expand", "expand_as", "slice", "select", "transpose", "permute",
     "unsqueeze", "squeeze", "t", "alias", "detach", "narrow", "unflatten", "flatten", "as_strided",
     "diagonal", "view_as", "movedim", "swapaxes", "split", "split_with_sizes", "chunk", "unbind",
     "getitem",
 }
-_INPLACE_BASE = {"copy_": "_copy", "fill_": "_fill", "zero_": "_zero"}
-
-
-def handles(*names: str) -> Callable[[Handler], Handler]:
-    def deco(fn: Handler) -> Handler:
-        for n in names:
-            HANDLERS[n] = fn
-        return fn
-
-    return deco
-
-
-def has_handler(target: Any) -> bool:
-    name = packet_name(target)
-    if name in HANDLERS or name in _INPLACE_BASE:
-        return True
-    return name.endswith("_") and not name.startswith("_") and name[:-1] in HANDLERS
 
 
 class Converter:
@@ -241,13 +187,13 @@ class Converter:
         """The converted value of an fx argument (Node, list, literal)."""
         if isinstance(a, torch.fx.Node):
             if a not in self.env:
-                raise _Fail(f"value {a.name} is used before it is defined")
+                raise Fail(f"value {a.name} is used before it is defined")
             v = self.env[a]
             if isinstance(v, _Lazy):
                 v = self.materialize(v)
                 self.env[a] = v
-            if isinstance(v, _Unusable):
-                raise _Fail(f"uses {a.name}, which graphsynth cannot represent: {v.why}")
+            if isinstance(v, Unusable):
+                raise Fail(f"uses {a.name}, which graphsynth cannot represent: {v.why}")
             if a in self.param_keys and self.stack:
                 v = self.tied_param(self.param_keys[a], v)
             return v
@@ -271,7 +217,7 @@ class Converter:
     def t(self, a: Any) -> SSAValue:
         v = self.value(a)
         if not isinstance(v, SSAValue):
-            raise _Fail(f"expected a tensor, got {v!r}")
+            raise Fail(f"expected a tensor, got {v!r}")
         return v
 
     def opt_t(self, a: Any) -> SSAValue | None:
@@ -281,19 +227,19 @@ class Converter:
         """A scalar-capable argument: a tensor, or a Python number (a size must be concrete)."""
         v = self.value(a)
         if isinstance(v, SymDim):
-            raise _Fail(
+            raise Fail(
                 f"uses the symbolic size {v} as a number in tensor arithmetic, which gs cannot express",
                 fix="compute it from a tensor (e.g. torch.arange) or mark the dim static",
             )
         if isinstance(v, (SSAValue, int, float, bool)):
             return v
-        raise _Fail(f"expected a tensor or a number, got {v!r}")
+        raise Fail(f"expected a tensor or a number, got {v!r}")
 
     def dim(self, a: Any) -> Dim:
         v = self.value(a)
         if isinstance(v, (int, SymDim)) and not isinstance(v, bool):
             return v
-        raise _Fail(f"expected a size, got {v!r}")
+        raise Fail(f"expected a size, got {v!r}")
 
     def sig(self, v: SSAValue) -> Sig:
         return v.type.sig()
@@ -302,7 +248,7 @@ class Converter:
         try:
             shape = tuple(value_to_dim(s, self.symbols) for s in val.shape)
         except SymbolError as e:
-            raise _Fail(str(e), fix="mark the dim static, or make the size independent of tensor data") from None
+            raise Fail(str(e), fix="mark the dim static, or make the size independent of tensor data") from None
         return Sig(shape, dtype_name(val.dtype))
 
     def meta_sigs(self, node: Any) -> list[Sig]:
@@ -311,11 +257,12 @@ class Converter:
             return [self.val_sig(val)]
         if isinstance(val, (list, tuple)) and all(isinstance(v, torch.Tensor) for v in val):
             return [self.val_sig(v) for v in val]
-        raise _Fail(f"node {node.name} has no tensor metadata")
+        raise Fail(f"node {node.name} has no tensor metadata")
 
     # -- emitting ops ---------------------------------------------------------------------
-    def infer(self, name: str, args: list[Any], attrs: dict[str, Any]) -> list[Sig]:
-        spec = gs.OPS[name].SPEC
+    def infer(self, cls: type[gs.GsOp], args: list[Any], attrs: dict[str, Any]) -> list[Sig]:
+        spec = cls.SPEC
+        name = spec.name
         full = {}
         for a in spec.attrs:
             full[a.name] = attrs.get(a.name, None if a.default is gs.REQUIRED else a.default)
@@ -334,48 +281,50 @@ class Converter:
         try:
             return spec.rule(ctx)
         except rules.ShapeError as e:
-            raise _Fail(
+            raise Fail(
                 f"gs op '{name}' rejects the operands the importer built for it: {e.message} "
                 "(a bug in the importer or in the shape rule)"
             ) from None
 
-    def emit(self, name: str, args: list[Any], attrs: dict[str, Any] | None = None, out: Any = None) -> list[SSAValue]:
-        """Append a gs op; ``out`` (an fx node or a list of Sigs) gives the result types that
-        torch.export computed, which the gs rule must agree with."""
-        spec = gs.OPS[name].SPEC
-        attrs = {k: v for k, v in (attrs or {}).items() if not _is_default(spec.attr_index[k], v)}
+    def emit(self, cls: type[gs.GsOp], args: list[Any], attrs: dict[str, Any] | None = None,
+             out: Any = None) -> list[SSAValue]:
+        """Append an op of class ``cls``; ``out`` (an fx node or a list of Sigs) gives the result
+        types that torch.export computed, which the gs rule must agree with."""
+        spec = cls.SPEC
+        name = spec.name
+        attrs = {k: v for k, v in (attrs or {}).items() if not spec.attr_index[k].is_default(v)}
         while args and args[-1] is None and len(args) > 1:
             args = args[:-1]
-        sigs = self.infer(name, args, attrs)
+        sigs = self.infer(cls, args, attrs)
         if out is not None:
             want = self.meta_sigs(out) if isinstance(out, torch.fx.Node) else list(out)
             if len(want) == len(sigs) and any(a.dtype != b.dtype for a, b in zip(sigs, want)) and len(want) == 1:
                 # torch promotes 0-dim tensors like scalars and runs ops under autocast in
                 # another dtype: cast the float operands to the dtype torch computed in.
                 target = want[0].dtype
-                if target in FLOATS and spec.name != "cast":
+                if target in FLOATS and cls is not gs.Cast:
                     fixed = [
                         self.cast(a, target) if isinstance(a, SSAValue) and self.sig(a).dtype in FLOATS and self.sig(a).dtype != target else a
                         for a in args
                     ]
                     if fixed != args:
                         args = fixed
-                        sigs = self.infer(name, args, attrs)
+                        sigs = self.infer(cls, args, attrs)
             sigs = self.check(name, sigs, want)
-        op = gs.make_op(name, args, attrs, [gs.sig_type(s) for s in sigs], scope=self.stack[-1][0] if self.stack else "")
+        op = gs.make_op(cls, args, attrs, [gs.sig_type(s) for s in sigs], scope=self.stack[-1][0] if self.stack else "")
         self.ops.append(op)
         self.op_stack[id(op)] = self.stack
         return list(op.results)
 
-    def e1(self, name: str, args: list[Any], attrs: dict[str, Any] | None = None, out: Any = None) -> SSAValue:
-        return self.emit(name, args, attrs, out)[0]
+    def e1(self, cls: type[gs.GsOp], args: list[Any], attrs: dict[str, Any] | None = None, out: Any = None) -> SSAValue:
+        return self.emit(cls, args, attrs, out)[0]
 
     def check(self, name: str, ours: list[Sig], theirs: list[Sig]) -> list[Sig]:
         """The result types to write: torch's, which the gs rule must reproduce.  Where the
         two are equal but the canonical forms cannot prove it (floor identities), sampled
         values decide and our rule's form is written, so the verifier infers the same."""
         if len(ours) != len(theirs):
-            raise _Fail(f"gs op '{name}' gives {len(ours)} results, torch.export {len(theirs)}")
+            raise Fail(f"gs op '{name}' gives {len(ours)} results, torch.export {len(theirs)}")
         out = []
         for a, b in zip(ours, theirs):
             same = a.dtype == b.dtype and len(a.shape) == len(b.shape)
@@ -386,7 +335,7 @@ class Converter:
             if same and all(_sample_equal(x, y) for x, y in zip(a.shape, b.shape)):
                 out.append(a)
                 continue
-            raise _Fail(
+            raise Fail(
                 f"the shape rule of gs op '{name}' gives {a}, but torch.export computed {b} "
                 "(a bug in the importer or in the rule)"
             )
@@ -395,7 +344,7 @@ class Converter:
     def cast(self, v: SSAValue, dtype: str) -> SSAValue:
         if self.sig(v).dtype == dtype:
             return v
-        return self.e1("cast", [v], {"dtype": dtype})
+        return self.e1(gs.Cast, [v], {"dtype": dtype})
 
     def set(self, node: Any, value: Any) -> None:
         self.env[node] = value
@@ -420,7 +369,7 @@ class Converter:
         n = flat.numel()
         if n == 0 or bool((flat == flat[0]).all()):
             value = _py(flat[0]) if n else 0
-            return self.e1("full", [], {"shape": shape, "value": value, "dtype": dtype})
+            return self.e1(gs.Full, [], {"shape": shape, "value": value, "dtype": dtype})
         if n > 1 and dtype != "bool":
             step = flat[1] - flat[0]
             start = _py(flat[0])
@@ -431,18 +380,18 @@ class Converter:
                 and bool((flat[1:] - flat[:-1] == step).all())
             ):
                 start_i, step_i = int(start), int(stepv)
-                v = self.e1("arange", [], {"start": start_i, "end": start_i + n * step_i, "step": step_i, "dtype": dtype})
+                v = self.e1(gs.Arange, [], {"start": start_i, "end": start_i + n * step_i, "step": step_i, "dtype": dtype})
                 if len(shape) != 1:
-                    v = self.e1("reshape", [v], {"shape": shape})
+                    v = self.e1(gs.Reshape, [v], {"shape": shape})
                 return v
         if n > _MAX_CONSTANT:
-            raise _Fail(
+            raise Fail(
                 f"constant tensor {lazy.name} {list(shape)} has {n} elements; graphsynth writes constants inline "
                 f"and takes at most {_MAX_CONSTANT}",
                 fix="register it as a persistent buffer (register_buffer(..., persistent=True)) so it is a parameter of the graph",
             )
         values = [float(x) for x in flat.tolist()]
-        return self.e1("constant", [], {"value": values, "shape": shape, "dtype": dtype})
+        return self.e1(gs.Constant, [], {"value": values, "shape": shape, "dtype": dtype})
 
     # -- the walk -------------------------------------------------------------------------
     def convert(self) -> ModuleOp:
@@ -465,7 +414,7 @@ class Converter:
             try:
                 if spec.kind == InputKind.USER_INPUT:
                     if not isinstance(val, torch.Tensor):
-                        raise _Fail(f"input {ph.name} is not a tensor ({type(val).__name__})")
+                        raise Fail(f"input {ph.name} is not a tensor ({type(val).__name__})")
                     user_nodes.append(ph)
                     user_types.append(gs.sig_type(self.val_sig(val)))
                 elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER) and spec.persistent is not False:
@@ -483,13 +432,13 @@ class Converter:
                 elif spec.kind in (InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
                     tensor = ep.constants.get(spec.target)
                     if tensor is None:
-                        raise _Fail(f"constant {spec.target} has no value in the exported program")
+                        raise Fail(f"constant {spec.target} has no value in the exported program")
                     self.env[ph] = _Lazy(tensor, spec.target)
                 elif spec.kind == InputKind.TOKEN:
-                    self.env[ph] = _Unusable("an effect token")
+                    self.env[ph] = Unusable("an effect token")
                 else:
-                    raise _Fail(f"input {ph.name} of kind {spec.kind.name} is not supported (script objects cannot be imported)")
-            except _Fail as e:
+                    raise Fail(f"input {ph.name} of kind {spec.kind.name} is not supported (script objects cannot be imported)")
+            except Fail as e:
                 raise self.fail(e.message, e.fix) from None
         if len(user_nodes) != len(self.input_names):
             names = [n.name for n in user_nodes]
@@ -514,7 +463,7 @@ class Converter:
                 if n.op != "call_function":
                     continue
                 val = n.meta.get("val")
-                if _is_sym(val) or has_handler(n.target) or n.target is operator.getitem:
+                if _is_sym(val) or has_handler(packet_name(n.target)) or n.target is operator.getitem:
                     continue
                 seen.setdefault(aten_name(n.target), []).append(n)
 
@@ -560,7 +509,7 @@ class Converter:
             self.stack = st if st is not None else outer_stack
             try:
                 self.convert_node(n)
-            except _Fail as e:
+            except Fail as e:
                 raise self.fail(e.message, e.fix) from None
             except FrontendError:
                 raise
@@ -580,7 +529,7 @@ class Converter:
         if n.target is operator.getitem:
             src = self.env.get(n.args[0])
             if not isinstance(src, (tuple, list)):
-                raise _Fail(f"getitem on {n.args[0].name}, which is not a tuple")
+                raise Fail(f"getitem on {n.args[0].name}, which is not a tuple")
             self.env[n] = src[n.args[1]]
             if n.args[0] in self.view_parent:  # a piece of split/chunk/unbind views the split tensor
                 self.note_view(n, self.view_parent[n.args[0]])
@@ -594,20 +543,20 @@ class Converter:
         if handler is not None:
             handler(self, n, args)
             return
-        if name in _INPLACE_BASE or (name.endswith("_") and name[:-1] in HANDLERS):
+        if name in INPLACE_BASE or (name.endswith("_") and name[:-1] in HANDLERS):
             self.inplace(n, name, args)
             return
-        raise _Fail(f"unsupported ATen op {aten_name(n.target)}")
+        raise Fail(f"unsupported ATen op {aten_name(n.target)}")
 
     def sym_value(self, val: Any) -> Any:
         if isinstance(val, (torch.SymInt, int)) and not isinstance(val, bool):
             try:
                 return value_to_dim(val, self.symbols)
             except SymbolError as e:
-                return _Unusable(str(e))
+                return Unusable(str(e))
         if isinstance(val, (torch.SymBool, bool)):
-            return _Unusable("a symbolic condition (a runtime assertion)")
-        return _Unusable(f"a symbolic {type(val).__name__}")
+            return Unusable("a symbolic condition (a runtime assertion)")
+        return Unusable(f"a symbolic {type(val).__name__}")
 
     def note_view(self, n: Any, parent: Any) -> None:
         """Record that node ``n`` views ``parent`` (and so the root tensor of ``parent``)."""
@@ -626,29 +575,29 @@ class Converter:
         does, op by op."""
         target = n.args[0]
         if not isinstance(target, torch.fx.Node):
-            raise _Fail(f"in-place {name} on a non-tensor")
+            raise Fail(f"in-place {name} on a non-tensor")
         if self.batch_counter(target):
             # BatchNorm counts batches in training mode; with a momentum the count is never
             # read, and gs batch_norm updates the running statistics itself.
-            self.env[n] = _Unusable("the batch counter update")
+            self.env[n] = Unusable("the batch counter update")
             return
         root = self.view_base.get(target, target)
         if root in self.placeholders:
-            raise _Fail(
+            raise Fail(
                 f"{name} updates the input, parameter or buffer '{root.name}' in place; graphsynth graphs are pure functions",
                 fix="compute a new tensor instead of updating the input (x = x + y rather than x += y)",
             )
-        base_name = _INPLACE_BASE.get(name, name[:-1])
+        base_name = INPLACE_BASE.get(name, name[:-1])
         self.op_name = base_name
         HANDLERS[base_name](self, n, args)
         new = self.env[n]
         old = self.env.get(target)
         if not isinstance(new, SSAValue) or not isinstance(old, SSAValue):
-            raise _Fail(f"in-place {name} on a value that is not a tensor")
+            raise Fail(f"in-place {name} on a value that is not a tensor")
         if self.sig(new).dtype != self.sig(old).dtype:
             new = self.cast(new, self.sig(old).dtype)
         if self.sig(new).shape != self.sig(old).shape:
-            new = self.e1("expand", [new], {"shape": self.sig(old).shape})
+            new = self.e1(gs.Expand, [new], {"shape": self.sig(old).shape})
         node, value = target, new
         while node in self.view_parent:
             parent = self.view_parent[node]
@@ -680,7 +629,7 @@ class Converter:
         """The parent's value once ``view`` (a view of it) holds ``value``."""
         old = self.env[parent]
         if not isinstance(old, SSAValue):
-            raise _Fail(f"in-place update through {view.name}, whose base is not a tensor")
+            raise Fail(f"in-place update through {view.name}, whose base is not a tensor")
         shape = self.sig(old).shape
         r = len(shape)
         if view.target is operator.getitem:
@@ -691,25 +640,25 @@ class Converter:
             pieces = [p.shape[dim] for p in self.meta_sigs(src)]
             start = sum_dims(pieces[: view.args[1]])
             if kind == "unbind":
-                return self.put_along(old, dim, start, add(start, 1), self.e1("unsqueeze", [value], {"dim": dim}))
+                return self.put_along(old, dim, start, add(start, 1), self.e1(gs.Unsqueeze, [value], {"dim": dim}))
             return self.put_along(old, dim, start, add(start, pieces[view.args[1]]), value)
         kind = packet_name(view.target)
         a = bind(view)
         if kind in ("alias", "detach"):
             return value
         if kind in ("view", "reshape", "_unsafe_view", "flatten", "unflatten", "view_as", "squeeze", "unsqueeze"):
-            return self.e1("reshape", [value], {"shape": shape})
+            return self.e1(gs.Reshape, [value], {"shape": shape})
         if kind in ("transpose", "swapaxes", "t"):
             if kind == "t":
                 d0, d1 = (0, 1) if r == 2 else (0, 0)
             else:
                 keys = list(a)
                 d0, d1 = int(a[keys[1]]), int(a[keys[2]])
-            return value if d0 % max(r, 1) == d1 % max(r, 1) else self.e1("transpose", [value], {"dim0": d0, "dim1": d1})
+            return value if d0 % max(r, 1) == d1 % max(r, 1) else self.e1(gs.Transpose, [value], {"dim0": d0, "dim1": d1})
         if kind == "permute":
             dims = [int(d) % r for d in a["dims"]]
             inverse = [dims.index(k) for k in range(r)]
-            return self.e1("permute", [value], {"dims": inverse})
+            return self.e1(gs.Permute, [value], {"dims": inverse})
         if kind in ("slice", "narrow"):
             dim = int(a["dim"]) % r
             if kind == "narrow":
@@ -717,7 +666,7 @@ class Converter:
                 end: Dim = add(start, self.dim(a["length"]))
             else:
                 if int(a.get("step") or 1) != 1:
-                    raise _Fail("an in-place update of a strided slice (x[::2] = ...) has no gs form")
+                    raise Fail("an in-place update of a strided slice (x[::2] = ...) has no gs form")
                 start = 0 if a.get("start") is None else self.dim(a["start"])
                 end = shape[dim] if a.get("end") is None else self.dim(a["end"])
             start, end = _bound(start, shape[dim]), _bound(end, shape[dim])
@@ -725,8 +674,8 @@ class Converter:
         if kind == "select":
             dim = int(a["dim"]) % r
             index = _bound(self.dim(a["index"]), shape[dim])
-            return self.put_along(old, dim, index, add(index, 1), self.e1("unsqueeze", [value], {"dim": dim}))
-        raise _Fail(
+            return self.put_along(old, dim, index, add(index, 1), self.e1(gs.Unsqueeze, [value], {"dim": dim}))
+        raise Fail(
             f"an in-place update through a {kind} view has no functional gs form",
             fix="build the tensor functionally (torch.where, torch.cat, masked_fill without the underscore)",
         )
@@ -736,11 +685,11 @@ class Converter:
         size = self.sig(old).shape[dim]
         parts = []
         if compare(start, 0) is not True:
-            parts.append(self.e1("slice", [old], {"dim": dim, "start": 0, "end": start}))
+            parts.append(self.e1(gs.Slice, [old], {"dim": dim, "start": 0, "end": start}))
         parts.append(value)
         if compare(end, size) is not True:
-            parts.append(self.e1("slice", [old], {"dim": dim, "start": end}))
-        return parts[0] if len(parts) == 1 else self.e1("concat", parts, {"dim": dim})
+            parts.append(self.e1(gs.Slice, [old], {"dim": dim, "start": end}))
+        return parts[0] if len(parts) == 1 else self.e1(gs.Concat, parts, {"dim": dim})
 
     def batch_counter(self, node: Any) -> bool:
         """Whether ``node`` is the num_batches_tracked buffer of a BatchNorm with a momentum."""
@@ -783,7 +732,7 @@ class Converter:
                 continue  # constant outputs (None, ints) are not part of the graph
             try:
                 v = self.value(a)
-            except _Fail as e:
+            except Fail as e:
                 raise self.fail(e.message, e.fix) from None
             if not isinstance(v, SSAValue):
                 raise self.fail(f"output {a.name} is not a tensor ({v!r})")
@@ -830,7 +779,7 @@ class Converter:
     def inline(self, gm: Any, inputs: list[Any]) -> list[Any]:
         phs = [n for n in gm.graph.nodes if n.op == "placeholder"]
         if len(phs) != len(inputs):
-            raise _Fail(f"subgraph takes {len(phs)} inputs, got {len(inputs)}")
+            raise Fail(f"subgraph takes {len(phs)} inputs, got {len(inputs)}")
         for ph, v in zip(phs, inputs):
             self.env[ph] = v
         self.gm_stack.append(gm)
@@ -855,7 +804,7 @@ def _bound(v: Dim, size: Dim) -> Dim:
     if isinstance(v, int):
         if v < 0:
             return add(size, v)
-        if v >= _BIG or (isinstance(size, int) and v > size):
+        if v >= BIG or (isinstance(size, int) and v > size):
             return size
     return v
 
@@ -888,17 +837,6 @@ def _is_sym(val: Any) -> bool:
     return isinstance(val, (torch.SymInt, torch.SymBool, torch.SymFloat, int, float, bool)) and not isinstance(val, torch.Tensor)
 
 
-def _is_default(spec: gs.AttrSpec, v: Any) -> bool:
-    if spec.default is gs.REQUIRED:
-        return False
-    d = spec.default
-    if isinstance(v, list):
-        v = tuple(v)
-    if isinstance(d, bool) or isinstance(v, bool):
-        return type(d) is type(v) and d == v
-    return v == d and type(v) is type(d) if not isinstance(d, float) else (isinstance(v, (int, float)) and float(v) == d)
-
-
 def _py(x: torch.Tensor) -> Any:
     v = x.item()
     return v
@@ -910,10 +848,3 @@ def _tied_keys(model: torch.nn.Module) -> dict[str, list[str]]:
     for k, v in model.state_dict(keep_vars=True).items():
         by_id.setdefault(id(v), []).append(k)
     return {k: keys for keys in by_id.values() if len(keys) > 1 for k in keys}
-
-
-# The handlers register themselves in HANDLERS when imported (aten.py imports this module, so
-# the import has to come after everything it uses is defined).
-from graphsynth.frontend import aten as _aten  # noqa: E402
-
-_ = _aten

@@ -89,6 +89,7 @@ class Op:
     nodes: list[fx.Node] = field(default_factory=list)
     operand_of_node: dict[str, str] = field(default_factory=dict)  # fx node name -> operand value
     inside: set[str] = field(default_factory=set)  # names of ``nodes``
+    cls: type | None = None  # the IR op's class (its traits say what it is); None for the return
 
 
 class ValueGraph:
@@ -136,7 +137,7 @@ class ValueGraph:
                 index = len(self.ops)
                 operands = [names[v] for v in op.operands if v in names]
                 kind = op.name.removeprefix("gs.")
-                self.ops.append(Op(index, kind, scope, operands, results, tuple(r[1:] for r in results)))
+                self.ops.append(Op(index, kind, scope, operands, results, tuple(r[1:] for r in results), cls=type(op)))
                 for r, name in zip(op.results, results):
                     self._add_value(name, "op", scope, r, index)
         ret = Op(len(self.ops), "return", "", list(self.outputs), [], (RETURN,))
@@ -521,7 +522,7 @@ def _pick_graph(module: ModuleOp | gs.GraphOp, name: str | None, net: fx.GraphMo
     fits = [g for g in graphs if keys <= _value_names(g)]
     if len(fits) > 1:
         called = {op.attr_values().get("callee") for g in graphs for op in g.body.walk()
-                  if isinstance(op, gs.GsOp) and op.SPEC.name == "call"}
+                  if isinstance(op, gs.Call)}
         fits = [g for g in fits if g.graph_name not in called] or fits
     if len(fits) == 1:
         return fits[0]

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from graphsynth.dialects import gs
+from graphsynth.dialects.traits import DataMovement
 from graphsynth.grad.graph import LOSS, ValueGraph, fail, math_attention, norm
 
 if TYPE_CHECKING:
@@ -146,20 +148,16 @@ def _corridor(vg: ValueGraph, sources: list[str], targets: list[str]) -> tuple[s
     return keep, [e for e in edges if e[0] in keep and e[1] in keep]
 
 
-# Ops whose Jacobian only moves elements around (an orthogonal matrix, or a selection whose
-# transpose pads with zeros): the gain of every edge through them is exactly 1.
-MOVES = frozenset({"reshape", "transpose", "permute", "flatten", "squeeze", "unsqueeze", "identity", "split", "slice",
-                   "select"})
-
-
 def _exact_gains(rec: Recorder, u: str, op_index: int) -> dict[str, float] | None:
-    """Gains known without probes: 1 for ops that only move elements, and for an operand of
-    add/sub that has the result's shape (J = ±I)."""
+    """Gains known without probes: 1 for ops that only move elements, each at most once
+    (``DataMovement(injective=True)``: the Jacobian is an orthogonal matrix, or a selection whose
+    transpose pads with zeros), and for an operand of add/sub that has the result's shape (J = ±I)."""
     vg = rec.graph
     op = vg.ops[op_index]
-    if op.name in MOVES and len(set(op.operands)) == 1:
+    moves = op.cls.get_trait(DataMovement) if op.cls is not None and hasattr(op.cls, "get_trait") else None
+    if moves is not None and moves.injective and len(set(op.operands)) == 1:
         return {r: 1.0 for r in op.results}
-    if op.name in ("add", "sub") and op.operands.count(u) == 1 and len(op.results) == 1:
+    if op.cls in (gs.Add, gs.Sub) and op.operands.count(u) == 1 and len(op.results) == 1:
         x, y = rec.frozen.tensor(u), rec.frozen.tensor(op.results[0])
         if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and x.shape == y.shape:
             return {op.results[0]: 1.0}

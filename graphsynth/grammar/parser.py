@@ -28,10 +28,14 @@ from graphsynth.diagnostics import (
     ParseError,
     TextEdit,
     error,
+    remember_source,
+    source_line,
 )
 from graphsynth.dialects import gs
+from graphsynth.dialects.attrs import AttrValueError, Name, read_dim
+from graphsynth.dialects.dtypes import DTYPE_PATTERN
 from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, read_int, shorten
-from graphsynth.dialects.shapes import BoundedMemo, DimSyntaxError, SymDim, check_dim, non_ascii_message, parse_dim
+from graphsynth.dialects.shapes import BoundedMemo, DimSyntaxError, check_dim, non_ascii_message, parse_dim
 from graphsynth.dialects.shapes import add as gs_add
 from graphsynth.dialects.shapes import floordiv as gs_floordiv
 from graphsynth.dialects.shapes import mod as gs_mod
@@ -39,15 +43,12 @@ from graphsynth.dialects.shapes import mul as gs_mul
 from graphsynth.dialects.shapes import sub as gs_sub
 from graphsynth.grammar.fastpath import FastReader
 
-_GRAMMAR = (Path(__file__).parent / "gs.lark").read_text()
+# The type words of the grammar come from the dtype table (one place for the dtypes).
+_GRAMMAR = (Path(__file__).parent / "gs.lark").read_text().replace("@DTYPES@", DTYPE_PATTERN)
 # cache=True keeps the built LALR tables in the temp dir (keyed by grammar and Lark version):
 # building them costs ~50 ms of every start, loading them ~4 ms.
 _LARK = Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False, cache=True)
 _FAST = FastReader(_LARK)
-
-# Source text by file name, so diagnostics found later (by the verifier) can show the line.
-SOURCES: dict[str, list[str]] = {}
-_MAX_SOURCES = 64
 
 _TERMINAL_NAMES = {
     "_NL": "end of line",
@@ -77,24 +78,7 @@ _TERMINAL_NAMES = {
     "__ANON_0": "'->'",
 }
 
-_TYPE_RE = re.compile(r"^(f64|f32|f16|bf16|i64|i32|i16|i8|u8|bool)\[(.*)\]$")
-
-
-def source_line(loc: Location | None) -> str | None:
-    if loc is None:
-        return None
-    lines = SOURCES.get(loc.file)
-    if lines and 0 < loc.line <= len(lines):
-        return lines[loc.line - 1]
-    return None
-
-
-def _remember(filename: str, text: str) -> None:
-    if len(SOURCES) >= _MAX_SOURCES:
-        SOURCES.pop(next(iter(SOURCES)))
-    # Lines as the parsers count them: at "\n" only (str.splitlines also breaks at \u2028 and
-    # other separators that are not line breaks of the grammar).
-    SOURCES[filename] = [line.removesuffix("\r") for line in text.split("\n")]
+_TYPE_RE = re.compile(rf"^({DTYPE_PATTERN})\[(.*)\]$")
 
 
 def parse_type(text: str) -> gs.TensorType:
@@ -143,10 +127,6 @@ def _split_dims(inner: str) -> list[str]:
     return parts
 
 
-class _Name(str):
-    """A bare name in an attribute value (a dim symbol, a dtype or an enum word)."""
-
-
 def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
     """Parse the gs text form into a ``builtin.module`` holding one ``gs.graph`` per graph.
 
@@ -159,7 +139,7 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
         except UnicodeDecodeError as e:
             raise ParseError([error("GS103", f"input is not UTF-8 text (byte {e.start})", loc=_byte_loc(text, e.start, filename))]) from None
     text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark, as some editors write
-    _remember(filename, text)
+    remember_source(filename, text)
     if not text.strip():
         raise ParseError([error("GS104", "empty input: expected 'graph NAME(...) -> ... { ... }'", loc=Location(filename, 1, 1))])
     found = _BAD_CHAR.search(text)
@@ -710,7 +690,7 @@ class _Builder:
 
     # -- attribute values ------------------------------------------------------------
     def literal(self, node: Tree | Token) -> Any:
-        """Attribute value tree -> Python: ints, floats, str, None, lists, dims, _Name.
+        """Attribute value tree -> Python: ints, floats, str, None, lists, dims, Name.
 
         Iterative (a chain ``B+1+1+...`` or ``---B`` is a tree as deep as it is long); lists and
         parentheses nest at most MAX_NESTING_DEPTH deep (LimitError GS109), as in types.
@@ -732,7 +712,7 @@ class _Builder:
             elif kind == "none":
                 out.append(None)
             elif kind == "dname":
-                out.append(_Name(str(n.children[0])))
+                out.append(Name(str(n.children[0])))
             elif not done:
                 inner = depth + (kind in _NESTING)
                 if inner > MAX_NESTING_DEPTH:
@@ -773,7 +753,6 @@ class _Builder:
 
     def convert(self, a: gs.AttrSpec, value: Any, key_tok: Token, opname: str) -> Any:
         """Check a literal against the attribute's kind and convert it."""
-        kind = a.kind
 
         def bad(expected: str) -> Any:
             self.report(
@@ -793,63 +772,11 @@ class _Builder:
             self.report("GS108", f"{opname}: attribute '{a.name}' expects {expected}, got {_show(value)}", key_tok, op=opname, expected=expected, got=_show(value))
             return _BAD
         if value is None:
-            if a.default is None or a.default is gs.REQUIRED:
-                return None if a.default is None else bad(kind)
-            return bad(kind)
-        if kind == "bool":
-            if isinstance(value, _Name) and value in ("true", "false"):
-                return value == "true"
-            return bad("true or false")
-        if kind == "int":
-            return value if isinstance(value, int) and not isinstance(value, bool) else bad("an integer")
-        if kind == "float":
-            if isinstance(value, (int, float)) and not isinstance(value, _Name):
-                return float(value)
-            return bad("a number")
-        if kind == "scalar":
-            if isinstance(value, _Name) and value in ("true", "false"):
-                return value == "true"
-            if isinstance(value, (int, float)) and not isinstance(value, _Name):
-                return value
-            return bad("a number")
-        if kind == "str":
-            return value if isinstance(value, str) and not isinstance(value, _Name) else bad('a quoted string')
-        if kind == "dtype":
-            return str(value) if isinstance(value, _Name) and value in _DTYPE_WORDS else bad("a dtype (" + ", ".join(_DTYPE_WORDS) + ")")
-        if kind == "dim":
-            d = self._as_dim(value)
-            return d if d is not _BAD else bad("a dim (integer or symbolic expression)")
-        if kind in ("ints", "dims"):
-            if not isinstance(value, list):
-                if isinstance(value, int) and kind == "ints":
-                    return (value,)
-                return bad("a list")
-            out = []
-            for v in value:
-                d = self._as_dim(v) if kind == "dims" else (v if isinstance(v, int) and not isinstance(v, (bool, _Name)) else _BAD)
-                if d is _BAD:
-                    return bad("a list of " + ("dims" if kind == "dims" else "integers"))
-                out.append(d)
-            return tuple(out)
-        if kind == "floats":
-            if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, _Name) for v in value):
-                return bad("a list of numbers")
-            return tuple(float(v) for v in value)
-        return bad(kind)
-
-    def _as_dim(self, v: Any) -> Any:
-        if isinstance(v, _Name):
-            return _BAD if v in ("true", "false") or v in _DTYPE_WORDS or "." in v else SymDim.symbol(v)
-        if isinstance(v, bool) or isinstance(v, float):
-            return _BAD
-        if isinstance(v, (int, SymDim)):
-            return v
-        if isinstance(v, str):
-            try:
-                return parse_dim(v)
-            except DimSyntaxError:
-                return _BAD
-        return _BAD
+            return None if a.default is None else bad(a.kind)
+        try:
+            return a.codec.read(value)
+        except AttrValueError as e:
+            return bad(e.expected)
 
 
 _BAD = object()
@@ -859,12 +786,13 @@ _NESTING = frozenset(("list", "dparen"))
 
 def _dim_value(v: Any) -> Any:
     """An evaluated attribute value as a dim operand: a symbol for a bare name, ints and dims as
-    they are, _BAD for anything else."""
-    if isinstance(v, _Name):
-        return _BAD if v in ("true", "false") or v in _DTYPE_WORDS or "." in v else SymDim.symbol(v)
-    if isinstance(v, (int, SymDim)) and not isinstance(v, bool):
-        return v
-    return _BAD
+    they are, _BAD for anything else (a quoted string is not a dim operand)."""
+    if isinstance(v, str) and not isinstance(v, Name):
+        return _BAD
+    try:
+        return read_dim(v)
+    except AttrValueError:
+        return _BAD
 
 
 def _out_of_range(v: Any) -> bool:
@@ -874,7 +802,6 @@ def _out_of_range(v: Any) -> bool:
 
 
 _short = shorten
-_DTYPE_WORDS = ("f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool")
 
 
 def _show(v: Any) -> str:
@@ -888,7 +815,7 @@ def _show_full(v: Any) -> str:
         return "None"
     if isinstance(v, list):
         return "[" + ", ".join(_show_full(x) for x in v) + "]"
-    if isinstance(v, str) and not isinstance(v, _Name):
+    if isinstance(v, str) and not isinstance(v, Name):
         return f'"{v}"'
     return str(v)
 

@@ -8,7 +8,6 @@ its interface (what flows in, what flows out), which is how large graphs fit in 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,7 +15,9 @@ from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Operation, SSAValue
 
 from graphsynth.dialects import gs
-from graphsynth.dialects.shapes import SymDim
+from graphsynth.dialects.attrs import KINDS, format_scalar
+
+__all__ = ["GraphPrinter", "format_attr", "format_scalar", "print_ir"]
 
 
 def print_ir(module: ModuleOp | gs.GraphOp, depth: int | None = None) -> str:
@@ -25,32 +26,9 @@ def print_ir(module: ModuleOp | gs.GraphOp, depth: int | None = None) -> str:
     return "\n".join(GraphPrinter(g, depth).print() for g in graphs)
 
 
-def format_scalar(v: Any) -> str:
-    if v is None:
-        return "None"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    return str(v)
-
-
 def format_attr(kind: str, v: Any) -> str:
-    if v is None:
-        return "None"
-    if kind in ("str",):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
-    if kind == "dtype":
-        return v
-    if isinstance(v, tuple):
-        return "[" + ", ".join(format_attr("dim", x) for x in v) + "]"
-    if isinstance(v, SymDim):
-        return str(v)
-    return format_scalar(v)
+    """An attribute value of kind ``kind`` as the text form writes it."""
+    return KINDS[kind].format(v)
 
 
 class GraphPrinter:
@@ -221,10 +199,7 @@ class GraphPrinter:
             attr = props.get(a.name)
             if attr is None:
                 continue
-            v = gs.from_attr(attr)
-            if a.kind in ("dim", "dims"):
-                v = gs.dim_value(v)
-            parts.append(f"{a.name}={format_attr(a.kind, v)}")
+            parts.append(f"{a.name}={a.codec.format(a.codec.from_attr(attr))}")
         return ", ".join(parts)
 
 

@@ -3,7 +3,7 @@
 - Interface (GS505): the same graphs, with the same input names and types and the same result
   types, unless the goal is flagged ``[change-interface]``.
 - Semantics (GS506): for goals flagged ``[preserve-semantics]``, both graphs are lowered to torch
-  (``graphsynth.backend.torch.lower``, imported lazily: torch costs seconds to import) and run on
+  (``graphsynth.backend.lower.lower``, imported lazily: torch costs seconds to import) and run on
   the same random inputs at two bindings of the size symbols, with parameters shared by
   ``state_dict`` key; outputs must agree within tolerance.  The reference side is computed once
   per rewrite and reused for every attempt.
@@ -29,7 +29,7 @@ ATOL = 1e-5
 CHECK_FLOOR_BYTES = 256 << 20
 """The check's budget is at least this, and at least :data:`CHECK_GROWTH` times what checking the
 input graph takes (capped by what the machine has available, see
-:func:`graphsynth.backend.torch.default_max_param_bytes`)."""
+:func:`graphsynth.backend.lower.default_max_param_bytes`)."""
 CHECK_GROWTH = 4
 
 
@@ -124,7 +124,7 @@ def footprint(module: Any, binding: dict[str, int], keep: int = 3) -> Footprint:
     loaded into it, and the float32 temporary that draws them), every graph input, and every op
     result (views counted as copies, values never freed: an upper bound of the peak).  Dims that
     cannot be evaluated count as 0."""
-    from graphsynth.backend.torch import tensor_bytes
+    from graphsynth.backend.lower import tensor_bytes
     from graphsynth.dialects import gs
 
     memo: dict[Any, int] = {}
@@ -194,7 +194,7 @@ class NumericChecker:
     def budget(self) -> int:
         """The check's budget in bytes now (see the class docstring); raises
         :class:`NumericsUnavailable` (GS508) while the input graph itself does not fit it."""
-        from graphsynth.backend.torch import default_max_param_bytes, format_bytes
+        from graphsynth.backend.lower import default_max_param_bytes, format_bytes
 
         if self._base is None:
             self._bindings = bindings_for(self.original)
@@ -212,7 +212,7 @@ class NumericChecker:
 
     def over_budget(self, candidate: Any) -> list[Diagnostic]:
         """GS508 when checking ``candidate`` would allocate more than the budget, else []."""
-        from graphsynth.backend.torch import format_bytes
+        from graphsynth.backend.lower import format_bytes
         from graphsynth.verifier import location
 
         limit = self.budget()
@@ -238,7 +238,7 @@ class NumericChecker:
         """The original is lowered with the verifier in front; a candidate was just verified by
         the driver, so it goes straight to code generation."""
         try:
-            from graphsynth.backend.torch import lower, lower_graph
+            from graphsynth.backend.lower import lower, lower_graph
         except ImportError as e:
             raise NumericsUnavailable(f"the torch backend is not available ({e})") from None
         if verified:
@@ -413,32 +413,19 @@ def bindings_for(module: Any) -> list[dict[str, int]]:
     return found or [{s: 4 for s in syms}]
 
 
-_TORCH_DTYPES = {
-    "f32": "float32",
-    "f16": "float16",
-    "bf16": "bfloat16",
-    "f64": "float64",
-    "i64": "int64",
-    "i32": "int32",
-    "i16": "int16",
-    "i8": "int8",
-    "u8": "uint8",
-    "bool": "bool",
-}
-
-
 def random_inputs(module: Any, binding: dict[str, int], gen: Any) -> list[Any]:
     """Random tensors for the graph inputs; integers are 0 or 1 (valid indices for any table)."""
     import torch
 
     from graphsynth.dialects import gs
+    from graphsynth.dialects.dtypes import DTYPES
     from graphsynth.dialects.shapes import evaluate
 
     g = gs.graph_ops(module)[0]
     out = []
     for a in g.body.block.args:
         shape = [d if isinstance(d, int) else evaluate(d, binding) for d in a.type.shape]
-        dt = getattr(torch, _TORCH_DTYPES[a.type.dtype.data])
+        dt = getattr(torch, DTYPES[a.type.dtype.data].torch)
         if dt.is_floating_point:
             out.append(torch.randn(shape, generator=gen).to(dt))
         elif dt == torch.bool:

@@ -217,7 +217,7 @@ def rewrite(
                     f"cannot check that the rewrite preserves semantics: {e}",
                     fix="raise the check's budget (NumericChecker(max_bytes=...), llm-rewrite{max-check-bytes=N}), "
                     "or drop [preserve-semantics]" if e.code == "GS508" else
-                    "install/lower with graphsynth.backend.torch, or drop [preserve-semantics]",
+                    "install/lower with graphsynth.backend.lower, or drop [preserve-semantics]",
                 )
                 return _finish(result, writer, t_start)
 

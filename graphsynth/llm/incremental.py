@@ -22,7 +22,7 @@ from typing import Any
 from lark import Token, Tree
 from lark.tree import Meta
 
-from graphsynth.diagnostics import ParseError
+from graphsynth.diagnostics import ParseError, remember_source
 
 _LARK: Any = None
 _LOCK = threading.Lock()
@@ -103,7 +103,7 @@ class _Fallback(Exception):
 def _build(tree: Any, text: str, filename: str) -> Any:
     from graphsynth.grammar import parser
 
-    parser._remember(filename, text)
+    remember_source(filename, text)
     builder = parser._Builder(filename)
     module = builder.build(tree)
     if builder.diagnostics:

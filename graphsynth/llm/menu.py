@@ -18,6 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from graphsynth.dialects import gs
+from graphsynth.dialects.traits import Activation
+
 MAX_MENU = 40
 
 
@@ -38,8 +41,6 @@ def render_menu(items: Sequence[MenuItem]) -> str:
 
 
 def _describe_op(op: Any) -> str:
-    from graphsynth.dialects import gs
-
     names = [n for n in gs.result_names(op) if n] if hasattr(op, "properties") else []
     head = ", ".join(("%" + n if not n.startswith("%") else n) for n in names)
     short = op.name.removeprefix("gs.")
@@ -125,22 +126,20 @@ def _applier(index: int, op_name: str, pattern: Any) -> Callable[[Any], Any]:
 
 # -- menu sources -------------------------------------------------------------------------
 
-# Activation families a model may swap between: all take one tensor and keep its shape.
-ACTIVATIONS = ("relu", "gelu", "silu", "tanh", "sigmoid", "leaky_relu")
+# The activation family a model may swap between (ops with the Activation trait): each takes one
+# tensor and keeps its type, so a swap keeps every type.
+ACTIVATIONS: tuple[str, ...] = tuple(cls.SPEC.name for cls in gs.activations())
 
 
 def activation_swaps(module: Any, limit: int = MAX_MENU) -> list[MenuItem]:
     """For each activation kind present: replace every op of that kind with another activation,
     then (space permitting) the same for single ops.  Replacing an op by one of the same shape
     rule keeps every type, so each entry is applicable by construction."""
-    from graphsynth.dialects import gs
-
     by_kind: dict[str, list[int]] = {}
     ops = list(module.walk())
     for i, op in enumerate(ops):
-        kind = op.name.removeprefix("gs.")
-        if kind in ACTIVATIONS and isinstance(op, gs.GsOp):
-            by_kind.setdefault(kind, []).append(i)
+        if isinstance(op, gs.GsOp) and op.has_trait(Activation):
+            by_kind.setdefault(op.SPEC.name, []).append(i)
     items: list[MenuItem] = []
     for kind, idxs in by_kind.items():
         for new in ACTIVATIONS:
@@ -160,16 +159,15 @@ def activation_swaps(module: Any, limit: int = MAX_MENU) -> list[MenuItem]:
 
 def _swapper(indices: list[int], old: str, new: str) -> Callable[[Any], Any]:
     def apply(clone: Any) -> Any:
-        from graphsynth.dialects import gs
-
+        old_cls, new_cls = gs.OPS[old], gs.OPS[new]
         ops = list(clone.walk())
         for i in indices:
             op = ops[i]
-            if op.name != f"gs.{old}":
+            if not isinstance(op, old_cls):
                 raise ValueError(f"op #{i} is {op.name}, not gs.{old}")
             x = op.arg_layout()[0]
             repl = gs.make_op(
-                new, [x], {}, [r.type for r in op.results], names=[n for n in gs.result_names(op) if n], scope=op.scope
+                new_cls, [x], {}, [r.type for r in op.results], names=[n for n in gs.result_names(op) if n], scope=op.scope
             )
             if op.location is not None:
                 repl.location = op.location
@@ -189,14 +187,11 @@ def canonicalization_menu(module: Any) -> list[MenuItem]:
 
 
 def registry_menu(module: Any) -> list[MenuItem]:
-    """Every pattern the passes registry exposes, at every op where it applies."""
-    try:
-        from graphsynth import passes
-    except ImportError:
-        return individual_rewrites(module)
-    get = getattr(passes, "all_patterns", None)
-    patterns = list(get()) if callable(get) else []
-    return individual_rewrites(module, patterns)
+    """Every pattern the shipped passes expose (:func:`graphsynth.passes.all_patterns`: the ops'
+    canonicalization patterns, fusion and constant folding), at every op where it applies."""
+    from graphsynth.passes import all_patterns
+
+    return individual_rewrites(module, all_patterns(), include_canonicalization=False)
 
 
 _SOURCES: dict[str, MenuSource] = {

@@ -1,8 +1,8 @@
 """Prompt assembly.
 
 The system prompt is the unchanging part, identical for every goal and attempt so that prompt
-caching pays: what the text form means, the op reference (generated from ``gs.OPS``: each op's
-signature, meaning and shape rule), and the edit format.  The first user turn holds the goal,
+caching pays: what the text form means, the op reference (generated from the op classes: each
+op's signature, meaning and shape rule), and the edit format.  The first user turn holds the goal,
 its constraints, the graph text (or a slice of it chosen by a context function) and, when there
 is one, the menu of applicable rewrites; it is the same for every attempt of one rewrite, so it
 is cached too.  Each rejected attempt adds the model's reply and a user turn with the rendered
@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from graphsynth.diagnostics import Diagnostic
+from graphsynth.dialects.dtypes import DTYPE_NAMES
 from graphsynth.llm.edits import FORMAT_HELP, Offer
 from graphsynth.llm.menu import MenuItem, render_menu
 from graphsynth.llm.proposer import ProposalRequest
@@ -28,57 +29,6 @@ MAX_FEEDBACK_CHARS = 6000
 # A context function picks what the model sees for a goal: ``(module, full_text, goal) -> Offer``
 # (graphsynth.query.context provides one for large graphs).
 ContextFn = Callable[[Any, str, str], Offer]
-
-# What each shape rule means, by the name of its function in graphsynth.dialects.rules.
-_RULE_TEXT = {
-    "unary": "result has the input's shape and dtype",
-    "float_unary": "result has the input's shape; float dtype",
-    "binary": "numpy broadcasting of the two shapes; dtypes promote (a number adapts to the tensor)",
-    "true_div": "broadcasting; integer inputs give a float result unless rounding_mode is set",
-    "compare_op": "broadcasting; bool result",
-    "logical": "broadcasting; bool result",
-    "where": "cond, lhs, rhs broadcast together; dtype of lhs/rhs",
-    "masked_fill": "mask broadcasts to input; result like input",
-    "cast": "input's shape, the given dtype",
-    "clamp": "result like input",
-    "linear": "input [..., in], weight [out, in], bias [out] -> [..., out]",
-    "matmul": "[..., n, k] @ [..., k, m] -> [..., n, m]; batch dims broadcast; 1-d operands as torch.matmul",
-    "conv2d": "input [N, C, H, W], weight [O, C/groups, kh, kw] -> [N, O, (H+2p-d(kh-1)-1)//s+1, ...]",
-    "conv1d": "input [N, C, L], weight [O, C/groups, k] -> [N, O, (L+2p-d(k-1)-1)//s+1]",
-    "pool2d": "[N, C, H, W] -> [N, C, (H+2p-d(k-1)-1)//s+1, ...]; stride defaults to kernel_size",
-    "adaptive_avg_pool2d": "[N, C, H, W] -> [N, C, *output_size]",
-    "layer_norm": "trailing dims of input equal normalized_shape; weight and bias have that shape; result like input",
-    "rms_norm": "trailing dims of input equal normalized_shape; weight has that shape; result like input",
-    "batch_norm": "input [N, C, ...]; weight, bias, running stats [C]; result like input",
-    "group_norm": "input [N, C, ...], C divisible by num_groups; weight, bias [C]; result like input",
-    "softmax": "result like input (or the given dtype)",
-    "embedding": "weight [V, D], integer indices [...] -> [..., D]",
-    "attention": "q [..., L, E], k [..., S, E], v [..., S, Ev] -> [..., L, Ev]; mask broadcasts to [..., L, S]",
-    "reshape": "same number of elements; at most one -1",
-    "expand": "size-1 dims broadcast to the new sizes; -1 keeps a dim",
-    "permute": "dims is a permutation of 0..rank-1",
-    "transpose": "dims dim0 and dim1 swapped",
-    "flatten": "dims start_dim..end_dim merged into their product",
-    "unsqueeze": "a size-1 dim inserted at dim",
-    "squeeze": "listed (or all) size-1 dims removed",
-    "concat": "equal shapes except along dim, where sizes add; at least one input",
-    "slice_": "dim becomes the number of elements in start:end:step",
-    "select": "dim removed",
-    "split": "sizes add up to the size of dim; one result per size",
-    "index_select": "index is 1-d integer; dim becomes len(index)",
-    "gather_index": "input [R, ...], integer index [I...] -> [I..., ...]",
-    "pad": "pairs (before, after) from the last dim backwards add to each size",
-    "repeat": "each size multiplied by its repeat count (len(repeats) >= rank)",
-    "tril": "result like input (rank >= 2)",
-    "reduce": "listed dims removed (kept as 1 with keepdim); all dims when dims=None",
-    "mean": "like sum; float dtype",
-    "argreduce": "dim removed (kept as 1 with keepdim); i64 result",
-    "cumsum": "result like input",
-    "arange": "1-d, ceil((end-start)/step) elements",
-    "full": "the given shape and dtype",
-    "constant": "the given shape and dtype; len(value) equals the number of elements",
-    "like": "input's shape; dtype as given or input's",
-}
 
 _INTRO = """\
 You rewrite neural-network graphs written in graphsynth's text IR. Every edit you propose is applied to \
@@ -96,7 +46,7 @@ graph NAME(input: TYPE, ...) -> TYPE, ... {
   return %NAME, ...
 }
 
-- TYPE is DTYPE[dims], dtype one of f32 f16 bf16 f64 i64 i32 i16 i8 u8 bool; a dim is an integer or a \
+- TYPE is DTYPE[dims], dtype one of @DTYPES@; a dim is an integer or a \
 symbolic expression over the graph's size symbols (B, S, S+1, 2*D, (H-3)//2+1).
 - Graph inputs and params are referenced by bare name, op results by %NAME. %NAMEs are unique in a graph \
 and defined before use. An op with several results writes `%a: T1, %b: T2 = split(...)`.
@@ -123,19 +73,10 @@ graph MLP(x: f32[B, 784]) -> f32[B, 10] {
 """
 
 
-def _rule_text(spec: Any) -> str:
-    name = getattr(spec.rule, "__name__", "")
-    text = _RULE_TEXT.get(name)
-    if text is None:
-        doc = (getattr(spec.rule, "__doc__", None) or "").strip()
-        text = doc.split("\n")[0] if doc else ""
-    return text
-
-
 @lru_cache(maxsize=1)
 def op_reference() -> str:
-    """One line per op: signature, meaning, shape rule.  Generated from ``gs.OPS`` so it never
-    drifts from what the verifier checks."""
+    """One line per op: signature, meaning, shape rule.  Generated from the op classes (each
+    declares its doc and its rule text) so it never drifts from what the verifier checks."""
     from graphsynth.dialects import gs
 
     lines = [
@@ -145,17 +86,17 @@ def op_reference() -> str:
             "`k=kind` a required attribute, `k=v` an attribute with its default."
         ),
     ]
-    for cls in gs.OPS.values():
+    for cls in gs.OP_CLASSES:
         spec = cls.SPEC
-        rule = _rule_text(spec)
         tag = " (elementwise)" if spec.elementwise else ""
-        lines.append(f"- {spec.signature()}: {spec.doc}{tag}" + (f" [{rule}]" if rule else ""))
+        lines.append(f"- {spec.signature()}: {spec.doc}{tag} [{spec.rule_text}]")
     return "\n".join(lines)
 
 
 @lru_cache(maxsize=1)
 def system_prompt() -> str:
-    return f"{_INTRO}\n{op_reference()}\n\n## Edit format\n\n{FORMAT_HELP}"
+    intro = _INTRO.replace("@DTYPES@", " ".join(DTYPE_NAMES))
+    return f"{intro}\n{op_reference()}\n\n## Edit format\n\n{FORMAT_HELP}"
 
 
 @dataclass

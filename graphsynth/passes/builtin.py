@@ -14,7 +14,7 @@ from xdsl.transforms.dead_code_elimination import region_dce
 
 from graphsynth.diagnostics import PassError
 from graphsynth.dialects import gs
-from graphsynth.passes.canonicalize import PATTERNS
+from graphsynth.passes.canonicalize import canonicalization_patterns
 from graphsynth.passes.registry import register
 
 
@@ -53,12 +53,15 @@ def apply_patterns(module: ModuleOp, patterns, pass_name: str) -> None:
 @register
 @dataclass(frozen=True)
 class CanonicalizePass(ModulePass):
-    """Fold identities and no-ops: identity/dropout, no-op reshape, reshape chains, transpose pairs, x*1, x+0."""
+    """Fold identities and no-ops: identity/dropout, no-op reshape, reshape chains, transpose pairs, x*1, x+0.
+
+    The patterns are those the ops declare (xDSL's ``HasCanonicalizationPatternsTrait``), each
+    applied to the ops that declare it."""
 
     name = "canonicalize"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        apply_patterns(op, PATTERNS, self.name)
+        apply_patterns(op, canonicalization_patterns(), self.name)
 
 
 @register

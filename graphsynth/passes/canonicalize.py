@@ -1,134 +1,57 @@
-"""Canonicalization patterns: each removes one kind of no-op or folds one identity, and says why.
+"""Canonicalization patterns, gathered from the ops that declare them.
 
-They are small xDSL ``RewritePattern`` classes; ``canonicalize`` applies them greedily.  A value
-replaced by another must have the same type, so every pattern checks that first: a rewrite that
-changes a type is a different rewrite, not a canonicalization.
+Each op class lists the patterns that canonicalize it through xDSL's
+``HasCanonicalizationPatternsTrait`` (the patterns themselves are in
+:mod:`graphsynth.dialects.canonicalization`); nothing here names an op.  :func:`canonicalization_patterns`
+collects them from the dialect's op classes, each pattern applied only to the ops whose class
+declares it, as xDSL's own ``canonicalize`` does, so that the ``canonicalize`` pass, the LLM menu
+and any user pass see the same set.
 """
 
 from __future__ import annotations
 
-from xdsl.ir import Operation, SSAValue
+from collections.abc import Iterable
+
+from xdsl.ir import Operation
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
+from xdsl.traits import HasCanonicalizationPatternsTrait
 
 from graphsynth.dialects import gs
 
 
-def _forward(op: Operation, value: SSAValue, rewriter: PatternRewriter) -> bool:
-    """Replace ``op``'s single result by ``value`` when the types agree."""
-    if len(op.results) != 1 or op.results[0].type != value.type:
-        return False
-    rewriter.replace(op, [], [value])
-    return True
+def patterns_of(op_or_class: Operation | type[Operation]) -> list[RewritePattern]:
+    """The canonicalization patterns an op (or op class) declares."""
+    cls = op_or_class if isinstance(op_or_class, type) else type(op_or_class)
+    return [p for trait in cls.get_traits_of_type(HasCanonicalizationPatternsTrait) for p in trait.get_patterns(cls)]
 
 
-def _name(op: Operation) -> str:
-    return op.name.removeprefix("gs.")
+class ForOps(RewritePattern):
+    """``pattern`` applied only to ops of ``classes`` (the classes that declare it); named after it
+    in diagnostics."""
 
+    def __init__(self, pattern: RewritePattern, classes: Iterable[type[Operation]]):
+        self.pattern = pattern
+        self.classes = frozenset(classes)
 
-class RemoveIdentity(RewritePattern):
-    """identity(x) and dropout at inference compute x: use x."""
-
-    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not isinstance(op, gs.GsOp) or _name(op) not in ("identity", "dropout"):
-            return
-        if _name(op) == "dropout" and op.attr_values().get("train"):
-            return
-        layout = op.arg_layout()
-        if layout and isinstance(layout[0], SSAValue):
-            _forward(op, layout[0], rewriter)
-
-
-class RemoveNoopReshape(RewritePattern):
-    """A reshape, expand or cast whose result type equals its input type does nothing."""
+    @property
+    def label(self) -> str:
+        return type(self.pattern).__name__
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if isinstance(op, gs.GsOp) and _name(op) in ("reshape", "expand", "cast", "flatten", "contiguous"):
-            _forward(op, op.operands[0], rewriter) if op.operands else None
+        if type(op) in self.classes:
+            self.pattern.match_and_rewrite(op, rewriter)
 
 
-class FoldReshapeChain(RewritePattern):
-    """reshape(reshape(x)) is one reshape of x: the intermediate shape does not matter."""
-
-    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not (isinstance(op, gs.GsOp) and _name(op) == "reshape" and op.operands):
-            return
-        inner = op.operands[0].owner
-        if isinstance(inner, gs.GsOp) and _name(inner) == "reshape" and inner.operands:
-            new = gs.make_op(
-                "reshape",
-                [inner.operands[0]],
-                {"shape": op.attr_values()["shape"]},
-                [op.results[0].type],
-                names=[n for n in gs.result_names(op) if n is not None] or None,
-                scope=op.scope,
-            )
-            rewriter.replace(op, [new])
+def canonicalization_patterns(classes: Iterable[type[Operation]] | None = None) -> tuple[ForOps, ...]:
+    """One :class:`ForOps` per distinct pattern class declared by ``classes`` (default: every op
+    of the dialect), restricted to the classes that declare it."""
+    by_pattern: dict[type, tuple[RewritePattern, list[type[Operation]]]] = {}
+    for cls in classes if classes is not None else (*gs.STRUCTURE_OPS, *gs.OP_CLASSES):
+        for p in patterns_of(cls):
+            entry = by_pattern.setdefault(type(p), (p, []))
+            entry[1].append(cls)
+    return tuple(ForOps(p, owners) for p, owners in by_pattern.values())
 
 
-class FoldTransposePair(RewritePattern):
-    """permute/transpose of permute/transpose composes to one permutation; the identity vanishes."""
-
-    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not (isinstance(op, gs.GsOp) and _name(op) in ("permute", "transpose") and op.operands):
-            return
-        inner = op.operands[0].owner
-        if not (isinstance(inner, gs.GsOp) and _name(inner) in ("permute", "transpose") and inner.operands):
-            return
-        rank = len(inner.operands[0].type.shape)
-        composed = [_perm(inner, rank)[i] for i in _perm(op, rank)]
-        if composed == list(range(rank)):
-            _forward(op, inner.operands[0], rewriter)
-            return
-        new = gs.make_op(
-            "permute",
-            [inner.operands[0]],
-            {"dims": tuple(composed)},
-            [op.results[0].type],
-            names=[n for n in gs.result_names(op) if n is not None] or None,
-            scope=op.scope,
-        )
-        rewriter.replace(op, [new])
-
-
-def _perm(op: gs.GsOp, rank: int) -> list[int]:
-    attrs = op.attr_values()
-    if _name(op) == "permute":
-        return [d % rank for d in attrs["dims"]]
-    p = list(range(rank))
-    a, b = attrs["dim0"] % rank, attrs["dim1"] % rank
-    p[a], p[b] = p[b], p[a]
-    return p
-
-
-class FoldNeutralScalar(RewritePattern):
-    """x*1, 1*x, x/1, x+0, 0+x, x-0 and x**1 are x (when broadcasting leaves the type alone)."""
-
-    NEUTRAL = {"mul": (1, 1), "add": (0, 0), "sub": (None, 0), "div": (None, 1), "pow": (None, 1)}
-
-    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not isinstance(op, gs.GsOp) or _name(op) not in self.NEUTRAL:
-            return
-        if _name(op) == "div" and op.attr_values().get("rounding_mode") is not None:
-            return
-        left, right = self.NEUTRAL[_name(op)]
-        layout = op.arg_layout()
-        if len(layout) != 2:
-            return
-        a, b = layout
-        if isinstance(a, SSAValue) and _is(b, right):
-            _forward(op, a, rewriter)
-        elif isinstance(b, SSAValue) and left is not None and _is(a, left):
-            _forward(op, b, rewriter)
-
-
-def _is(v: object, n: int | None) -> bool:
-    return n is not None and isinstance(v, (int, float)) and not isinstance(v, bool) and v == n
-
-
-PATTERNS: tuple[type[RewritePattern], ...] = (
-    RemoveIdentity,
-    RemoveNoopReshape,
-    FoldReshapeChain,
-    FoldTransposePair,
-    FoldNeutralScalar,
-)
+PATTERNS: tuple[ForOps, ...] = canonicalization_patterns()
+"""Every canonicalization pattern of the dialect, each restricted to the ops that declare it."""

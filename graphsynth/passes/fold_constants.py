@@ -20,7 +20,7 @@ value is exactly what the lowered module would have computed on the CPU (the onl
 is :class:`FoldScalarChain`'s reassociation of float literals, a rounding difference of the order
 of one ulp per folded step; integer chains are exact).  torch is imported on first use of the pass,
 never by ``import graphsynth``.  Random ops (dropout in training, attention with dropout) are
-never folded.
+never folded (the ``Random`` trait says when an op draws).
 """
 
 from __future__ import annotations
@@ -38,25 +38,12 @@ from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 from graphsynth.dialects import gs
 from graphsynth.dialects.rules import FLOAT_DTYPES
 from graphsynth.dialects.shapes import numel
+from graphsynth.dialects.traits import Commutative, Creation, Elementwise, is_random
 from graphsynth.passes.builtin import apply_patterns
 from graphsynth.passes.registry import register
 
 EVAL_LIMIT = 1 << 16  # elements of an operand the pass is willing to materialise
-CREATION = ("constant", "full", "arange")
 EXACT_INT = 1 << 53  # constant values are stored as f64: integers beyond this are not exact
-
-
-def _name(op: Operation) -> str:
-    return op.name.removeprefix("gs.")
-
-
-def _random(op: gs.GsOp) -> bool:
-    """Ops whose value is not a function of their operands."""
-    n = _name(op)
-    attrs = op.attr_values()
-    return (n == "dropout" and bool(attrs.get("train")) and (attrs.get("p") or 0) > 0) or (
-        n == "attention" and bool(attrs.get("dropout_p"))
-    )
 
 
 def _static(t: Any) -> bool:
@@ -70,7 +57,7 @@ def _is_number(v: Any) -> bool:
 def _splat(v: SSAValue) -> Any:
     """The value of a ``full`` splat (a Python number or bool), or None."""
     owner = v.owner
-    if isinstance(owner, gs.GsOp) and _name(owner) == "full":
+    if isinstance(owner, gs.Full):
         value = owner.attr_values()["value"]
         if isinstance(value, (int, float, bool)):
             return value
@@ -78,12 +65,13 @@ def _splat(v: SSAValue) -> Any:
 
 
 def _constant_producer(v: SSAValue) -> gs.GsOp | None:
-    """The creation op (constant, static full, static arange) that computes ``v``, if any."""
+    """The creation op (constant, static full, static arange: a ``Creation`` op with a static
+    type and plain values) that computes ``v``, if any."""
     owner = v.owner
-    if isinstance(owner, gs.GsOp) and _name(owner) in CREATION and _static(v.type):
-        if _name(owner) == "full" and _splat(v) is None:
+    if isinstance(owner, gs.GsOp) and owner.has_trait(Creation) and _static(v.type):
+        if isinstance(owner, gs.Full) and _splat(v) is None:
             return None
-        if _name(owner) == "arange" and not all(isinstance(owner.attr_values()[k] or 0, int) for k in ("start", "end")):
+        if isinstance(owner, gs.Arange) and not all(isinstance(owner.attr_values()[k] or 0, int) for k in ("start", "end")):
             return None
         return owner
     return None
@@ -112,7 +100,7 @@ def _carry(op: Operation, new: gs.GsOp) -> gs.GsOp:
 def evaluate(op: gs.GsOp, operands: list[SSAValue], producers: dict[SSAValue, Operation]) -> list[Any] | None:
     """Run ``op`` through the torch lowering on a one-op graph whose inputs are the creation ops
     in ``producers``; returns the result tensors, or None when the backend cannot compute it."""
-    from graphsynth.backend.torch import lower_graph
+    from graphsynth.backend.fx import lower_graph
     from graphsynth.diagnostics import GraphsynthError
 
     block = Block()
@@ -152,23 +140,23 @@ def _creation_op(result: SSAValue, values: Any, max_elements: int) -> gs.GsOp | 
         return None
     items = flat.tolist()
     if items and all(x == items[0] for x in items):
-        return gs.make_op("full", [], {"shape": sig.shape, "value": _scalar_of(sig.dtype, items[0]), "dtype": sig.dtype}, [t])
+        return gs.make_op(gs.Full, [], {"shape": sig.shape, "value": _scalar_of(sig.dtype, items[0]), "dtype": sig.dtype}, [t])
     if len(items) > max_elements:
         return None
-    return gs.make_op("constant", [], {"value": tuple(float(x) for x in items), "shape": sig.shape, "dtype": sig.dtype}, [t])
+    return gs.make_op(gs.Constant, [], {"value": tuple(float(x) for x in items), "shape": sig.shape, "dtype": sig.dtype}, [t])
 
 
 class FullLikeToFull(RewritePattern):
     """full_like(x, v) reads only the shape of x, which its type states: write full(shape, v)."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not (isinstance(op, gs.GsOp) and _name(op) == "full_like"):
+        if not isinstance(op, gs.FullLike):
             return
         value = op.attr_values()["value"]
         if not isinstance(value, (int, float, bool)):
             return
         sig = op.results[0].type.sig()
-        new = gs.make_op("full", [], {"shape": sig.shape, "value": value, "dtype": sig.dtype}, [op.results[0].type])
+        new = gs.make_op(gs.Full, [], {"shape": sig.shape, "value": value, "dtype": sig.dtype}, [op.results[0].type])
         rewriter.replace(op, [_carry(op, new)])
 
 
@@ -176,7 +164,7 @@ class FoldSplatElementwise(RewritePattern):
     """An elementwise op of splats is a splat: compute its one value on 0-d tensors."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not (isinstance(op, gs.GsOp) and op.SPEC.elementwise and op.operands and len(op.results) == 1) or _random(op):
+        if not (isinstance(op, gs.GsOp) and op.has_trait(Elementwise) and op.operands and len(op.results) == 1) or is_random(op):
             return
         if any(_splat(v) is None for v in op.operands):
             return
@@ -184,7 +172,7 @@ class FoldSplatElementwise(RewritePattern):
         producers: dict[SSAValue, Operation] = {}
         for v in op.operands:
             sig = v.type.sig()
-            producers[v] = gs.make_op("full", [], {"shape": (), "value": _splat(v), "dtype": sig.dtype}, [gs.tensor_type((), sig.dtype)])
+            producers[v] = gs.make_op(gs.Full, [], {"shape": (), "value": _splat(v), "dtype": sig.dtype}, [gs.tensor_type((), sig.dtype)])
         out_sig = op.results[0].type.sig()
         mapping = {v: producers[v].results[0] for v in op.operands}
         scalar_op = type(op).create(
@@ -196,7 +184,7 @@ class FoldSplatElementwise(RewritePattern):
         if results is None:
             return
         value = results[0].item()
-        new = gs.make_op("full", [], {"shape": out_sig.shape, "value": _scalar_of(out_sig.dtype, value), "dtype": out_sig.dtype}, [op.results[0].type])
+        new = gs.make_op(gs.Full, [], {"shape": out_sig.shape, "value": _scalar_of(out_sig.dtype, value), "dtype": out_sig.dtype}, [op.results[0].type])
         rewriter.replace(op, [_carry(op, new)])
 
 
@@ -207,7 +195,7 @@ class FoldConstantOp(RewritePattern):
     max_elements: int = 16
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not isinstance(op, gs.GsOp) or _name(op) in (*CREATION, "call") or not op.operands or _random(op):
+        if not isinstance(op, gs.GsOp) or op.has_trait(Creation) or isinstance(op, gs.Call) or not op.operands or is_random(op):
             return
         producers: dict[SSAValue, Operation] = {}
         for v in op.operands:
@@ -238,16 +226,16 @@ class FoldConstantOp(RewritePattern):
         rewriter.replace(op, new_ops, [n.results[0] for n in new_ops])
 
 
-# (outer, inner) -> how the literals combine; the inner literal is ``a``, the outer ``b``.
-_CHAINS: dict[tuple[str, str], tuple[str, Any]] = {
-    ("mul", "mul"): ("mul", lambda a, b: a * b),
-    ("add", "add"): ("add", lambda a, b: a + b),
-    ("add", "sub"): ("add", lambda a, b: b - a),
-    ("sub", "add"): ("add", lambda a, b: a - b),
-    ("sub", "sub"): ("sub", lambda a, b: a + b),
-    ("div", "div"): ("div", lambda a, b: a * b),
+# (outer, inner) op classes -> how the literals combine; the inner literal is ``a``, the outer ``b``.
+_CHAINS: dict[tuple[type, type], tuple[type, Any]] = {
+    (gs.Mul, gs.Mul): (gs.Mul, lambda a, b: a * b),
+    (gs.Add, gs.Add): (gs.Add, lambda a, b: a + b),
+    (gs.Add, gs.Sub): (gs.Add, lambda a, b: b - a),
+    (gs.Sub, gs.Add): (gs.Add, lambda a, b: a - b),
+    (gs.Sub, gs.Sub): (gs.Sub, lambda a, b: a + b),
+    (gs.Div, gs.Div): (gs.Div, lambda a, b: a * b),
 }
-_COMMUTATIVE = ("mul", "add")
+_OUTER = frozenset(outer for outer, _ in _CHAINS)
 _INT_RANGE = {"i64": (-(1 << 63), 1 << 63), "i32": (-(1 << 31), 1 << 31), "i16": (-(1 << 15), 1 << 15),
               "i8": (-128, 128), "u8": (0, 256)}
 
@@ -260,7 +248,7 @@ def _tensor_and_literal(op: gs.GsOp) -> tuple[SSAValue, Any] | None:
     a, b = layout
     if isinstance(a, SSAValue) and _is_number(b):
         return a, b
-    if _name(op) in _COMMUTATIVE and isinstance(b, SSAValue) and _is_number(a):
+    if op.has_trait(Commutative) and isinstance(b, SSAValue) and _is_number(a):
         return b, a
     return None
 
@@ -273,14 +261,14 @@ class FoldScalarChain(RewritePattern):
     division of floats."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not isinstance(op, gs.GsOp) or _name(op) not in ("mul", "add", "sub", "div"):
+        if type(op) not in _OUTER:
             return
         outer = _tensor_and_literal(op)
         if outer is None:
             return
         y, b = outer
         inner_op = y.owner
-        if not isinstance(inner_op, gs.GsOp) or (_name(op), _name(inner_op)) not in _CHAINS:
+        if (type(op), type(inner_op)) not in _CHAINS:
             return
         inner = _tensor_and_literal(inner_op)
         if inner is None:
@@ -292,12 +280,12 @@ class FoldScalarChain(RewritePattern):
         dtype = t.sig().dtype
         if dtype == "bool":
             return
-        if "div" in (_name(op), _name(inner_op)):
+        if gs.Div in (type(op), type(inner_op)):
             if dtype not in FLOAT_DTYPES or any(o.attr_values().get("rounding_mode") is not None for o in (op, inner_op)):
                 return
         if dtype not in FLOAT_DTYPES and not (isinstance(a, int) and isinstance(b, int)):
             return
-        kind, combine = _CHAINS[(_name(op), _name(inner_op))]
+        kind, combine = _CHAINS[(type(op), type(inner_op))]
         c = combine(a, b)
         if isinstance(c, float) and not math.isfinite(c):
             return

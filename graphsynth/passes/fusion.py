@@ -16,7 +16,7 @@ runs in place (one output buffer instead of two, one pass less over memory), and
 input with a bias becomes a single ``addmm`` with a ReLU epilogue when no gradient is recorded
 (cuBLASLt fuses it on CUDA).  Numerics are those of the unfused ops.
 
-``fuse-elementwise`` groups elementwise ops (``SPEC.elementwise``: unary, binary with
+``fuse-elementwise`` groups elementwise ops (the ``Elementwise`` trait: unary, binary with
 broadcasting, where, casts...) into ``gs.fused`` regions, the unit the Triton backend turns into
 one kernel.  Groups grow greedily in program order: an op joins the groups of its elementwise
 producers when the union stays *convex* (no op outside the group both reads a value the group
@@ -43,10 +43,13 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
 from graphsynth.dialects import gs
-from graphsynth.dialects.gs import LINEAR_ACTIVATIONS
+from graphsynth.dialects.traits import Activation, Elementwise, is_random
 from graphsynth.passes.builtin import apply_patterns
 from graphsynth.passes.patterns import common_scope, op_scope, rewriting, taken_names, value_name
 from graphsynth.passes.registry import register
+
+# The activations linear_act fuses: the choices of its ``activation`` attribute, declared with the op.
+LINEAR_ACTIVATIONS: tuple[str, ...] = gs.LinearAct.SPEC.attr_index["activation"].choices or ()
 
 # -- fuse-linear-activation -------------------------------------------------------------------
 
@@ -58,24 +61,25 @@ class FuseLinearActivation(RewritePattern):
     activations: tuple[str, ...] = LINEAR_ACTIVATIONS
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        if not isinstance(op, gs.GsOp) or op.SPEC.name not in self.activations or len(op.operands) != 1:
+        if not (isinstance(op, gs.GsOp) and op.has_trait(Activation) and op.SPEC.name in self.activations
+                and len(op.operands) == 1):
             return
         lin = op.operands[0].owner
-        if not (isinstance(lin, gs.GsOp) and lin.SPEC.name == "linear" and lin.results[0].has_one_use()):
+        if not (isinstance(lin, gs.Linear) and lin.results[0].has_one_use()):
             return
         if op.results[0].type != lin.results[0].type:
             return
         attrs = {"activation": op.SPEC.name}
-        if op.SPEC.name == "gelu":
-            approx = op.attr_values()["approximate"]
-            if approx not in ("none", "tanh"):
+        approx = op.attr_values().get("approximate")
+        if approx is not None:  # gelu's; linear_act declares the same choices
+            if approx not in gs.LinearAct.SPEC.attr_index["approximate"].choices:
                 return
             if approx != "none":
                 attrs["approximate"] = approx
         graph = _graph_of(op)
         table = graph.module_table() if graph is not None else {}
         new = gs.make_op(
-            "linear_act",
+            gs.LinearAct,
             [a for a in lin.arg_layout()],
             attrs,
             [op.results[0].type],
@@ -118,12 +122,9 @@ class FuseLinearActivationPass(ModulePass):
 
 def fusible(op: Operation) -> bool:
     """Elementwise, deterministic, with at least one tensor operand and one result."""
-    if not isinstance(op, gs.GsOp) or not op.SPEC.elementwise or not op.operands or len(op.results) != 1:
+    if not isinstance(op, gs.GsOp) or not op.has_trait(Elementwise) or not op.operands or len(op.results) != 1:
         return False
-    if op.SPEC.name == "dropout":
-        attrs = op.attr_values()
-        return not (attrs.get("train") and (attrs.get("p") or 0) > 0)
-    return True
+    return not is_random(op)
 
 
 def _producers(op: Operation, block: Block) -> list[Operation]:

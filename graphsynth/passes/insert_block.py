@@ -58,7 +58,8 @@ BLOCK_KINDS = {
     "mlp": "fc2(act(fc1(x))) with fc1: D -> hidden (default 4*D)",
     "adapter": "x + up(act(down(x))), down: D -> hidden (default D//4), up zero-initialised",
 }
-ACTIVATIONS = ("gelu", "relu", "silu", "tanh")
+# The activations a block may use: the standard members of the activation family (a trait of the op).
+ACTIVATIONS = tuple(cls.SPEC.name for cls in gs.activations(standard=True))
 _CLASSES = {"identity": "Identity", "layer_norm": "LayerNorm", "mlp": "MLP", "adapter": "Adapter"}
 
 
@@ -109,11 +110,11 @@ class _Builder:
         self.params.append(op)
         return op.results[0]
 
-    def op(self, name: str, args: list[Any], attrs: dict[str, Any], shape: tuple[Any, ...], sub: str = "") -> SSAValue:
+    def op(self, cls: type[gs.GsOp], args: list[Any], attrs: dict[str, Any], shape: tuple[Any, ...], sub: str = "") -> SSAValue:
         value = fresh_name(f"{self.local}.{self.count}", self.taken)
         self.count += 1
         scope = f"{self.path}.{sub}" if sub else self.path
-        new = gs.make_op(name, args, attrs, [gs.tensor_type(shape, self.dtype)], names=[value], scope=scope)
+        new = gs.make_op(cls, args, attrs, [gs.tensor_type(shape, self.dtype)], names=[value], scope=scope)
         self.ops.append(new)
         return new.results[0]
 
@@ -121,26 +122,26 @@ class _Builder:
         self.modules.append((f"{self.path}.{sub}", "Linear", self.path))
         w = self.param(f"{sub}.weight", (n_out, n_in), init)
         b = self.param(f"{sub}.bias", (n_out,), "zeros")
-        return self.op("linear", [x, w, b], {}, shape[:-1] + (n_out,), sub)
+        return self.op(gs.Linear, [x, w, b], {}, shape[:-1] + (n_out,), sub)
 
 
 def build_block(b: _Builder, kind: str, x: SSAValue, opts: InsertBlockPass) -> SSAValue:
     """The ops of one block kind reading ``x``; returns its output (same type as ``x``)."""
     shape = x.type.shape
     if kind == "identity":
-        return b.op("identity", [x], {}, shape)
+        return b.op(gs.Identity, [x], {}, shape)
     d = shape[-1]
     if kind == "layer_norm":
         w = b.param("weight", (d,), "ones")
         bias = b.param("bias", (d,), "zeros")
-        return b.op("layer_norm", [x, w, bias], {"normalized_shape": (d,), "eps": opts.eps}, shape)
+        return b.op(gs.LayerNorm, [x, w, bias], {"normalized_shape": (d,), "eps": opts.eps}, shape)
     hidden = opts.hidden or (4 * d if kind == "mlp" else max(1, d // 4))
     first, second = ("fc1", "fc2") if kind == "mlp" else ("down", "up")
     h = b.linear(first, x, shape, d, hidden, "normal:0.02")
-    h = b.op(opts.activation, [h], {}, shape[:-1] + (hidden,))
+    h = b.op(gs.OPS[opts.activation], [h], {}, shape[:-1] + (hidden,))
     y = b.linear(second, h, shape, hidden, d, "normal:0.02" if kind == "mlp" else "zeros")
     if kind == "adapter":
-        y = b.op("add", [x, y], {}, shape)
+        y = b.op(gs.Add, [x, y], {}, shape)
     return y
 
 

@@ -63,7 +63,7 @@ class NothingReadOutside(PassError):
 
 
 def is_call(op: Operation) -> bool:
-    return isinstance(op, gs.GsOp) and op.SPEC.name == "call"
+    return isinstance(op, gs.Call)
 
 
 def called_names(module: ModuleOp) -> set[str]:
@@ -232,7 +232,7 @@ def outline_module(module: ModuleOp, graph: gs.GraphOp, path: str) -> gs.GraphOp
     # The call, in the module's scope, where the module's last op was.
     taken = taken_names(graph)
     out_names = [value_name(r) or fresh_name(f"{path}.out{i}", taken) for i, r in enumerate(outputs)]
-    call = gs.make_op("call", inputs, {"callee": callee_name}, [r.type for r in outputs], names=out_names, scope=path)
+    call = gs.make_op(gs.Call, inputs, {"callee": callee_name}, [r.type for r in outputs], names=out_names, scope=path)
     ops = list(block.ops)
     first, last = ops.index(members[0]), ops.index(members[-1])
     block.insert_op_after(call, members[-1])
@@ -260,20 +260,17 @@ def outline_module(module: ModuleOp, graph: gs.GraphOp, path: str) -> gs.GraphOp
 def _bindings(callee: gs.GraphOp, call: gs.GsOp) -> dict:
     """The callee's symbols in terms of the caller's dims (as the ``call`` shape rule binds them);
     empty when every symbol binds to itself (what outline makes)."""
-    from graphsynth.dialects.rules import _bind
+    from graphsynth.dialects.call import bindings_for
     from graphsynth.dialects.shapes import SymDim
 
-    bindings: dict = {}
-    for arg, v in zip(callee.body.block.args, call.operands):
-        for w, g in zip(arg.type.shape, v.type.shape):
-            _bind(w, g, bindings)
+    bindings = bindings_for(tuple(a.type.sig() for a in callee.body.block.args), [v.type.sig() for v in call.operands])
     if all(isinstance(d, SymDim) and d == SymDim.symbol(s) for s, d in bindings.items()):
         return {}
     return bindings
 
 
 def _retype(t, bindings: dict):
-    from graphsynth.dialects.rules import substitute
+    from graphsynth.dialects.call import substitute
 
     sig = t.sig()
     return gs.tensor_type(tuple(substitute(d, bindings) for d in sig.shape), sig.dtype)
@@ -284,7 +281,7 @@ def _instantiate(op: Operation, mapping: dict[SSAValue, SSAValue], bindings: dic
     bindings in its types and in its dim-valued attributes."""
     if not bindings:
         return op.clone(value_mapper=mapping)
-    from graphsynth.dialects.rules import substitute
+    from graphsynth.dialects.call import substitute
 
     props = dict(op.properties)
     if isinstance(op, gs.GsOp):

@@ -41,7 +41,7 @@ class Guarded(RewritePattern):
 
     @property
     def label(self) -> str:
-        return type(self.inner).__name__
+        return getattr(self.inner, "label", None) or type(self.inner).__name__
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         acted = rewriter.has_done_action
@@ -136,7 +136,7 @@ def describe_op(op: Operation | None) -> str:
 
 def failure_diagnostic(pass_name: str, failure: PatternFailure) -> Diagnostic:
     """GS402 naming the pass, the pattern, the op (with its source location) and the exception."""
-    from graphsynth.grammar.parser import source_line
+    from graphsynth.diagnostics import source_line
     from graphsynth.verifier import location
 
     op = failure.op

@@ -20,7 +20,12 @@ from xdsl.utils.arg_spec import ArgSpec
 
 from graphsynth.diagnostics import Diagnostic, PassError, error
 
-PASSES: dict[str, Callable[[], type[ModulePass]]] = {}
+PassTable = dict[str, Callable[[], type[ModulePass]]]
+
+PASSES: PassTable = {}
+"""Passes registered with :func:`register` (the shipped ones once their modules are imported,
+and users' own).  The table of every pass by name, ``llm-rewrite`` included, is
+:func:`graphsynth.pipeline.all_passes`."""
 
 
 def register(cls: type[ModulePass]) -> type[ModulePass]:
@@ -31,9 +36,9 @@ def register(cls: type[ModulePass]) -> type[ModulePass]:
     return cls
 
 
-def pass_summary(name: str) -> str:
+def pass_summary(name: str, table: PassTable | None = None) -> str:
     """The first paragraph of the pass's docstring, on one line (for ``--help``)."""
-    doc = (PASSES[name]().__doc__ or "").strip()
+    doc = ((table or passes_table())[name]().__doc__ or "").strip()
     return " ".join(doc.split("\n\n")[0].split())
 
 
@@ -48,7 +53,14 @@ def context() -> Context:
     return ctx
 
 
-def parse_pipeline(pipeline: str) -> list[ModulePass]:
+def passes_table() -> PassTable:
+    """The passes of this package and those registered by users (no ``llm-rewrite``: the LLM
+    driver is a layer above; :func:`graphsynth.pipeline.all_passes` adds it)."""
+    load_shipped_passes()
+    return dict(PASSES)
+
+
+def parse_pipeline(pipeline: str, table: PassTable | None = None) -> list[ModulePass]:
     """Pipeline text -> pass instances; unknown passes/options raise PassError (GS404).
 
     Option values that xDSL's lexer does not take bare (module paths such as ``h.0.attn``,
@@ -56,15 +68,15 @@ def parse_pipeline(pipeline: str) -> list[ModulePass]:
     from xdsl.utils.arg_spec import parse_pipeline as parse_specs
     from xdsl.utils.exceptions import ArgSpecParseError
 
-    _load_builtin_passes()
+    table = passes_table() if table is None else table
     try:
-        specs = list(parse_specs(_quote_option_values(pipeline)))
-        unknown = [s.name for s in specs if s.name not in PASSES]
+        specs = list(parse_specs(_quote_option_values(pipeline, table)))
+        unknown = [s.name for s in specs if s.name not in table]
         if unknown:
             raise ValueError(f"Unrecognized passes: {unknown}")
-        return [PASSES[s.name]().from_spec(_coerce_numbers(PASSES[s.name](), s)) for s in specs]
+        return [table[s.name]().from_spec(_coerce_numbers(table[s.name](), s)) for s in specs]
     except (Exception, ArgSpecParseError) as e:  # ValueError/TypeError; ArgSpecParseError is a BaseException
-        raise PassError("pipeline", [_pipeline_diagnostic(pipeline, e)]) from None
+        raise PassError("pipeline", [_pipeline_diagnostic(pipeline, e, table)]) from None
 
 
 def _coerce_numbers(cls: type[ModulePass], spec: ArgSpec) -> ArgSpec:
@@ -108,17 +120,17 @@ _BARE_OK = re.compile(r'^(-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?|[A-Za-z_][A-Za-z
 _OPTION = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)=("(?:[^"\\]|\\.)*"|[^\s{}"]+)')
 
 
-def _str_options(name: str) -> set[str]:
+def _str_options(name: str, table: PassTable) -> set[str]:
     """The options (as spelled in pipelines) of a registered pass whose type is str."""
     import dataclasses
 
-    factory = PASSES.get(name)
+    factory = table.get(name)
     if factory is None:
         return set()
     return {f.name.replace("_", "-") for f in dataclasses.fields(factory()) if f.type in ("str", str)}
 
 
-def _quote_option_values(pipeline: str) -> str:
+def _quote_option_values(pipeline: str, table: PassTable) -> str:
     """``p{after=h.0.attn}`` -> ``p{after="h.0.attn"}``: bare values the lexer does not take (paths,
     ``%3``) and numbers given to str options (``after=0``, a module of an nn.Sequential) are quoted."""
     out, depth, i = [], 0, 0
@@ -128,7 +140,7 @@ def _quote_option_values(pipeline: str) -> str:
         if ch == "{":
             depth += 1
             head = re.search(r"([A-Za-z0-9_-]+)\s*$", pipeline[:i])
-            strs = _str_options(head.group(1)) if head else set()
+            strs = _str_options(head.group(1), table) if head else set()
         elif ch == "}":
             depth = max(depth - 1, 0)
         elif depth and (m := _OPTION.match(pipeline, i)) and (i == 0 or not pipeline[i - 1].isalnum()):
@@ -143,11 +155,11 @@ def _quote_option_values(pipeline: str) -> str:
     return "".join(out)
 
 
-def pass_options(name: str) -> list[str]:
+def pass_options(name: str, table: PassTable | None = None) -> list[str]:
     """``max-ops: int = 64`` for each option of a registered pass."""
     import dataclasses
 
-    cls = PASSES[name]()
+    cls = (table or passes_table())[name]()
     out = []
     for f in dataclasses.fields(cls):
         default = "(required)" if f.default is dataclasses.MISSING else f"= {f.default!r}"
@@ -156,12 +168,12 @@ def pass_options(name: str) -> list[str]:
     return out
 
 
-def _pipeline_diagnostic(pipeline: str, e: BaseException) -> Diagnostic:
+def _pipeline_diagnostic(pipeline: str, e: BaseException, table: PassTable) -> Diagnostic:
     """A usage diagnostic for a bad pipeline: what is wrong, where, and the valid choices."""
     import difflib
 
     text = str(e).strip()
-    valid = sorted(PASSES)
+    valid = sorted(table)
     unknown = re.search(r"Unrecognized passes: \[(.*)\]", text)
     if unknown:
         names = [n.strip(" '\"") for n in unknown.group(1).split(",")]
@@ -173,7 +185,7 @@ def _pipeline_diagnostic(pipeline: str, e: BaseException) -> Diagnostic:
     if bad_option:
         opts = [o.strip(" '\"").replace("_", "-") for o in bad_option.group(1).split(",")]
         owner = _pass_with_option(pipeline, opts[0])
-        choices = pass_options(owner) if owner in PASSES else []
+        choices = pass_options(owner, table) if owner in table else []
         return error("GS404", f"pass '{owner}' has no option {', '.join(repr(o) for o in opts)}",
                      got=", ".join(opts), expected=" | ".join(c.split(":")[0] for c in choices) or "no options",
                      fix=f"options of '{owner}': " + ("; ".join(choices) if choices else "none"))
@@ -182,7 +194,7 @@ def _pipeline_diagnostic(pipeline: str, e: BaseException) -> Diagnostic:
         given, want = bad_type.group(1).strip(" '\""), bad_type.group(2)
         found = re.search(r"([A-Za-z0-9_-]+)\s*\{[^}]*?([A-Za-z0-9_-]+)\s*=\s*\"?" + re.escape(given), pipeline)
         owner, opt = (found.group(1), found.group(2)) if found else ("?", "?")
-        choices = pass_options(owner) if owner in PASSES else []
+        choices = pass_options(owner, table) if owner in table else []
         return error("GS404", f"option '{opt}' of pass '{owner}' expects {want}, got {given!r}", got=given, expected=want,
                      fix=f"options of '{owner}': " + ("; ".join(choices) if choices else "none"))
     lines = text.splitlines()
@@ -194,8 +206,8 @@ def _pipeline_diagnostic(pipeline: str, e: BaseException) -> Diagnostic:
                      fix=f"pipeline syntax: pass{{option=value other=value}},pass; registered passes: {', '.join(valid)}")
     msg = lines[0] if lines else type(e).__name__
     owner = msg.split(":", 1)[0]
-    if owner in PASSES:  # a pass refused an option value (its __post_init__)
-        return error("GS404", f"invalid pass pipeline '{pipeline}': {msg}", fix=f"options of '{owner}': " + "; ".join(pass_options(owner)))
+    if owner in table:  # a pass refused an option value (its __post_init__)
+        return error("GS404", f"invalid pass pipeline '{pipeline}': {msg}", fix=f"options of '{owner}': " + "; ".join(pass_options(owner, table)))
     return error("GS404", f"invalid pass pipeline '{pipeline}': {msg}", fix=f"registered passes: {', '.join(valid)}")
 
 
@@ -218,14 +230,16 @@ def run_pipeline(
     pipeline: str | list[ModulePass],
     *,
     after_pass: Callable[[ModulePass, ModuleOp, ModuleOp], None] | None = None,
+    table: PassTable | None = None,
 ) -> ModuleOp:
     """Apply ``pipeline`` to a clone of ``module``; return the new module (input untouched).
 
-    ``after_pass(pass, before, after)`` is called after each pass that verified.
+    ``after_pass(pass, before, after)`` is called after each pass that verified.  Pass names are
+    looked up in ``table`` (default: :func:`passes_table`).
     """
     from graphsynth.verifier import verify
 
-    passes = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
+    passes = parse_pipeline(pipeline, table) if isinstance(pipeline, str) else list(pipeline)
     ctx = context()
     current = module.clone()
     for p in passes:
@@ -260,7 +274,8 @@ def _rolled_back(name: str, diags: list[Diagnostic]) -> list[Diagnostic]:
 _LOADED = False
 
 
-def _load_builtin_passes() -> None:
+def load_shipped_passes() -> None:
+    """Import the modules of the passes this package ships (each registers its passes)."""
     global _LOADED
     if not _LOADED:
         _LOADED = True
@@ -269,6 +284,3 @@ def _load_builtin_passes() -> None:
         import graphsynth.passes.fusion  # noqa: F401
         import graphsynth.passes.insert_block  # noqa: F401
         import graphsynth.passes.outline  # noqa: F401
-        from graphsynth.llm.rewrite_pass import LLMRewritePass
-
-        register(LLMRewritePass)

@@ -34,6 +34,7 @@ from typing import Any
 from xdsl.ir import Operation, SSAValue
 
 from graphsynth.dialects import gs
+from graphsynth.dialects.traits import Normalizes, Pooling, WidthLayer, is_elementwise
 from graphsynth.synth.graphs import (
     Inapplicable,
     copy_module,
@@ -50,7 +51,8 @@ from graphsynth.synth.graphs import (
 )
 
 MAX_WIDTH = 1024
-ACTIVATION_CHOICES = ("relu", "gelu", "silu", "tanh")
+# The standard members of the activation family (a trait declared by each op), in declaration order.
+ACTIVATION_CHOICES = tuple(cls.SPEC.name for cls in gs.activations(standard=True))
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,14 @@ class Layer:
 
 @lru_cache(maxsize=1)
 def width_roles() -> tuple[dict[type, Layer], dict[type, int], frozenset[type]]:
-    """(layers, norms -> the axis they normalise, pools): keyed by op class."""
-    ops = gs.OPS
-    layers = {ops["linear"]: Layer(-1), ops["conv1d"]: Layer(1), ops["conv2d"]: Layer(1)}
-    norms = {ops["layer_norm"]: -1, ops["rms_norm"]: -1, ops["batch_norm"]: 1}
-    pools = frozenset({ops["max_pool2d"], ops["avg_pool2d"]})
+    """(layers, norms -> the axis they normalise, pools): keyed by op class, read from the ops'
+    WidthLayer, Normalizes and Pooling traits."""
+    layers = {}
+    for cls in gs.ops_with(WidthLayer):
+        t = cls.get_trait(WidthLayer)
+        layers[cls] = Layer(t.axis, t.weight_out, t.weight_in)
+    norms = {cls: cls.get_trait(Normalizes).axis for cls in gs.ops_with(Normalizes)}
+    pools = frozenset(gs.ops_with(Pooling))
     return layers, norms, pools
 
 
@@ -194,7 +199,7 @@ def _walk(value: SSAValue, axis: int, width: int, block: Any, layers: dict, norm
             r = u.results[0] if u.results else None
             if r is None or len(r.type.shape) != len(v.type.shape) or r.type.shape[axis] != width:
                 return None
-            if single and (getattr(u, "SPEC", None) is not None and u.SPEC.elementwise or cls in pools):
+            if single and (is_elementwise(u) or cls in pools):
                 through.append(u)
                 frontier.append(r)
                 continue
@@ -276,7 +281,7 @@ def residual(module: Any, rng: random.Random) -> tuple[Any, str]:
     info = rng.choice(cands)
     x, y = info.inputs[0], info.outputs[0]
     name = fresh_name("res", taken_names(g))
-    add = gs.make_op("add", [x, y], {}, [y.type], names=[name], scope=info.path)
+    add = gs.make_op(gs.Add, [x, y], {}, [y.type], names=[name], scope=info.path)
     g.body.block.insert_op_after(add, info.ops[-1])
     redirect(y, add.results[0], set(info.ops) | {add}, g.body.block)
     return module, f"residual around {info.path}"
@@ -289,7 +294,7 @@ def remove(module: Any, rng: random.Random) -> tuple[Any, str]:
     mods = _same_type_modules(g)
     ops = [op for op in block.ops
            if isinstance(op, gs.GsOp) and len(op.results) == 1 and op.operands
-           and (op.SPEC.elementwise and len(op.operands) == 1 or type(op) in norms)
+           and (is_elementwise(op) and len(op.operands) == 1 or type(op) in norms)
            and op.operands[0].type == op.results[0].type]
     if not mods and not ops:
         raise Inapplicable("nothing removable")

@@ -124,8 +124,9 @@ def _patterns(rewrite: Rewrite) -> list[RewritePattern] | None:
 def apply_rewrite(rewrite: Rewrite, module: ModuleOp) -> ModuleOp:
     """Apply ``rewrite`` the way :func:`assert_rewrite_sound` does and return the new module;
     ``module`` itself is never modified (patterns and callables work on a copy).  Raises what
-    the rewrite raises (``PassError`` for pipelines)."""
-    from graphsynth.passes.registry import run_pipeline
+    the rewrite raises (``PassError`` for pipelines).  Pipeline text is resolved in the table of
+    every pass (:func:`graphsynth.pipeline.all_passes`, ``llm-rewrite`` included)."""
+    from graphsynth.pipeline import run_pipeline
 
     if isinstance(rewrite, str):
         return run_pipeline(module, rewrite)
@@ -357,7 +358,7 @@ def _tolerance(dtype: str, o: Options) -> tuple[float, float]:
 def _random_tensor(shape: Sequence[int], dtype: str, gen: Any, key: str = "") -> Any:
     import torch
 
-    from graphsynth.backend.torch import TORCH_DTYPES
+    from graphsynth.backend.base import TORCH_DTYPES
 
     dt = TORCH_DTYPES[dtype]
     if dt.is_floating_point:
@@ -374,7 +375,7 @@ def check_numerics(before: ModuleOp, after: ModuleOp, o: Options) -> str | None:
     each binding and compare every output; the first difference is the reason returned."""
     import torch
 
-    from graphsynth.backend.torch import lower
+    from graphsynth.backend.lower import lower
 
     bindings = list(o.bindings) if o.bindings is not None else default_bindings(before, o.n_bindings)
     for g in gs.graph_ops(before):
@@ -436,7 +437,7 @@ def _default_input(name: str, shape: list[int], dtype: str, gen: Any) -> Any:
 
 
 def _dtype_name(dt: Any) -> str:
-    from graphsynth.backend.torch import TORCH_DTYPES
+    from graphsynth.backend.base import TORCH_DTYPES
 
     return next(k for k, v in TORCH_DTYPES.items() if v == dt)
 
@@ -544,7 +545,7 @@ def _validate(rewrite: Rewrite) -> None:
     """Usage errors surface at once, not as an unsound rewrite: a rewrite of no known kind is a
     TypeError, a pipeline that does not parse a PassError (GS404, listing the passes)."""
     if isinstance(rewrite, str):
-        from graphsynth.passes.registry import parse_pipeline
+        from graphsynth.pipeline import parse_pipeline
 
         parse_pipeline(rewrite)
         return

@@ -128,16 +128,16 @@ def estimate_memory_bytes(module: Any, batch_size: int, optimizer: str = "adam")
     """Parameters x (weights, gradients, optimizer state) + every value of one batch, twice
     (kept for the backward and its gradient) — or of one evaluation batch, once."""
     from graphsynth.dialects import gs
+    from graphsynth.dialects.dtypes import DTYPES
     from graphsynth.dialects.shapes import evaluate, free_symbols, numel
 
-    sizes = {"f64": 8, "i64": 8, "f32": 4, "i32": 4, "f16": 2, "bf16": 2, "i16": 2}
     state = {"sgd": 3, "adam": 4, "adamw": 4}.get(optimizer, 4)
 
     def bytes_of(t: Any, bind: dict[str, int]) -> int:
         n = numel(t.shape)
         if not isinstance(n, int):
             n = evaluate(n, {s: bind.get(s, 1) for s in free_symbols(n)})
-        return max(int(n), 0) * sizes.get(t.sig().dtype, 1)
+        return max(int(n), 0) * DTYPES[t.sig().dtype].itemsize
 
     params = acts_train = acts_eval = 0
     for g in gs.graph_ops(module):

@@ -1,0 +1,137 @@
+"""Pooling and resizing over the trailing spatial dims: max/avg pooling, adaptive average pooling,
+interpolation.
+
+Pooling costs one FLOP per window element of each output element (a compare or an add);
+adaptive average pooling one per input element; interpolation per output element 0 (nearest),
+``2**(k+1) - 1`` for (bi/tri)linear over ``k`` spatial dims (``2**k`` weighted taps, summed), 31
+for bicubic (16 taps).
+"""
+
+from __future__ import annotations
+
+from xdsl.irdl import traits_def
+
+from graphsynth.dialects import cost
+from graphsynth.dialects.attrs import AttrSpec as A
+from graphsynth.dialects.cost import CostContext, Term
+from graphsynth.dialects.opbase import GsOp, gs_op
+from graphsynth.dialects.rules import RuleContext, Sig, conv_out, pair, shape_rule
+from graphsynth.dialects.shapes import format_shape
+from graphsynth.dialects.traits import Pooling
+
+INTERPOLATION_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear")
+
+# -- shape rules ---------------------------------------------------------------------------------
+
+
+@shape_rule('[N, C, H, W] -> [N, C, (H+2p-d(k-1)-1)//s+1, ...]; stride defaults to kernel_size')
+def pool2d(ctx: RuleContext) -> list[Sig]:
+    x = ctx.rank(0, (3, 4))
+    kernel = pair(ctx.attrs["kernel_size"])
+    stride = pair(ctx.attrs.get("stride") or kernel)
+    pad = pair(ctx.attrs.get("padding", 0))
+    dil = pair(ctx.attrs.get("dilation", 1))
+    if ctx.attrs.get("ceil_mode"):
+        raise ctx.fail("ceil_mode=true is not supported", 0, code="GS306")
+    h = conv_out(x.shape[-2], kernel[0], stride[0], pad[0], dil[0])
+    w = conv_out(x.shape[-1], kernel[1], stride[1], pad[1], dil[1])
+    return [Sig(x.shape[:-2] + (h, w), x.dtype)]
+
+
+@shape_rule('[N, C, H, W] -> [N, C, *output_size]')
+def adaptive_pool2d(ctx: RuleContext) -> list[Sig]:
+    x = ctx.rank(0, (3, 4))
+    out = pair(ctx.attrs["output_size"])
+    return [Sig(x.shape[:-2] + out, x.dtype)]
+
+
+@shape_rule('[N, C, *spatial] -> [N, C, *size]; size has one entry per spatial dim (and scales, when given)')
+def interpolate_rule(ctx: RuleContext) -> list[Sig]:
+    x = ctx.rank(0, (3, 4, 5))
+    size = tuple(ctx.attrs["size"])
+    k = len(x.shape) - 2
+    if len(size) != k:
+        raise ctx.fail(f"size {format_shape(size)} must have {k} entries for {x}", 0, code="GS306")
+    scales = ctx.attrs.get("scales")
+    if scales is not None and len(scales) != k:
+        raise ctx.fail(f"scales has {len(scales)} entries, expected {k}", 0, code="GS306")
+    return [Sig(x.shape[:2] + size, x.dtype)]
+
+
+# -- cost formulas ---------------------------------------------------------------------------------
+
+
+def window_flops(ctx: CostContext) -> list[Term]:
+    """numel(out) * kernel elements."""
+    return [(*ctx.out[0].shape, *(ctx.attrs.get("kernel_size") or ()))]
+
+
+def interpolate_flops(ctx: CostContext) -> list[Term]:
+    """0 for nearest modes; (2**(k+1) - 1) * numel(out) for linear modes over k spatial dims; 31 *
+    numel(out) for bicubic."""
+    mode = ctx.attrs.get("mode") or "nearest"
+    out = ctx.out[0].shape
+    if mode.startswith("nearest"):
+        return []
+    if mode == "bicubic":
+        return [(31, *out)]
+    k = max(len(out) - 2, 1)
+    return [(2 ** (k + 1) - 1, *out)]
+
+
+_POOL = (A("kernel_size", "ints"), A("stride", "ints", None), A("padding", "ints", (0, 0)))
+
+# -- ops ---------------------------------------------------------------------------------------------
+
+
+@gs_op
+class MaxPool2d(GsOp):
+    """2-d max pooling"""
+
+    name = "gs.max_pool2d"
+    args = "input"
+    attrs = (*_POOL, A("dilation", "ints", (1, 1)), A("ceil_mode", "bool", False))
+    rule = pool2d
+    flops = window_flops
+    traits = traits_def(Pooling())
+
+
+@gs_op
+class AvgPool2d(GsOp):
+    """2-d average pooling"""
+
+    name = "gs.avg_pool2d"
+    args = "input"
+    attrs = (*_POOL, A("ceil_mode", "bool", False), A("count_include_pad", "bool", True))
+    rule = pool2d
+    flops = window_flops
+    traits = traits_def(Pooling())
+
+
+@gs_op
+class AdaptiveAvgPool2d(GsOp):
+    """average pooling to a fixed output size"""
+
+    name = "gs.adaptive_avg_pool2d"
+    args = "input"
+    attrs = (A("output_size", "ints"),)
+    rule = adaptive_pool2d
+    flops = cost.per_element(1, "in")
+
+
+@gs_op
+class Interpolate(GsOp):
+    """resize the trailing spatial dims to size (nearest, bilinear, bicubic); scales, when given, are the factors torch uses to pick source pixels"""
+
+    name = "gs.interpolate"
+    args = "input"
+    attrs = (
+        A("size", "dims"),
+        A("mode", "str", "nearest", INTERPOLATION_MODES),
+        A("align_corners", "bool", None),
+        A("scales", "floats", None),
+    )
+    rule = interpolate_rule
+    flops = interpolate_flops
+
+
