@@ -48,13 +48,12 @@ def suggest_fixes(v: _GraphVerifier) -> None:
     bad = {op for op, ds in v.by_op.items() if any(d.severity == "error" for d in ds)}
     if not bad:
         return
-    tainted = _downstream(v, bad)
-    block = v.graph.body.block
+    tainted = _downstream(v, bad)  # findings that may follow from another one
     for op in tainted:
         for d in v.by_op.get(op, ()):
             d.derived = True
     for op in list(v.by_op):
-        if op in tainted or op not in bad or op.parent_block() is not block:
+        if op in tainted or op not in bad or not v.is_top(op):
             continue
         first = v.by_op[op][0]
         if first.edits:
@@ -69,16 +68,22 @@ def suggest_fixes(v: _GraphVerifier) -> None:
 
 
 def _downstream(v: _GraphVerifier, bad: set[Operation]) -> set[Operation]:
-    """Ops that read, directly or not, a result of an op in ``bad``."""
+    """The ops of ``bad`` that read, directly or not, a result of another op in ``bad`` (one
+    search forward from all of them, stopped once every one is found)."""
+    if len(bad) < 2:
+        return set()
     seen: set[Operation] = set()
+    found: set[Operation] = set()
     work = [r for op in bad for r in op.results]
-    while work:
+    while work and len(found) < len(bad):
         val = work.pop()
         for user in v.users(val):
             if user not in seen:
                 seen.add(user)
+                if user in bad:
+                    found.add(user)
                 work.extend(user.results)
-    return seen
+    return found
 
 
 def _corroborated(v: _GraphVerifier, value: SSAValue, bad: set[Operation], besides: Operation | None = None) -> bool:

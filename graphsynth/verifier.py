@@ -179,6 +179,10 @@ class _GraphVerifier:
                 out.append(top)
         return out
 
+    def is_top(self, op: Operation) -> bool:
+        """Whether ``op`` is a statement of the graph's own block (not of a fused region)."""
+        return op.parent_block() is self.graph.body.block
+
     def vtype(self, v: SSAValue) -> Any:
         """The type of ``v`` as this run sees it (an override, or its own)."""
         return self.overrides.get(v, v.type) if self.overrides else v.type

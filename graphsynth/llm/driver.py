@@ -180,6 +180,9 @@ def rewrite(
     # Parse the base text once, in the background while the model thinks; each attempt then
     # re-parses only the statements around its edit.
     incremental = IncrementalParser(offer.text)
+    from graphsynth.llm.reverify import IncrementalVerifier
+
+    incremental.reverifier = IncrementalVerifier(incremental)  # type: ignore[attr-defined]
     usage = Usage()
     result = RewriteResult(module, False, [], usage, g, input_text=text)
     result.setup_s = print_s
@@ -256,7 +259,9 @@ def rewrite(
                 att, candidate, out_text, edited = _judge(
                     n, proposal.text, offer, items, module, before, checker, g, incremental
                 )
-            att.check_s = time.perf_counter() - t0 - att.timings.get("base_wait", 0.0)
+            # The module of an accepted attempt is built once per rewrite ("materialise"), like
+            # the base module at the start: reported apart from the per-attempt checks.
+            att.check_s = time.perf_counter() - t0 - att.timings.get("base_wait", 0.0) - att.timings.get("materialise", 0.0)
             att.usage = proposal.usage
             att.latency_s = proposal.latency_s
             att.prompt_hash = request.prompt_hash()
@@ -279,7 +284,8 @@ def rewrite(
                     fixed_att, fixed_candidate, fixed_out, fixed_edited = _repair_attempt(
                         n, att, fixed_text, applied, offer, module, before, checker, g, incremental
                     )
-                fixed_att.check_s = time.perf_counter() - t0 - fixed_att.timings.get("base_wait", 0.0)
+                fixed_att.check_s = (time.perf_counter() - t0 - fixed_att.timings.get("base_wait", 0.0)
+                                     - fixed_att.timings.get("materialise", 0.0))
                 result.attempts.append(fixed_att)
                 feedback = None if fixed_att.verdict == "accepted" else feedback_message(n, fixed_att.diagnostics, fixed_edited)
                 if writer:
@@ -295,7 +301,7 @@ def rewrite(
                 reply = reply[:MAX_HISTORY_REPLY_CHARS] + f"\n[... reply cut: {len(proposal.text)} characters in all]"
             history.append((reply, feedback or ""))
         result.usage = usage
-        result.setup_s += incremental.wait_s
+        result.setup_s += incremental.wait_s + incremental.reverifier.wait_s  # type: ignore[attr-defined]
         notes = getattr(proposer, "notes", None)
         if notes:
             result.notes.extend(notes)
@@ -477,16 +483,37 @@ def _check_text(
     """Parse, verify and check the text of attempt ``n`` (``span``: the lines that differ from
     the base text, for the incremental parser)."""
     filename = f"attempt-{n}.gs"
+    reverifier = getattr(incremental, "reverifier", None) if span else None
+    fast: list[Diagnostic] | None = None
+    if reverifier is not None and span is not None:
+        # The edited statements and the ops reading what they define, against the base module
+        # (graphsynth.llm.reverify); None when the edit needs the full path below.
+        t = time.perf_counter()
+        waited = reverifier.wait_s + incremental.wait_s
+        fast = reverifier.check(new_text, *span, filename=filename)
+        wait = reverifier.wait_s + incremental.wait_s - waited
+        if wait:
+            timings["base_wait"] = wait
+        timings["reverify"] = time.perf_counter() - t - wait
+        if fast:
+            return (
+                Attempt(n, "rejected", _tag(_with_lines(fast, new_text, filename), origin), reply, record, timings=timings),
+                None,
+                None,
+                new_text,
+            )
     # Parse (the text is the single source of truth, also for menu choices: what is accepted is
-    # exactly what its text says).
+    # exactly what its text says).  After a clean incremental verdict this only materialises the
+    # accepted module (once per rewrite).
     t = time.perf_counter()
     waited = incremental.wait_s if incremental is not None else 0.0
     diags = _parse(new_text, filename, incremental if span else None, span)
     if incremental is not None and incremental.wait_s > waited:
         # Waiting for the background parse of the base text is setup shared by all attempts
         # (in a live session it overlaps the first model call); it is reported apart.
-        timings["base_wait"] = incremental.wait_s - waited
-    timings["parse"] = time.perf_counter() - t - timings.get("base_wait", 0.0)
+        timings["base_wait"] = timings.get("base_wait", 0.0) + incremental.wait_s - waited
+    timings["materialise" if fast is not None else "parse"] = time.perf_counter() - t - (
+        incremental.wait_s - waited if incremental is not None else 0.0)
     if isinstance(diags, list):
         if any(d.code == "GS201" for d in diags):
             from graphsynth.fixes import checked_renames, declaration_fixits
@@ -506,8 +533,9 @@ def _check_text(
     candidate = diags
 
     t = time.perf_counter()
-    vd = _verify(candidate)
-    timings["verify"] = time.perf_counter() - t
+    vd = _verify(candidate) if fast is None else []
+    if fast is None:
+        timings["verify"] = time.perf_counter() - t
     errors = [d for d in vd if d.severity == "error"]
     if errors:
         return (
