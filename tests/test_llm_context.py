@@ -100,3 +100,41 @@ def test_folded_lines_are_not_anchors_and_focus_replays(module, tmp_path):
     assert [a.codes for a in r.attempts] == [["GS502"], []]
     again = replay_transcript(path)
     assert again.replay_ok and again.output_text == r.output_text
+
+
+SEQUENTIAL = """graph Seq(x: f32[B, 4]) -> f32[B, 2] {
+  param 0.weight: f32[8, 4]
+  param 0.bias: f32[8]
+  param 2.weight: f32[2, 8]
+  param 2.bias: f32[2]
+  module 0 : Linear {
+    %0: f32[B, 8] = linear(x, 0.weight, 0.bias)
+    %0a: f32[B, 8] = identity(%0)
+  }
+  module 1 : ReLU {
+    %1: f32[B, 8] = relu(%0a)
+  }
+  module 2 : Linear {
+    %2: f32[B, 2] = linear(%1, 2.weight, 2.bias)
+    %2a: f32[B, 2] = identity(%2)
+  }
+  return %2a
+}
+"""
+
+
+def test_numeric_module_paths_of_a_sequential_are_found():
+    """nn.Sequential children print as ``module 0 : Linear``: the spans come from the printer,
+    so focus and its folding see them."""
+    m = parse_ir(SEQUENTIAL)
+    spans = module_spans(SEQUENTIAL)
+    assert spans["0"] == (5, 8, "Linear") and spans["1"][2] == "ReLU" and spans["2"] == (12, 15, "Linear")
+    offer = focus_module("0")(m, SEQUENTIAL, "goal")
+    assert offer.editable == [(5, 9)]
+    assert "module 2 : Linear { ... }  // 2 lines folded; defines %2a: f32[B, 2]" in offer.shown
+    assert "param 2.weight" not in offer.shown and "parameters of folded modules not shown" in offer.shown
+    assert "%0: f32[B, 8] = linear(x, 0.weight, 0.bias)" in offer.shown
+    sliced = focus_module("0", budget_tokens=400)(m, SEQUENTIAL, "goal")
+    assert "linear(x, 0.weight, 0.bias)" in sliced.shown
+    with pytest.raises(ValueError, match="no module '3'"):
+        focus_module("3")(m, SEQUENTIAL, "goal")

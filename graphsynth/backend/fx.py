@@ -29,7 +29,7 @@ What the lowered module looks like:
   exactly the dims the type says are 1; reshape uses reshape semantics, never ``view``).
 - ``gs.fused`` regions are inlined by default; the ``fused`` hook may turn a region into a call of
   a callable (a generated kernel), see :meth:`FxLowerer.lower_fused_call`.  Which hook is used
-  (Triton kernels, say) is decided above this module, by :func:`graphsynth.backend.lower.lower`.
+  (generated kernels, say) is decided above this module, by :func:`graphsynth.backend.lower.lower`.
 
 Each op lowers through the function registered for its class (:mod:`graphsynth.backend.registry`,
 :mod:`graphsynth.backend.lowerings`).

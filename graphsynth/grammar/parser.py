@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import gc
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,33 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
         first = next(i for i, line in enumerate(text.splitlines(), start=1) if line.strip())
         loc = Location(filename, first, len(text.splitlines()[first - 1]) - len(text.splitlines()[first - 1].lstrip()) + 1)
         raise ParseError([_with_line(error("GS104", "no graph in the input: expected 'graph NAME(...) -> ... { ... }'", loc=loc))])
+    return module
+
+
+def fragment_parser() -> Lark:
+    """A Lark parser of this grammar that also parses a run of statements (start symbol
+    ``body``), with positions: what re-parsing only the edited lines of a text needs.  Built on
+    first use (the start-up path never needs it)."""
+    global _FRAGMENT_LARK
+    with _FRAGMENT_LOCK:
+        if _FRAGMENT_LARK is None:
+            _FRAGMENT_LARK = Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False,
+                                  start=["start", "body"])
+        return _FRAGMENT_LARK
+
+
+_FRAGMENT_LARK: Lark | None = None
+_FRAGMENT_LOCK = threading.Lock()
+
+
+def build_module(tree: Tree, text: str, filename: str) -> ModuleOp:
+    """The module of a parse tree of ``text`` (from :func:`fragment_parser`, or spliced from
+    trees of it): the builder :func:`parse_ir` uses.  Raises ``ParseError`` as it does."""
+    remember_source(filename, text)
+    builder = _Builder(filename)
+    module = builder.build(tree)
+    if builder.diagnostics:
+        raise ParseError(builder.diagnostics)
     return module
 
 

@@ -9,6 +9,7 @@ its interface (what flows in, what flows out), which is how large graphs fit in 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from xdsl.dialects.builtin import ModuleOp, StringAttr
@@ -17,13 +18,48 @@ from xdsl.ir import Operation, SSAValue
 from graphsynth.dialects import gs
 from graphsynth.dialects.attrs import KINDS, format_scalar
 
-__all__ = ["GraphPrinter", "format_attr", "format_scalar", "print_ir"]
+__all__ = ["GraphPrinter", "TextMap", "format_attr", "format_scalar", "print_ir", "print_ir_mapped"]
 
 
 def print_ir(module: ModuleOp | gs.GraphOp, depth: int | None = None) -> str:
     """The text form of every graph in ``module``; ``depth`` folds modules below that level."""
     graphs = [module] if isinstance(module, gs.GraphOp) else gs.graph_ops(module)
     return "\n".join(GraphPrinter(g, depth).print() for g in graphs)
+
+
+@dataclass
+class TextMap:
+    """Where things are in a printed text (0-based line numbers): so tools that show or cut the
+    text (the LLM context) ask the printer instead of re-reading its output with patterns.
+
+    ``modules``: module path -> (line of ``module PATH : Class {``, line of its ``}``, class)
+    (a module printed in several blocks: its last block); ``params``: line -> state_dict key of
+    a ``param``/``buffer`` line; ``defs``: line -> the (name, type) of the values it defines;
+    ``uses``: line -> the names of the values it reads."""
+
+    modules: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    params: dict[int, str] = field(default_factory=dict)
+    defs: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    uses: dict[int, list[str]] = field(default_factory=dict)
+
+
+def print_ir_mapped(module: ModuleOp | gs.GraphOp, depth: int | None = None) -> tuple[str, TextMap]:
+    """:func:`print_ir`'s text and the :class:`TextMap` of it."""
+    graphs = [module] if isinstance(module, gs.GraphOp) else gs.graph_ops(module)
+    texts: list[str] = []
+    whole = TextMap()
+    offset = 0
+    for g in graphs:
+        printer = GraphPrinter(g, depth)
+        text = printer.print()
+        m = printer.map
+        whole.modules.update({p: (a + offset, b + offset, c) for p, (a, b, c) in m.modules.items()})
+        whole.params.update({k + offset: v for k, v in m.params.items()})
+        whole.defs.update({k + offset: v for k, v in m.defs.items()})
+        whole.uses.update({k + offset: v for k, v in m.uses.items()})
+        texts.append(text)
+        offset += text.count("\n") + 1  # graphs are joined by one more newline
+    return "\n".join(texts), whole
 
 
 def format_attr(kind: str, v: Any) -> str:
@@ -41,6 +77,7 @@ class GraphPrinter:
         self.taken: set[str] = set()
         self.counter = 0
         self.table = graph.module_table()
+        self.map = TextMap()  # filled by print()
 
     # -- names --------------------------------------------------------------------
     def _claim(self, value: SSAValue, wanted: str | None, prefix: str = "%") -> None:
@@ -103,6 +140,7 @@ class GraphPrinter:
             if isinstance(op, gs.ParamOp):
                 init = op.attributes.get("init")
                 suffix = f' init="{init.data}"' if isinstance(init, StringAttr) else ""
+                self.map.params[len(lines)] = op.param_name.data
                 lines.append(f"  {op.kind.data} {op.param_name.data}: {op.results[0].type}{suffix}")
         body = [op for op in ops if not isinstance(op, gs.ParamOp)]
         self._print_ops(body, lines, indent=1)
@@ -111,6 +149,7 @@ class GraphPrinter:
 
     def _print_ops(self, ops: list[Operation], lines: list[str], indent: int) -> None:
         open_modules: list[str] = []
+        opened: dict[str, int] = {}
         i = 0
         while i < len(ops):
             op = ops[i]
@@ -120,7 +159,7 @@ class GraphPrinter:
             while common < min(len(open_modules), len(chain)) and open_modules[common] == chain[common]:
                 common += 1
             while len(open_modules) > common:
-                open_modules.pop()
+                self._close(open_modules.pop(), opened, lines)
                 lines.append("  " * (indent + len(open_modules)) + "}")
             for path in chain[common:]:
                 level = len(open_modules) + 1
@@ -133,14 +172,19 @@ class GraphPrinter:
                     i = j
                     break
                 cls = self.table.get(path, ("?", ""))[0]
+                opened[path] = len(lines)
                 lines.append("  " * (indent + len(open_modules)) + f"module {path} : {cls} {{")
                 open_modules.append(path)
             else:
                 self._print_op(op, lines, indent + len(open_modules))
                 i += 1
         while open_modules:
-            open_modules.pop()
+            self._close(open_modules.pop(), opened, lines)
             lines.append("  " * (indent + len(open_modules)) + "}")
+
+    def _close(self, path: str, opened: dict[str, int], lines: list[str]) -> None:
+        """Record the span of module ``path``, whose ``}`` is the next line."""
+        self.map.modules[path] = (opened[path], len(lines), self.table.get(path, ("?", ""))[0])
 
     def _op_chain(self, op: Operation) -> list[str]:
         scope = op.properties.get("scope")
@@ -169,9 +213,13 @@ class GraphPrinter:
         if isinstance(op, (gs.ReturnOp, gs.YieldOp)):
             kw = "return" if isinstance(op, gs.ReturnOp) else "yield"
             vals = ", ".join(self.name(v) for v in op.operands)
+            self.map.uses[len(lines)] = [self.name(v) for v in op.operands]
             lines.append(f"{pad}{kw} {vals}".rstrip())
             return
         defs = ", ".join(f"{self.name(r)}: {r.type}" for r in op.results)
+        here = len(lines)
+        self.map.defs[here] = [(self.name(r), str(r.type)) for r in op.results]
+        self.map.uses[here] = [self.name(v) for v in op.operands]
         if isinstance(op, gs.FusedOp):
             args = ", ".join(self.name(v) for v in op.operands)
             lines.append(f"{pad}{defs} = fused({args}) {{")

@@ -14,34 +14,33 @@ for graphs too large to send whole.  Any function of this shape plugs into
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from graphsynth.llm.edits import Offer
 
-_MODULE_OPEN = re.compile(r"^(\s*)module\s+([A-Za-z_][A-Za-z0-9_.]*)\s*:\s*([A-Za-z_][A-Za-z0-9_]*)\s*\{\s*$")
+
+def text_map(text: str, module: Any = None) -> Any:
+    """The printer's :class:`~graphsynth.grammar.printer.TextMap` of ``text`` (the printed form of
+    ``module``, or of the module ``text`` parses to); ValueError when the text is not what the
+    printer writes for it."""
+    from graphsynth.grammar.parser import parse_ir
+    from graphsynth.grammar.printer import print_ir_mapped
+
+    if module is not None:
+        printed, where = print_ir_mapped(module)
+        if printed == text:
+            return where
+    printed, where = print_ir_mapped(parse_ir(text, filename="<context>"))
+    if printed != text:
+        raise ValueError("the text is not in the printer's form; print the module first")
+    return where
 
 
-def module_spans(text: str) -> dict[str, tuple[int, int, str]]:
-    """path -> (line of ``module ... {``, line of its ``}``, class), 0-based, from the text alone
-    (the printer writes one ``module`` opener per line and the closing brace alone on a line)."""
-    lines = text.split("\n")
-    spans: dict[str, tuple[int, int, str]] = {}
-    stack: list[tuple[str, int, str]] = []
-    for i, ln in enumerate(lines):
-        m = _MODULE_OPEN.match(ln)
-        if m:
-            stack.append((m.group(2), i, m.group(3)))
-            continue
-        s = ln.strip()
-        if s.endswith("{"):  # a graph header or an op with a region: balance it too
-            stack.append(("", i, ""))
-        elif s == "}" and stack:
-            path, start, cls = stack.pop()
-            if path:
-                spans[path] = (start, i, cls)
-    return spans
+def module_spans(text: str, module: Any = None) -> dict[str, tuple[int, int, str]]:
+    """path -> (line of ``module ... {``, line of its ``}``, class), 0-based, as the printer
+    reports them (any module path, ``0`` of an ``nn.Sequential`` included)."""
+    return dict(text_map(text, module).modules)
 
 
 def focus_module(path: str, fold_others: bool = True, budget_tokens: int | None = None) -> Callable[[Any, str, str], Offer]:
@@ -50,7 +49,8 @@ def focus_module(path: str, fold_others: bool = True, budget_tokens: int | None 
     :func:`graphsynth.query.context` within that many tokens (edits still land in the full text)."""
 
     def context(module: Any, text: str, goal: str) -> Offer:
-        spans = module_spans(text)
+        where = text_map(text, module)
+        spans = where.modules
         if path not in spans:
             known = ", ".join(sorted(spans)[:20]) or "none"
             raise ValueError(f"no module '{path}' in the graph (modules: {known})")
@@ -70,21 +70,17 @@ def focus_module(path: str, fold_others: bool = True, budget_tokens: int | None 
             shown = piece.text
             description += f" (a {piece.tokens}-token slice: the module in full, the rest folded)"
         elif fold_others:
-            shown = _fold(text.split("\n"), spans, path, (start, end))
+            shown = _fold(text.split("\n"), where, path, (start, end))
         return Offer(text, editable=editable, shown=shown, description=description)
 
     return context
 
 
-_DEF = re.compile(r"(%[A-Za-z0-9_.$-]+)\s*:\s*((?:f64|f32|f16|bf16|i64|i32|i16|i8|u8|bool)\[[^\]]*\])")
-_USE = re.compile(r"%[A-Za-z0-9_.$-]+")
-_PARAM = re.compile(r"^\s*(?:param|buffer)\s+([A-Za-z_][A-Za-z0-9_.]*)\s*:")
-
-
-def _fold(lines: list[str], spans: dict[str, tuple[int, int, str]], path: str, focus: tuple[int, int]) -> str:
+def _fold(lines: list[str], where: Any, path: str, focus: tuple[int, int]) -> str:
     """Fold every module block of two or more inner lines that is neither on the way to the
     focused module nor inside it into one line naming the values it defines that are used
     elsewhere, with their types (what the model needs in order to wire new ops to them)."""
+    spans = where.modules
     keep = [True] * len(lines)
     folded: list[tuple[int, int, str, str]] = []
     # Outermost first, so the modules inside a folded one are not folded again.
@@ -98,24 +94,20 @@ def _fold(lines: list[str], spans: dict[str, tuple[int, int, str]], path: str, f
             keep[k] = False
     # Parameters of folded modules that no visible line refers to are left out too.
     prefixes = tuple(p + "." for _a, _b, p, _c in folded)
-    visible = "\n".join(ln for k, ln in enumerate(lines) if keep[k] and not _PARAM.match(ln))
+    read = {name for k, names in where.uses.items() if keep[k] for name in names}
     hidden_params = 0
     first_hidden = None
-    for k, ln in enumerate(lines):
-        m = _PARAM.match(ln)
-        if keep[k] and m and m.group(1).startswith(prefixes) and m.group(1) not in visible:
+    for k, key in sorted(where.params.items()):
+        if keep[k] and key.startswith(prefixes) and key not in read:
             keep[k] = False
             hidden_params += 1
             first_hidden = k if first_hidden is None else first_hidden
-    used: set[str] = set()
-    for k, ln in enumerate(lines):
-        if keep[k]:
-            used.update(_USE.findall(ln))
+    used = {name for k, names in where.uses.items() if keep[k] for name in names if name.startswith("%")}
     summary: dict[int, str] = {}
     for a, b, p, cls in folded:
         outs = []
         for k in range(a + 1, b):
-            for name, typ in _DEF.findall(lines[k].split("=", 1)[0]):
+            for name, typ in where.defs.get(k, ()):
                 if name in used:
                     outs.append(f"{name}: {typ}")
         indent = lines[a][: len(lines[a]) - len(lines[a].lstrip())]

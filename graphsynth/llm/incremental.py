@@ -22,28 +22,11 @@ from typing import Any
 from lark import Token, Tree
 from lark.tree import Meta
 
-from graphsynth.diagnostics import ParseError, remember_source
-
-_LARK: Any = None
-_LOCK = threading.Lock()
-
 
 def _lark() -> Any:
-    global _LARK
-    with _LOCK:
-        if _LARK is None:
-            from lark import Lark
+    from graphsynth.grammar.parser import fragment_parser
 
-            from graphsynth.grammar import parser
-
-            _LARK = Lark(
-                parser._GRAMMAR,
-                parser="lalr",
-                propagate_positions=True,
-                maybe_placeholders=False,
-                start=["start", "body"],
-            )
-        return _LARK
+    return fragment_parser()
 
 
 class IncrementalParser:
@@ -101,14 +84,9 @@ class _Fallback(Exception):
 
 
 def _build(tree: Any, text: str, filename: str) -> Any:
-    from graphsynth.grammar import parser
+    from graphsynth.grammar.parser import build_module
 
-    remember_source(filename, text)
-    builder = parser._Builder(filename)
-    module = builder.build(tree)
-    if builder.diagnostics:
-        raise ParseError(builder.diagnostics)
-    return module
+    return build_module(tree, text, filename)
 
 
 def _span(node: Any) -> tuple[int, int]:

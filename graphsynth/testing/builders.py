@@ -522,8 +522,10 @@ def _b_arange(draw: Callable, s: State) -> bool:
 BUILDERS: dict[type[gs.GsOp], Builder] = {
     **{cls: _b_unary(cls) for cls in (
         gs.Relu, gs.Gelu, gs.Silu, gs.Tanh, gs.Sigmoid, gs.Neg, gs.Abs, gs.Identity, gs.Dropout, gs.Clamp,
-        gs.LeakyRelu, gs.Hardtanh, gs.Exp, gs.Sin, gs.Cos, gs.Erf, gs.Softplus)},
-    **{cls: _b_binary(cls) for cls in (gs.Add, gs.Sub, gs.Mul, gs.Maximum, gs.Minimum, gs.Div, gs.Pow)},
+        gs.LeakyRelu, gs.Hardtanh, gs.Exp, gs.Sin, gs.Cos, gs.Erf, gs.Softplus, gs.Log, gs.Sqrt, gs.Rsqrt,
+        gs.Reciprocal, gs.LogicalNot, gs.Sign, gs.Floor, gs.Ceil, gs.Round, gs.Trunc)},
+    **{cls: _b_binary(cls) for cls in (gs.Add, gs.Sub, gs.Mul, gs.Maximum, gs.Minimum, gs.Div, gs.Pow, gs.Remainder,
+                                       gs.Eq, gs.Ne, gs.Lt, gs.Le, gs.Gt, gs.Ge, gs.LogicalAnd, gs.LogicalOr)},
     gs.Where: _b_where,
     gs.Cast: _b_cast,
     gs.Linear: _b_linear,
@@ -552,5 +554,39 @@ BUILDERS: dict[type[gs.GsOp], Builder] = {
 }
 """The builder of each op class the strategy can generate."""
 
-EXEMPT: dict[type[gs.GsOp], str] = {}
+_NEEDS_INTS = "takes integer or bool tensors; the generator builds modules of one float dtype"
+_NEEDS_LAYOUT = "needs operands in a layout (channels, spatial dims) the generator's tensors do not have"
+_NEEDS_INDICES = "needs an integer index tensor whose values must lie in range; the generator builds float tensors"
+
+EXEMPT: dict[type[gs.GsOp], str] = {
+    gs.BitwiseAnd: _NEEDS_INTS,
+    gs.BitwiseOr: _NEEDS_INTS,
+    gs.MaskedFill: "needs a bool mask of a broadcastable shape; the generator builds float tensors",
+    gs.LinearAct: "made by fuse-linear-activation from linear and an activation, which the generator builds",
+    gs.Addmm: "written by the importer for addmm/baddbmm; linear and matmul cover its rule in generated modules",
+    gs.Conv2d: _NEEDS_LAYOUT,
+    gs.Conv1d: _NEEDS_LAYOUT,
+    gs.Attention: "needs query, key and value of matching head layout; not built by the generator",
+    gs.MaxPool2d: _NEEDS_LAYOUT,
+    gs.AvgPool2d: _NEEDS_LAYOUT,
+    gs.AdaptiveAvgPool2d: _NEEDS_LAYOUT,
+    gs.Interpolate: _NEEDS_LAYOUT,
+    gs.RmsNorm: "a normalisation like layer_norm, which the generator builds; its weight layout is not drawn",
+    gs.BatchNorm: _NEEDS_LAYOUT,
+    gs.GroupNorm: _NEEDS_LAYOUT,
+    gs.Select: "removes a dim at an index that must be in range for every binding of the symbols",
+    gs.Pad: "its padding widths are not drawn by the generator",
+    gs.Repeat: "its repeat counts are not drawn by the generator",
+    gs.Tril: "needs a matrix (two trailing dims) as operand; not drawn by the generator",
+    gs.Triu: "needs a matrix (two trailing dims) as operand; not drawn by the generator",
+    gs.Embedding: _NEEDS_INDICES,
+    gs.IndexSelect: _NEEDS_INDICES,
+    gs.GatherRows: _NEEDS_INDICES,
+    gs.Index: _NEEDS_INDICES,
+    gs.Gather: _NEEDS_INDICES,
+    gs.Var: "a reduction like sum and mean, which the generator builds; its correction is not drawn",
+    gs.Argmax: "gives an integer tensor, which no generated op can read",
+    gs.Cumsum: "its dim is not drawn by the generator",
+    gs.Call: "calls another graph of the module; the generator builds single-graph modules (outline makes calls)",
+}
 """Op classes without a builder, each with the reason."""
