@@ -91,9 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (to stderr)")
     p.add_argument("--print-ir-diff", action="store_true", help="with --print-ir-after-all: print a unified diff per pass")
     p.add_argument("--list-ops", action="store_true", help="list the ops of the gs dialect with their signatures")
-    p.add_argument("--apply-fixes", action="store_true",
-                   help="apply the machine-applicable fix-its of the diagnostics, check again, and repeat until none "
-                   "apply (as cargo fix); prints (or writes to -o) the repaired text when it is better than the input")
+    p.add_argument("--apply-fixes", action="store_true", help="apply machine-applicable fix-its until none apply (cargo fix)")
     p.add_argument("--replay", metavar="TRANSCRIPT", help="re-run a recorded llm-rewrite session bit for bit (then -p, --emit, -o apply to its result)")
     p.add_argument("--import", dest="import_spec", metavar="MODULE:FACTORY", help="import a torch model from a factory function (then -p, --emit, -o apply to it)")
     p.add_argument("--read-limit", type=_size, default=None, metavar="SIZE",
@@ -148,11 +146,8 @@ def _check_usage(args: argparse.Namespace) -> None:
                          ("--input-format", args.input_format), ("--apply-fixes", args.apply_fixes)):
             if on:
                 raise UsageError(f"{flag} applies to an input file, not to {source}")
-    if args.apply_fixes:
-        for flag, on in (("--split-input-file", args.split_input_file), ("--verify-diagnostics", args.verify_diagnostics),
-                         ("--input-format=mlir", args.input_format == "mlir"), ("--view-op-graph", args.view_op_graph)):
-            if on:
-                raise UsageError(f"--apply-fixes cannot be combined with {flag}")
+    if args.apply_fixes and (args.split_input_file or args.verify_diagnostics or args.view_op_graph):
+        raise UsageError("--apply-fixes cannot be combined with --split-input-file, --verify-diagnostics or --view-op-graph")
     if args.view_op_graph and args.split_input_file:
         raise UsageError("--view-op-graph draws one graph; it cannot be combined with --split-input-file")
     if args.view_op_graph and args.verify_diagnostics:
@@ -248,9 +243,7 @@ def _run(args: argparse.Namespace, timer: Timer | None) -> int:
             filename, data = _read_input(args.input or "-")
         fmt = args.input_format or ("mlir" if filename.endswith(".mlir") else "gs")
         if args.apply_fixes:
-            if fmt != "gs":
-                raise UsageError("--apply-fixes edits gs text; the input is MLIR")
-            return _apply_fixes(data, filename, args, timer)
+            return _apply_fixes(data, filename, fmt, args, timer)
         chunks = _split(data) if args.split_input_file else [data]
         for chunk in chunks:
             result = process(chunk, filename, fmt, args, timer)
@@ -293,51 +286,17 @@ def _run(args: argparse.Namespace, timer: Timer | None) -> int:
     return (2 if path_problem else 1) if failed else 0
 
 
-def _apply_fixes(data: bytes, filename: str, args: argparse.Namespace, timer: Timer | None) -> int:
-    """``--apply-fixes``: repair the text with its machine-applicable fix-its (graphsynth.fixes).
-
-    The output is the repaired text itself (comments and layout kept), or, with ``-p``,
-    ``--emit`` or ``--depth``, the repaired module run through the pipeline and printed.  It is
-    written (to -o atomically, or to stdout) when the input verifies or the fixes made it better;
-    what remains wrong is reported (with GS510 when errors remain after fixes), exit 1.  A text
-    the fixes cannot improve is not written at all."""
-    from graphsynth.fixes import check_text, repair
-
-    t = timer or _NoTimer()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        result = process(data, filename, "gs", args, timer)  # reports GS103 as usual
-        print(render_all(result.diagnostics, args.diagnostics), file=sys.stderr)
-        return 1
-    with t.phase("Apply fixes"):
-        fixed = repair(text, filename, checked=check_text(text, filename))
-    out: str | None = None
-    diags = list(fixed.checked.diagnostics)
-    if fixed.ok:
-        plain = not args.passes and args.emit == "gs" and args.depth is None
-        if plain:
-            out = fixed.text
-        else:
-            result = process_module(fixed.checked.module, args, timer)
-            out, diags = result.output, result.diagnostics
-    elif fixed.changed:
-        out = fixed.text
-        diags.append(error(
-            "GS510",
-            f"applied {len(fixed.applied)} fix(es) in {fixed.rounds} round(s); {len(fixed.checked.errors)} error(s) remain",
-            loc=Location(filename, 1, 1),
-            fix="the remaining findings have no machine-applicable repair; see their help lines",
-        ))
+def _apply_fixes(data: bytes, filename: str, fmt: str, args: argparse.Namespace, timer: Timer | None) -> int:
+    """graphsynth.fixes.fix_file; with -p, --emit or --depth the repaired module goes through process_module."""
+    from graphsynth.fixes import fix_file
+    if fmt != "gs":
+        raise UsageError("--apply-fixes edits gs text; the input is MLIR")
+    plain = not args.passes and args.emit == "gs" and args.depth is None
+    out, diags = fix_file(data, filename, None if plain else lambda m: process_module(m, args, timer))
     if diags:
         print(render_all(diags, args.diagnostics), file=sys.stderr)
     if out:
-        with t.phase("Write output"):
-            if args.output == "-":
-                sys.stdout.write(out)
-                sys.stdout.flush()
-            else:
-                write_atomic(args.output, out)
+        sys.stdout.write(out) if args.output == "-" else write_atomic(args.output, out)
     return 1 if diags else 0
 
 

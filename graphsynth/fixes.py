@@ -20,7 +20,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphsynth.diagnostics import HAS_PLACEHOLDERS, MACHINE_APPLICABLE, Diagnostic, GraphsynthError, TextEdit, error
+from graphsynth.diagnostics import (
+    HAS_PLACEHOLDERS,
+    MACHINE_APPLICABLE,
+    Diagnostic,
+    GraphsynthError,
+    Location,
+    TextEdit,
+    error,
+)
 
 MAX_ROUNDS = 16
 MAX_TYPE_TRIES = 20_000  # rule evaluations while inferring one parameter's type
@@ -78,6 +86,38 @@ def check_text(text: str, filename: str = "<text>") -> Checked:
     except (RecursionError, MemoryError) as e:  # pragma: no cover - the parser's own limits come first
         return Checked(None, [error("GS101", f"the text could not be parsed ({type(e).__name__})")])
     return Checked(module, verify(module))
+
+
+def fix_file(data: bytes | str, filename: str, then: Any = None) -> tuple[str | None, list[Diagnostic]]:
+    """What ``graphsynth-opt --apply-fixes`` does with one input: (the text to write or None,
+    the diagnostics to report).
+
+    The output is the repaired text itself (comments and layout kept), or what ``then(module)``
+    returns for the repaired module (a pipeline and a printer: an object with ``output`` and
+    ``diagnostics``).  It is
+    written when the input verifies or the fixes made it better; GS510 says how many errors remain
+    after fixes.  A text the fixes cannot improve gives no output at all."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, check_text_plain(data.decode("utf-8", errors="replace"), filename).diagnostics
+    fixed = repair(data, filename)
+    diags = list(fixed.checked.diagnostics)
+    if fixed.ok:
+        if then is None:
+            return fixed.text, diags
+        done = then(fixed.checked.module)
+        return done.output, list(done.diagnostics)
+    if not fixed.changed:
+        return None, diags
+    diags.append(error(
+        "GS510",
+        f"applied {len(fixed.applied)} fix(es) in {fixed.rounds} round(s); {len(fixed.checked.errors)} error(s) remain",
+        loc=Location(filename, 1, 1),
+        fix="the remaining findings have no machine-applicable repair; see their help lines",
+    ))
+    return fixed.text, diags
 
 
 # -- applying edits ------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ interface is what the caller asked for.  Everything here runs only when a graph 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from xdsl.ir import Operation, SSAValue
 
@@ -34,8 +34,9 @@ from graphsynth.dialects import gs
 from graphsynth.dialects.rules import RuleContext, Sig
 from graphsynth.dialects.shapes import SymDim, format_shape
 
-if TYPE_CHECKING:
-    from graphsynth.verifier import _GraphVerifier
+# ``v`` below is the verifier's graph walker (graphsynth.verifier), passed in by the verifier;
+# not imported here, so that the verifier may import this module.
+_GraphVerifier = Any
 
 # Findings of an op's shape rule or result declaration that a single change can repair.
 _REPAIRABLE = frozenset(("GS301", "GS302", "GS303", "GS304", "GS305", "GS306"))

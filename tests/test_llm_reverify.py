@@ -11,8 +11,8 @@ import pytest
 
 from graphsynth.diagnostics import GraphsynthError
 from graphsynth.grammar.parser import parse_ir
-from graphsynth.llm.driver import _diff_span
 from graphsynth.llm.incremental import IncrementalParser
+from graphsynth.llm.judge import diff_span
 from graphsynth.llm.reverify import IncrementalVerifier
 from graphsynth.testing.faults import mutations
 from graphsynth.verifier import verify
@@ -57,7 +57,7 @@ def agree(base: str, edited: list[str]) -> tuple[int, int]:
     checker = IncrementalVerifier(parser, background=False)
     fast = 0
     for k, text in enumerate(edited):
-        span = _diff_span(base, text)
+        span = diff_span(base, text)
         assert span is not None
         filename = f"attempt-{k}.gs"
         got = checker.check(text, *span, filename=filename)
@@ -105,5 +105,5 @@ def test_edits_that_change_definitions_take_the_full_path() -> None:
                      ("%1: f32[B, 256] = relu(%0)", "%1: f32[B, 256] = relu(%2)"),  # read before defined
                      ("  param fc1.bias: f32[256]\n", "")]:  # a definition dropped
         text = base.replace(old, new)
-        span = _diff_span(base, text)
+        span = diff_span(base, text)
         assert checker.check(text, *span, filename="a.gs") is None
