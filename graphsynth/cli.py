@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (to stderr)")
     p.add_argument("--print-ir-diff", action="store_true", help="with --print-ir-after-all: print a unified diff per pass")
     p.add_argument("--list-ops", action="store_true", help="list the ops of the gs dialect with their signatures")
+    p.add_argument("--apply-fixes", action="store_true", help="apply machine-applicable fix-its until none apply (cargo fix)")
     p.add_argument("--replay", metavar="TRANSCRIPT", help="re-run a recorded llm-rewrite session bit for bit (then -p, --emit, -o apply to its result)")
     p.add_argument("--import", dest="import_spec", metavar="MODULE:FACTORY", help="import a torch model from a factory function (then -p, --emit, -o apply to it)")
     p.add_argument("--read-limit", type=_size, default=None, metavar="SIZE",
@@ -142,9 +143,11 @@ def _check_usage(args: argparse.Namespace) -> None:
         if args.input is not None:
             raise UsageError(f"{source} provides the input graph; drop the input file '{args.input}'")
         for flag, on in (("--split-input-file", args.split_input_file), ("--verify-diagnostics", args.verify_diagnostics),
-                         ("--input-format", args.input_format)):
+                         ("--input-format", args.input_format), ("--apply-fixes", args.apply_fixes)):
             if on:
                 raise UsageError(f"{flag} applies to an input file, not to {source}")
+    if args.apply_fixes and (args.split_input_file or args.verify_diagnostics or args.view_op_graph):
+        raise UsageError("--apply-fixes cannot be combined with --split-input-file, --verify-diagnostics or --view-op-graph")
     if args.view_op_graph and args.split_input_file:
         raise UsageError("--view-op-graph draws one graph; it cannot be combined with --split-input-file")
     if args.view_op_graph and args.verify_diagnostics:
@@ -239,6 +242,8 @@ def _run(args: argparse.Namespace, timer: Timer | None) -> int:
         with t.phase("Read input"):
             filename, data = _read_input(args.input or "-")
         fmt = args.input_format or ("mlir" if filename.endswith(".mlir") else "gs")
+        if args.apply_fixes:
+            return _apply_fixes(data, filename, fmt, args, timer)
         chunks = _split(data) if args.split_input_file else [data]
         for chunk in chunks:
             result = process(chunk, filename, fmt, args, timer)
@@ -279,6 +284,20 @@ def _run(args: argparse.Namespace, timer: Timer | None) -> int:
                 write_atomic(args.output, text)
     # A file a pass could not read or write (a transcript, say) is a path problem: exit 2.
     return (2 if path_problem else 1) if failed else 0
+
+
+def _apply_fixes(data: bytes, filename: str, fmt: str, args: argparse.Namespace, timer: Timer | None) -> int:
+    """graphsynth.fixes.fix_file; with -p, --emit or --depth the repaired module goes through process_module."""
+    from graphsynth.fixes import fix_file
+    if fmt != "gs":
+        raise UsageError("--apply-fixes edits gs text; the input is MLIR")
+    plain = not args.passes and args.emit == "gs" and args.depth is None
+    out, diags = fix_file(data, filename, None if plain else lambda m: process_module(m, args, timer))
+    if diags:
+        print(render_all(diags, args.diagnostics), file=sys.stderr)
+    if out:
+        sys.stdout.write(out) if args.output == "-" else write_atomic(args.output, out)
+    return 1 if diags else 0
 
 
 def _view_op_graph(module: Any, args: argparse.Namespace) -> None:

@@ -44,6 +44,9 @@ Codes are stable, grouped by the room that reports them:
   GS507 proposer failure, GS508 an attempt's numerical check would exceed its allocation budget
   (sent back to the model; for the input graph itself, the rewrite cannot be checked),
   GS509 deadline exceeded (a proposal's timeout or the rewrite's deadline; gives the elapsed time).
+  GS510 ``--apply-fixes`` stopped without a verifying module: the fixes it could apply left
+  errors (given with the remaining diagnostics), or applying them would have made the text worse
+  (nothing is written then).
 - GS6xx import/lowering: GS601 export failed, GS602 unsupported aten op, GS603 specialised
   dynamic dim, GS604 lowering failed, GS605 what lowering would allocate (parameters, buffers,
   constants) exceeds the budget (``max_param_bytes``) or what torch can address, GS610 an input
@@ -82,6 +85,17 @@ Codes are stable, grouped by the room that reports them:
   GS930 an optional dependency is missing (optuna); GS931-GS938 the rules' findings, as warnings:
   divergence, exploding gradients, vanishing gradients, dead units, plateau, oscillation,
   overfitting, slow start.
+
+Fix-its.  A diagnostic may carry ``edits``: :class:`TextEdit` values, each a range of the IR text
+the diagnostic points into (1-based line and column, the end exclusive), the text expected there
+and its replacement; applied together they are one repair.  ``applicability`` says how far a
+program may trust them, as rustc's suggestions do: ``machine-applicable`` (the repair is
+determined: ``graphsynth-opt --apply-fixes`` and the rewrite driver apply it without asking),
+``maybe-incorrect`` (a plausible repair among others: shown, never applied automatically) or
+``has-placeholders`` (the replacement holds a ``<...>`` placeholder a person or a model must fill
+in).  :mod:`graphsynth.fixes` applies them.  The text rendering stays as it is (the ``help:`` line
+says the same in words); the JSON form (``--diagnostics=json``) carries ``edits`` and
+``applicability`` whenever a diagnostic has a repair.
 """
 
 from __future__ import annotations
@@ -98,6 +112,33 @@ class Location:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
+
+
+MACHINE_APPLICABLE = "machine-applicable"
+MAYBE_INCORRECT = "maybe-incorrect"
+HAS_PLACEHOLDERS = "has-placeholders"
+APPLICABILITIES = (MACHINE_APPLICABLE, MAYBE_INCORRECT, HAS_PLACEHOLDERS)
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """Replace ``old`` (the text expected at the range, so that an edit computed for other text
+    is refused instead of applied in the wrong place) by ``new``.  Lines and columns are 1-based,
+    the end is exclusive; an insertion has ``start == end`` and ``old == ""``."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    old: str
+    new: str
+
+    def render(self) -> str:
+        where = f"{self.line}:{self.column}"
+        if not self.old:
+            return f"{where}: insert {self.new!r}"
+        return f"{where}: replace {self.old!r} with {self.new!r}"
 
 
 @dataclass
@@ -118,6 +159,15 @@ class Diagnostic:
     fix: str | None = None
     notes: list[str] = field(default_factory=list)
     source_line: str | None = None
+    edits: list[TextEdit] = field(default_factory=list)
+    applicability: str | None = None
+    # Set by the verifier on a finding at an op that reads the result of another wrong op: it
+    # may be a consequence of that one and go away when it is repaired (not serialised).
+    derived: bool = False
+
+    @property
+    def machine_applicable(self) -> bool:
+        return bool(self.edits) and self.applicability == MACHINE_APPLICABLE
 
     def render(self) -> str:
         """MLIR style: ``file:line:col: error[GS301]: message``, the source line and a caret."""
@@ -144,6 +194,12 @@ class Diagnostic:
         d = asdict(self)
         d["loc"] = asdict(self.loc) if self.loc else None
         d.pop("source_line")
+        d.pop("derived")
+        if not self.edits:
+            # Only diagnostics that carry a repair have the fix-it keys (older readers and
+            # recorded transcripts see the same objects as before).
+            d.pop("edits")
+            d.pop("applicability")
         return d
 
     def to_json(self) -> str:

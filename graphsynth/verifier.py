@@ -137,6 +137,12 @@ class _GraphVerifier:
         self.callees = callees
         self.diags: list[Diagnostic] = []
         self._printer = None
+        # Types that stand in for the ones values carry (incremental re-verification, and the
+        # fix-it search trying a repair without building it); empty on the plain path.
+        self.overrides: dict[SSAValue, Any] = {}
+        self.by_op: dict[Operation, list[Diagnostic]] = {}  # who reported what (for fix-its)
+        self.inferred: dict[Operation, list[Sig]] = {}  # rule results that disagree with declarations
+        self.fixits = True
 
     # -- reporting ----------------------------------------------------------------
     def name(self, v: SSAValue) -> str:
@@ -154,11 +160,35 @@ class _GraphVerifier:
         from graphsynth.diagnostics import source_line
 
         opname = op.SPEC.name if isinstance(op, gs.GsOp) else op.name.removeprefix("gs.")
-        loc = location(op)
+        loc = self.locate(op)
         value = kw.pop("value", None) or (self.name(op.results[0]) if op.results else None)
         d = error(code, f"{opname}: {message}", op=opname, value=value, loc=loc, **kw)
         d.source_line = source_line(loc)
         self.diags.append(d)
+        self.by_op.setdefault(op, []).append(d)
+
+    def locate(self, op: Operation) -> Location | None:
+        """Where ``op`` is in the text the diagnostics refer to."""
+        return location(op)
+
+    def users(self, v: SSAValue) -> list[Operation]:
+        """The ops of the graph's block that read ``v`` (an op of a region counts as its
+        region's op)."""
+        block = self.graph.body.block
+        out = []
+        for use in v.uses:
+            top = _ancestor_in(use.operation, block)
+            if top is not None:
+                out.append(top)
+        return out
+
+    def is_top(self, op: Operation) -> bool:
+        """Whether ``op`` is a statement of the graph's own block (not of a fused region)."""
+        return op.parent_block() is self.graph.body.block
+
+    def vtype(self, v: SSAValue) -> Any:
+        """The type of ``v`` as this run sees it (an override, or its own)."""
+        return self.overrides.get(v, v.type) if self.overrides else v.type
 
     # -- the walk ------------------------------------------------------------------------
     def run(self) -> list[Diagnostic]:
@@ -197,6 +227,10 @@ class _GraphVerifier:
         self.verify_block(block, top=True)
         self.check_aliases()
         self.check_order(block)
+        if self.diags and self.fixits:
+            from graphsynth.fixits import suggest_fixes
+
+            suggest_fixes(self)
         return self.diags
 
     def check_symbol_declarations(self, g: gs.GraphOp) -> None:
@@ -327,14 +361,14 @@ class _GraphVerifier:
 
     def verify_return(self, op: gs.ReturnOp) -> None:
         want = list(self.graph.output_types.data)
-        got = [v.type for v in op.operands]
+        got = [self.vtype(v) for v in op.operands]
         if len(want) != len(got):
             self.report(op, "GS205", f"must return {len(want)} value(s) as the graph signature declares, got {len(got)}", expected=str(len(want)), got=str(len(got)))
             return
-        for i, (w, v) in enumerate(zip(want, op.operands)):
-            if not isinstance(w, gs.TensorType) or not isinstance(v.type, gs.TensorType):
+        for i, (w, v, vt) in enumerate(zip(want, op.operands, got)):
+            if not isinstance(w, gs.TensorType) or not isinstance(vt, gs.TensorType):
                 continue
-            ws, vs = w.sig(), v.type.sig()
+            ws, vs = w.sig(), vt.sig()
             if not self.same_type(ws, vs):
                 unproved = ws.dtype == vs.dtype and len(ws.shape) == len(vs.shape) and all(compare(x, y) is not False for x, y in zip(ws.shape, vs.shape))
                 if unproved:
@@ -342,18 +376,18 @@ class _GraphVerifier:
                     self.report(
                         op,
                         "GS304",
-                        f"operand #{i} ({self.name(v)}) must have type {w} as the graph signature declares, but cannot prove {x} == {y} (it is {v.type})",
+                        f"operand #{i} ({self.name(v)}) must have type {w} as the graph signature declares, but cannot prove {x} == {y} (it is {vt})",
                         expected=str(w),
-                        got=str(v.type),
+                        got=str(vt),
                         relation=f"{x} == {y}",
                     )
                     continue
                 self.report(
                     op,
                     "GS205",
-                    f"operand #{i} ({self.name(v)}) must have type {w} as the graph signature declares, got {v.type}",
+                    f"operand #{i} ({self.name(v)}) must have type {w} as the graph signature declares, got {vt}",
                     expected=str(w),
-                    got=str(v.type),
+                    got=str(vt),
                 )
 
     def same_type(self, a: Sig, b: Sig) -> bool:
@@ -382,6 +416,37 @@ class _GraphVerifier:
         spec = op.SPEC
         if not self.check_types_bound(op, [r.type for r in op.results], "result"):
             return
+        ready = self.rule_inputs(op)
+        if ready is None:
+            return
+        sigs, attrs, arg_operand = ready
+        ctx = RuleContext(spec.name, sigs, attrs, arg_operand)
+        try:
+            inferred = spec.rule(ctx)
+        except ShapeError as e:
+            self.report_shape(op, e)
+            return
+        except LimitError as e:  # a dim the rule computes (a product, a sum) is too large
+            self.report(op, e.code, f"the result type cannot be computed: {e.message}")
+            return
+        except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError) as e:
+            self.report(op, "GS306", f"invalid attributes for this op: {e}")
+            return
+        if spec.results != -1 and len(inferred) != spec.results or len(inferred) != len(op.results):
+            self.report(op, "GS208", f"declares {len(op.results)} result(s) but produces {len(inferred)}", expected=str(len(inferred)), got=str(len(op.results)))
+            return
+        differs = False
+        for i, (want, r) in enumerate(zip(inferred, op.results)):
+            differs = self.compare_result(op, i, want, r) or differs
+        if differs:
+            self.inferred[op] = list(inferred)
+
+    def rule_inputs(self, op: gs.GsOp, report: bool = True) -> tuple[list[Any], dict[str, Any], list[int | None]] | None:
+        """The rule's arguments (operand signatures and literals by argument position), the
+        attribute values and the operand index of each argument; None after reporting (when
+        ``report``) an arity, literal or attribute problem."""
+        spec = op.SPEC
+        say = self.report if report else (lambda *a, **k: None)
         props = op.properties
         layout: list[Any] = []
         arg_operand: list[int | None] = []
@@ -398,11 +463,11 @@ class _GraphVerifier:
             if lit is not None:
                 value = gs.from_attr(lit)
                 if value is None and not a.optional:
-                    self.report(op, "GS208", f"argument '{a.name}' is required")
-                    return
+                    say(op, "GS208", f"argument '{a.name}' is required")
+                    return None
                 if value is not None and not a.scalar:
-                    self.report(op, "GS209", f"argument '{a.name}' must be a tensor, got the number {value}")
-                    return
+                    say(op, "GS209", f"argument '{a.name}' must be a tensor, got the number {value}")
+                    return None
                 layout.append(value)
                 arg_operand.append(None)
             elif k < len(operands):
@@ -413,30 +478,30 @@ class _GraphVerifier:
                 layout.append(None)
                 arg_operand.append(None)
             else:
-                self.report(
+                say(
                     op,
                     "GS208",
                     f"expects {_arity(spec)} but got {len(operands)} operand(s); '{a.name}' is missing",
                     expected=spec.signature(),
                     got=f"{len(operands)} operands",
                 )
-                return
+                return None
         if k < len(operands):
-            self.report(op, "GS208", f"expects {_arity(spec)} but got {len(operands)} operands", expected=spec.signature(), got=f"{len(operands)} operands")
-            return
+            say(op, "GS208", f"expects {_arity(spec)} but got {len(operands)} operands", expected=spec.signature(), got=f"{len(operands)} operands")
+            return None
         try:
             attrs = op.attr_values()
         except (TypeError, ValueError) as e:
-            self.report(op, "GS209", f"malformed attribute: {e}")
-            return
+            say(op, "GS209", f"malformed attribute: {e}")
+            return None
         for a in spec.attrs:
             value = attrs.get(a.name)
             if a.default is gs.REQUIRED and value is None:
-                self.report(op, "GS209", f"attribute '{a.name}' ({a.kind}) is required", fix=f"add {a.name}=... to the op")
-                return
+                say(op, "GS209", f"attribute '{a.name}' ({a.kind}) is required", fix=f"add {a.name}=... to the op")
+                return None
             if a.choices is not None and not a.allows(value):
                 allowed = ", ".join(map(repr, a.choices)) + (" or None" if a.default is None else "")
-                self.report(
+                say(
                     op,
                     "GS209",
                     f"attribute '{a.name}' must be one of {allowed}, got {_show_value(value)}",
@@ -444,46 +509,31 @@ class _GraphVerifier:
                     got=_show_value(value),
                     fix=f"write {a.name}={a.choices[0]!r}" if a.default is gs.REQUIRED else f"write {a.name}={a.default!r} or leave it out",
                 )
-                return
+                return None
         sigs: list[Any] = []
         for v in layout:
             if isinstance(v, SSAValue):
-                t = v.type
+                t = self.vtype(v)
                 if not isinstance(t, gs.TensorType):
-                    self.report(op, "GS211", f"operand has type {t}, expected a gs tensor type")
-                    return
+                    say(op, "GS211", f"operand has type {t}, expected a gs tensor type")
+                    return None
                 sigs.append(t.sig())
             else:
                 sigs.append(v)
-        ctx = RuleContext(spec.name, sigs, attrs, arg_operand)
-        try:
-            inferred = spec.rule(ctx)
-        except ShapeError as e:
-            self.report_shape(op, e)
-            return
-        except LimitError as e:  # a dim the rule computes (a product, a sum) is too large
-            self.report(op, e.code, f"the result type cannot be computed: {e.message}")
-            return
-        except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError) as e:
-            self.report(op, "GS306", f"invalid attributes for this op: {e}")
-            return
-        if spec.results != -1 and len(inferred) != spec.results or len(inferred) != len(op.results):
-            self.report(op, "GS208", f"declares {len(op.results)} result(s) but produces {len(inferred)}", expected=str(len(inferred)), got=str(len(op.results)))
-            return
-        for i, (want, r) in enumerate(zip(inferred, op.results)):
-            self.compare_result(op, i, want, r)
+        return sigs, attrs, arg_operand
 
-    def compare_result(self, op: gs.GsOp, i: int, want: Sig, r: SSAValue) -> None:
+    def compare_result(self, op: gs.GsOp, i: int, want: Sig, r: SSAValue) -> bool:
+        """Report a declared result type that differs from the inferred one; True if it did."""
         got = r.type.sig()
         if got == want:
-            return  # the common case: no symbolic comparison, no value naming
+            return False  # the common case: no symbolic comparison, no value naming
         label = f"result #{i} ({self.name(r)})" if len(op.results) > 1 else f"result {self.name(r)}"
         if got.dtype != want.dtype:
             self.report(op, "GS303", f"{label} must have dtype {want.dtype}, which the op produces, but is declared {got}", expected=str(want), got=str(got), fix=f"declare it as {want}")
-            return
+            return True
         if len(got.shape) != len(want.shape):
             self.report(op, "GS302", f"{label} must have rank {len(want.shape)} ({want}, which the op produces), but is declared {got} (rank {len(got.shape)})", expected=str(want), got=str(got), fix=f"declare it as {want}")
-            return
+            return True
         for k, (g, w) in enumerate(zip(got.shape, want.shape)):
             if g == w:
                 continue
@@ -501,7 +551,8 @@ class _GraphVerifier:
                 relation=f"{w} == {g}",
                 fix=None if unprovable else f"declare it as {want}",
             )
-            return
+            return True
+        return False
 
     def report_shape(self, op: gs.GsOp, e: ShapeError) -> None:
         message = e.message

@@ -145,7 +145,11 @@ def test_design_example_renders_exactly() -> None:
 def test_json_has_the_design_fields() -> None:
     (d,) = diagnose("  %0: f32[B, 5] = relu(x)\n")
     data = json.loads(d.to_json())
-    assert set(data) == {"severity", "code", "message", "op", "value", "loc", "expected", "got", "relation", "origin", "fix", "notes"}
+    design = {"severity", "code", "message", "op", "value", "loc", "expected", "got", "relation", "origin", "fix", "notes"}
+    # A repairable finding carries its fix-it too (the declared type replaced by the inferred one).
+    assert set(data) == design | {"edits", "applicability"}
+    assert data["applicability"] == "machine-applicable"
+    assert [(e["line"], e["old"], e["new"]) for e in data["edits"]] == [(2, "f32[B, 5]", "f32[B, 4]")]
     assert data["loc"] == {"file": "t.gs", "line": 2, "column": 3}
     assert data["relation"] == "4 == 5" and data["fix"] == "declare it as f32[B, 4]"
     listed = json.loads(diagnostics.render_all([d, d], "json"))

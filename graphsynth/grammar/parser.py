@@ -8,6 +8,7 @@ ordering, cycles) is left to the verifier, so the two never report the same prob
 
 from __future__ import annotations
 
+import difflib
 import gc
 import re
 import threading
@@ -20,7 +21,17 @@ from xdsl.dialects.builtin import ArrayAttr, FileLineColLoc, IntAttr, ModuleOp, 
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.parser.core import ForwardDeclaredValue
 
-from graphsynth.diagnostics import Diagnostic, Location, ParseError, error, remember_source, source_line
+from graphsynth.diagnostics import (
+    MACHINE_APPLICABLE,
+    MAYBE_INCORRECT,
+    Diagnostic,
+    Location,
+    ParseError,
+    TextEdit,
+    error,
+    remember_source,
+    source_line,
+)
 from graphsynth.dialects import gs
 from graphsynth.dialects.attrs import AttrValueError, Name, read_dim
 from graphsynth.dialects.dtypes import DTYPE_PATTERN
@@ -311,6 +322,34 @@ class _Builder:
             )
             return None
 
+    # -- fix-its: names --------------------------------------------------------
+    def token_edit(self, tok: Token, new: str) -> TextEdit:
+        line, col = tok.line or 1, tok.column or 1
+        return TextEdit(self.filename, line, col, line, col + len(str(tok)), str(tok), new)
+
+    def token_fixit(self, d: Diagnostic, tok: Token, choices: list[str]) -> None:
+        """An unknown op or attribute name with one close match is a typo of it."""
+        found = difflib.get_close_matches(str(tok), choices, n=2, cutoff=0.75)
+        if found:
+            d.edits = [self.token_edit(tok, found[0])]
+            d.applicability = MACHINE_APPLICABLE if len(found) == 1 else MAYBE_INCORRECT
+
+    def rename_fixit(self, d: Diagnostic, name: str) -> None:
+        """An undefined name close to a defined one.  When exactly one close name is defined and
+        used nowhere, the use is a typo of it (machine-applicable); a close name that is used
+        elsewhere may be what was meant, or a declaration may be missing (maybe-incorrect)."""
+        sigil = name.startswith("%")
+        defined = [n for n, v in self.env.items() if v is not None and n.startswith("%") == sigil]
+        # A definition nothing reads is rare in a graph that verified before the edit, so one
+        # that looks like the name (a letter dropped, doubled or swapped) is the one meant.
+        unused = difflib.get_close_matches(name, [n for n in defined if not self.env[n].uses], n=2, cutoff=0.5)
+        found = difflib.get_close_matches(name, defined, n=3, cutoff=0.5 if len(unused) == 1 else 0.75)
+        if not found:
+            return
+        pick = unused[0] if len(unused) == 1 else found[0]
+        d.edits = [self.token_edit(t, pick) for t in self.use_sites.get(name, [])]
+        d.applicability = MACHINE_APPLICABLE if len(unused) == 1 else MAYBE_INCORRECT
+
     # -- structure ----------------------------------------------------------
     def build(self, tree: Tree) -> ModuleOp:
         graphs = []
@@ -341,6 +380,7 @@ class _Builder:
         self.def_site: dict[str, Tree | Token] = {}
         self.forward: dict[str, ForwardDeclaredValue] = {}
         self.forward_site: dict[str, Tree | Token] = {}
+        self.use_sites: dict[str, list[Token]] = {}
         for a, v, tree in zip(arg_names, block.args, args):
             if a in self.env:
                 self.report("GS202", f"graph input '{a}' is declared twice", tree, value=a)
@@ -354,6 +394,13 @@ class _Builder:
             if fwd.uses:
                 op = self.use_op.get(name, "graph")
                 self.report("GS201", f"{op}: use of undefined value '{name}'", self.forward_site[name], value=name, op=op)
+                self.rename_fixit(self.diagnostics[-1], name)
+        if len(self.diagnostics) > 1:
+            # Ops that failed to build read nothing, so "unused" proves nothing: renames wait
+            # until the rest is repaired.
+            for d in self.diagnostics:
+                if d.code == "GS201" and d.applicability == MACHINE_APPLICABLE:
+                    d.applicability = MAYBE_INCORRECT
         if not self.diagnostics:
             last = block.last_op
             if not isinstance(last, gs.ReturnOp):
@@ -512,6 +559,8 @@ class _Builder:
             self.forward[name] = fwd
             self.forward_site[name] = tok
             self.use_op[name] = self.current_op
+            self.use_sites[name] = []
+        self.use_sites[name].append(tok)
         return fwd
 
     def build_op(self, stmt: Tree, block: Block, scope: str) -> None:
@@ -593,6 +642,7 @@ class _Builder:
                 op=opname,
                 fix=f"did you mean {close}?" if close else "see `graphsynth-opt --list-ops` for the op set",
             )
+            self.token_fixit(self.diagnostics[-1], name_tok, list(gs.OPS))
             return None
         if region is not None:
             self.report("GS211", f"{opname}: op takes no region", region, op=opname)
@@ -620,6 +670,8 @@ class _Builder:
             if a is None:
                 valid = ", ".join(x.name for x in spec.attrs) or "none"
                 self.report("GS209", f"{opname}: unknown attribute '{key}' (valid: {valid})", key_tok, op=opname, got=key)
+                given = {str(k) for k, _ in kwargs}
+                self.token_fixit(self.diagnostics[-1], key_tok, [x.name for x in spec.attrs if x.name not in given])
                 ok = False
                 continue
             if key in attrs:
@@ -667,8 +719,8 @@ class _Builder:
         saved = (self.env, self.def_site)
         # Region bodies see their block arguments and nothing else (isolated from above).
         self.env, self.def_site = {}, {}
-        saved_fwd = (self.forward, self.forward_site)
-        self.forward, self.forward_site = {}, {}
+        saved_fwd = (self.forward, self.forward_site, self.use_sites)
+        self.forward, self.forward_site, self.use_sites = {}, {}, {}
         for b, v in zip(bargs, inner.args):
             self.define(str(b.children[0]), v, b)
         self.depth += 1
@@ -681,7 +733,7 @@ class _Builder:
                 op = self.use_op.get(name, "fused")
                 self.report("GS201", f"{op}: use of undefined value '{name}' (a fused region sees only its block arguments)", self.forward_site[name], value=name, op=op)
         self.env, self.def_site = saved
-        self.forward, self.forward_site = saved_fwd
+        self.forward, self.forward_site, self.use_sites = saved_fwd
         # The inner ops carry no scope: the fused op's scope covers them.
         for inner_op in inner.ops:
             gs.set_scope(inner_op, "")

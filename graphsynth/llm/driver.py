@@ -16,28 +16,17 @@ failure that gives the elapsed time, the graph unchanged.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from graphsynth.diagnostics import Diagnostic, GraphsynthError, Location, error
-from graphsynth.llm.checks import NumericChecker, NumericsUnavailable, check_interface, interface
-from graphsynth.llm.edits import EditError, Hunk, Offer, apply_edit, parse_reply
-from graphsynth.llm.incremental import IncrementalParser
-from graphsynth.llm.menu import MenuItem
-from graphsynth.llm.prompt import (
-    FEEDBACK_STYLES,
-    ContextFn,
-    Goal,
-    build_request,
-    feedback_message,
-    whole_graph,
-)
+from graphsynth.diagnostics import Diagnostic, GraphsynthError, error
+from graphsynth.llm.checks import NumericChecker
+from graphsynth.llm.judge import Attempt, AttemptJudge, Judgement, MenuArg, repair_record
+from graphsynth.llm.prompt import ContextFn, Goal, build_request
 from graphsynth.llm.proposer import Proposer, Usage, diagnostic_of
 from graphsynth.llm.transcript import FORMAT_VERSION, TranscriptWriter
 
@@ -45,31 +34,8 @@ from graphsynth.llm.transcript import FORMAT_VERSION, TranscriptWriter
 # every later prompt.
 MAX_HISTORY_REPLY_CHARS = 20_000
 
-MenuArg = Sequence[MenuItem] | Callable[[Any], Sequence[MenuItem]] | None
-
-
-@dataclass
-class Attempt:
-    """One round trip and its judgement."""
-
-    index: int
-    verdict: str  # "accepted" | "rejected" | "error"
-    diagnostics: list[Diagnostic]
-    reply: str = ""
-    edit: dict[str, Any] = field(default_factory=dict)
-    usage: Usage = field(default_factory=Usage)
-    latency_s: float = 0.0
-    check_s: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-    prompt_hash: str = ""
-    model_call: bool = True
-    """Whether a model was asked for this attempt.  Every attempt is a model call today; an
-    attempt the compiler makes on its own (applying machine-applicable fixes) sets it false, and
-    ``bench/llm_efficacy.py`` counts those as model calls saved."""
-
-    @property
-    def codes(self) -> list[str]:
-        return [d.code for d in self.diagnostics if d.severity == "error"]
+__all__ = ["MAX_HISTORY_REPLY_CHARS", "Attempt", "AttemptJudge", "Judgement", "RewriteResult", "rewrite",
+           "summary_table"]
 
 
 @dataclass
@@ -125,110 +91,6 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _print(module: Any) -> str:
-    from graphsynth.grammar.printer import print_ir
-
-    return print_ir(module)
-
-
-def _menu_items(menu: MenuArg, module: Any) -> list[MenuItem]:
-    if menu is None:
-        return []
-    if callable(menu):
-        return list(menu(module))
-    return list(menu)
-
-
-@dataclass
-class Judgement:
-    """What :meth:`AttemptJudge.judge` found: the attempt, and when it was accepted the new
-    module and its text; ``edited`` is the text the edit produced (None when it did not apply),
-    ``feedback`` what goes back to the model when it was rejected."""
-
-    attempt: Attempt
-    module: Any = None
-    text: str | None = None
-    edited: str | None = None
-    feedback: str | None = None
-
-    @property
-    def accepted(self) -> bool:
-        return self.attempt.verdict == "accepted"
-
-
-class AttemptJudge:
-    """The single attempt step: apply a reply's edit to a copy of the base text, parse, verify,
-    check the goal's invariants, and render the feedback of a rejection.
-
-    Every loop that asks a model for edits (:func:`rewrite`, ``graphsynth.dspy.GraphRewrite``)
-    judges replies here, so they accept and reject exactly the same things.  What is set up once
-    per rewrite lives here: the printed base text and the offer made of it, the menu, the input's
-    interface, the numerical checker, and the background parse that lets each attempt re-parse
-    only what it changed.  ``module`` is never modified.
-
-    ``feedback`` picks how a rejection is rendered (see :data:`graphsynth.llm.prompt.FEEDBACK_STYLES`).
-    """
-
-    def __init__(
-        self,
-        module: Any,
-        goal: str | Goal,
-        *,
-        context: ContextFn | None = None,
-        menu: MenuArg = None,
-        numerics: NumericChecker | None = None,
-        feedback: str = "full",
-        text: str | None = None,
-    ):
-        if feedback not in FEEDBACK_STYLES:
-            raise ValueError(f"feedback must be one of {', '.join(FEEDBACK_STYLES)}, got {feedback!r}")
-        t = time.perf_counter()
-        self.module = module
-        self.goal = Goal.parse(goal)
-        self.feedback = feedback
-        self.text = _print(module) if text is None else text
-        self.print_s = time.perf_counter() - t
-        self.offer = (context or whole_graph)(module, self.text, self.goal.text)
-        self.items = _menu_items(menu, module)
-        self.before = interface(module)
-        # Parse the base text once, in the background while the model thinks; each attempt then
-        # re-parses only the statements around its edit.
-        self.incremental = IncrementalParser(self.offer.text)
-        self.checker = numerics
-        if self.goal.preserve_semantics and self.checker is None:
-            self.checker = NumericChecker(module)
-
-    def prepare(self) -> Diagnostic | None:
-        """Get the goal's checks ready before the model is asked (the numerical reference of a
-        ``[preserve-semantics]`` goal); a diagnostic when the rewrite cannot be checked at all."""
-        if self.checker is None or not self.goal.preserve_semantics:
-            return None
-        try:
-            self.checker.prepare()
-        except NumericsUnavailable as e:
-            return error(
-                e.code,
-                f"cannot check that the rewrite preserves semantics: {e}",
-                fix="raise the check's budget (NumericChecker(max_bytes=...), llm-rewrite{max-check-bytes=N}), "
-                "or drop [preserve-semantics]" if e.code == "GS508" else
-                "install/lower with graphsynth.backend.lower, or drop [preserve-semantics]",
-            )
-        return None
-
-    def judge(self, n: int, reply: str) -> Judgement:
-        """Judge ``reply`` as attempt ``n``."""
-        t0 = time.perf_counter()
-        with _gc_paused():
-            att, candidate, out_text, edited = _judge(
-                n, reply, self.offer, self.items, self.module, self.before, self.checker, self.goal, self.incremental
-            )
-        att.check_s = time.perf_counter() - t0 - att.timings.get("base_wait", 0.0)
-        feedback = None
-        if att.verdict != "accepted":
-            feedback = feedback_message(n, att.diagnostics, edited, style=self.feedback)
-        return Judgement(att, candidate, out_text, edited, feedback)
-
-
 def rewrite(
     module: Any,
     goal: str | Goal,
@@ -243,6 +105,7 @@ def rewrite(
     numerics: NumericChecker | None = None,
     deadline: float | None = None,
     feedback: str = "full",
+    repair: bool = True,
 ) -> RewriteResult:
     """Rewrite ``module`` towards ``goal`` with proposals from ``proposer``.
 
@@ -264,6 +127,12 @@ def rewrite(
     line, caret, relation and fix, and an excerpt of the edited text) or ``"first-line"`` (only
     the first line of each diagnostic, as a compiler's stderr would show it: the ablation that
     ``bench/llm_efficacy.py`` measures).  Each attempt is judged by an :class:`AttemptJudge`.
+
+    ``repair``: an attempt rejected only for findings with machine-applicable fix-its (a
+    declared type the rule contradicts, a misspelt name...) is repaired by the driver before the
+    model is asked again: the fix-its are applied to the edited text and the result is judged as
+    the next attempt, with no model call (``edit.mode == "repair"``, recorded in the transcript,
+    re-derived on replay).  The model hears of it only if the repaired text is rejected too.
     """
     t_start = time.perf_counter()
     g = Goal.parse(goal)
@@ -298,6 +167,7 @@ def rewrite(
                     "menu_source": menu_source,
                     "context_source": context_source,
                     "feedback": feedback,
+                    "repair": repair,
                 }
             )
         failure = judge.prepare()
@@ -306,7 +176,9 @@ def rewrite(
             return _finish(result, writer, t_start)
 
         history: list[tuple[str, str]] = []
-        for n in range(1, attempts + 1):
+        n = 0
+        while n < attempts:
+            n += 1
             request = build_request(g, offer, history, items, attempt=n)
             request.deadline = at
             late = _out_of_time(at, deadline, t_start, f"before attempt {n} could start")
@@ -333,14 +205,26 @@ def rewrite(
                 _fail_attempt(result, writer, n, late, request)
                 break
             usage = usage + proposal.usage
-            j = judge.judge(n, proposal.text)
-            att, fb = j.attempt, j.feedback
+            j: Judgement = judge.judge(n, proposal.text)
+            att = j.attempt
             att.usage = proposal.usage
             att.latency_s = proposal.latency_s
             att.prompt_hash = request.prompt_hash()
             result.attempts.append(att)
             if writer:
-                writer.write(_record(att, request, proposal, fb))
+                writer.write(_record(att, request, proposal, j.feedback))
+            # Repairs before the next question: as long as the rejection is only for findings
+            # with machine-applicable fix-its, apply them and judge the result (an attempt with
+            # no model call).
+            while repair and n < attempts:
+                fixed = judge.repair(n + 1, j)
+                if fixed is None:
+                    break
+                n += 1
+                result.attempts.append(fixed.attempt)
+                if writer:
+                    writer.write(repair_record(fixed.attempt, fixed.feedback))
+                j = fixed
             if j.accepted:
                 result.module = j.module
                 result.accepted = True
@@ -349,9 +233,9 @@ def rewrite(
             reply = proposal.text
             if len(reply) > MAX_HISTORY_REPLY_CHARS:
                 reply = reply[:MAX_HISTORY_REPLY_CHARS] + f"\n[... reply cut: {len(proposal.text)} characters in all]"
-            history.append((reply, fb or ""))
+            history.append((reply, j.feedback or ""))
         result.usage = usage
-        result.setup_s += judge.incremental.wait_s
+        result.setup_s += judge.wait_s
         notes = getattr(proposer, "notes", None)
         if notes:
             result.notes.extend(notes)
@@ -384,20 +268,6 @@ def _fail_attempt(result: RewriteResult, writer: TranscriptWriter | None, n: int
     result.error = d
     if writer:
         writer.write(_record(att, request, None))
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Building a module allocates many small objects; a full cyclic collection in the middle of
-    it costs more than the work itself (100+ ms spikes on GPT-2-sized graphs).  The collector
-    runs again as soon as the attempt is judged."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _base_url(proposer: Any) -> str | None:
@@ -448,175 +318,6 @@ def _record(att: Attempt, request: Any, proposal: Any, feedback: str | None = No
             }
         )
     return rec
-
-
-def _judge(
-    n: int,
-    reply: str,
-    offer: Offer,
-    items: list[MenuItem],
-    module: Any,
-    before: dict[str, Any],
-    checker: NumericChecker | None,
-    goal: Goal,
-    incremental: IncrementalParser | None = None,
-) -> tuple[Attempt, Any, str | None, str | None]:
-    """Apply and check one reply.  Returns the attempt, the candidate module, its text, and the
-    edited text (for the feedback excerpt)."""
-    timings: dict[str, float] = {}
-    origin = f"llm proposal (attempt {n})"
-    t = time.perf_counter()
-    try:
-        edit = parse_reply(reply, menu_size=len(items))
-    except EditError as e:
-        return (
-            Attempt(n, "rejected", _tag(e.diagnostics, origin), reply, {"mode": "invalid"}, timings=timings),
-            None,
-            None,
-            None,
-        )
-
-    filename = f"attempt-{n}.gs"
-    if edit.mode == "choice":
-        assert edit.choice is not None
-        item = items[edit.choice - 1]
-        record = {"mode": "choice", "choice": edit.choice, "description": item.description}
-        try:
-            clone = module.clone()
-            out = item.apply(clone)
-            candidate = out if out is not None else clone
-            new_text = _print(candidate)
-        except Exception as e:  # noqa: BLE001 - a menu entry that fails is reported, not raised
-            d = error(
-                "GS501",
-                f"menu entry {edit.choice} ({item.description}) could not be applied: "
-                f"{type(e).__name__}: {str(e)[:200]}",
-                fix="choose another entry or write search/replace blocks",
-            )
-            return Attempt(n, "rejected", _tag([d], origin), reply, record, timings=timings), None, None, None
-    else:
-        try:
-            new_text, hunks = apply_edit(offer, edit)
-        except EditError as e:
-            return (
-                Attempt(
-                    n,
-                    "rejected",
-                    _tag(e.diagnostics, origin),
-                    reply,
-                    {"mode": "blocks", "blocks": len(edit.blocks)},
-                    timings=timings,
-                ),
-                None,
-                None,
-                None,
-            )
-        record = {"mode": "blocks", "blocks": len(edit.blocks), "diff": "\n".join(h.render() for h in hunks)}
-    timings["edit"] = time.perf_counter() - t
-
-    # Parse (the text is the single source of truth, also for menu choices: what is accepted is
-    # exactly what its text says).
-    t = time.perf_counter()
-    span = _changed_span(hunks) if edit.mode == "blocks" and incremental is not None else None
-    waited = incremental.wait_s if incremental is not None else 0.0
-    diags = _parse(new_text, filename, incremental if span else None, span)
-    if incremental is not None and incremental.wait_s > waited:
-        # Waiting for the background parse of the base text is setup shared by all attempts
-        # (in a live session it overlaps the first model call); it is reported apart.
-        timings["base_wait"] = incremental.wait_s - waited
-    timings["parse"] = time.perf_counter() - t - timings.get("base_wait", 0.0)
-    if isinstance(diags, list):
-        return (
-            Attempt(
-                n, "rejected", _tag(_with_lines(diags, new_text, filename), origin), reply, record, timings=timings
-            ),
-            None,
-            None,
-            new_text,
-        )
-    candidate = diags
-
-    t = time.perf_counter()
-    vd = _verify(candidate)
-    timings["verify"] = time.perf_counter() - t
-    errors = [d for d in vd if d.severity == "error"]
-    if errors:
-        return (
-            Attempt(n, "rejected", _tag(_with_lines(vd, new_text, filename), origin), reply, record, timings=timings),
-            None,
-            None,
-            new_text,
-        )
-
-    t = time.perf_counter()
-    problems: list[Diagnostic] = []
-    if goal.keep_interface:
-        problems = check_interface(before, candidate)
-    timings["interface"] = time.perf_counter() - t
-    if not problems and checker is not None:
-        t = time.perf_counter()
-        problems = _with_lines(checker.check(candidate), new_text, filename)
-        timings["numerics"] = time.perf_counter() - t
-    if problems:
-        return Attempt(n, "rejected", _tag(problems, origin), reply, record, timings=timings), None, None, new_text
-    return Attempt(n, "accepted", _tag(vd, origin), reply, record, timings=timings), candidate, new_text, new_text
-
-
-def _changed_span(hunks: Sequence[Hunk]) -> tuple[int, int, int] | None:
-    """(first, last_old, last_new), 1-based inclusive, covering every hunk."""
-    if not hunks:
-        return None
-    first = min(h.start for h in hunks) + 1
-    last_old = max(h.start + len(h.removed) for h in hunks)
-    delta = sum(len(h.added) - len(h.removed) for h in hunks)
-    return first, last_old, last_old + delta
-
-
-def _parse(
-    text: str, filename: str, incremental: IncrementalParser | None = None, span: tuple[int, int, int] | None = None
-) -> Any:
-    from graphsynth.grammar.parser import parse_ir
-
-    try:
-        if incremental is not None and span is not None:
-            return incremental.parse(text, span[0], span[1], span[2], filename=filename)
-        return parse_ir(text, filename=filename)
-    except GraphsynthError as e:
-        return list(e.diagnostics) or [error("GS101", str(e))]
-    except RecursionError:
-        return [error("GS101", "the edited text nests too deeply to parse")]
-    except Exception as e:  # noqa: BLE001 - hostile text must never escape as a traceback
-        return [error("GS101", f"the edited text could not be parsed ({type(e).__name__}: {str(e)[:200]})")]
-
-
-def _verify(module: Any) -> list[Diagnostic]:
-    from graphsynth.verifier import verify
-
-    try:
-        return list(verify(module))
-    except GraphsynthError as e:
-        return list(e.diagnostics)
-    except Exception as e:  # noqa: BLE001
-        return [error("GS211", f"the edited graph could not be verified ({type(e).__name__}: {str(e)[:200]})")]
-
-
-def _tag(diags: Sequence[Diagnostic], origin: str) -> list[Diagnostic]:
-    for d in diags:
-        if d.origin is None:
-            d.origin = origin
-    return list(diags)
-
-
-def _with_lines(diags: Sequence[Diagnostic], text: str, filename: str) -> list[Diagnostic]:
-    """Attach the offending line of the edited text to each diagnostic that lacks it."""
-    lines: list[str] | None = None
-    for d in diags:
-        if d.source_line is None and isinstance(d.loc, Location) and d.loc.file == filename:
-            if lines is None:
-                lines = text.split("\n")
-            if 0 < d.loc.line <= len(lines):
-                d.source_line = lines[d.loc.line - 1]
-    return list(diags)
 
 
 # -- metrics ----------------------------------------------------------------------------------

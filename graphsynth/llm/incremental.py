@@ -99,6 +99,22 @@ def _span(node: Any) -> tuple[int, int]:
 
 
 def _splice(tree: Any, new_text: str, first: int, last_old: int, last_new: int) -> Any:
+    path, body, i, j, frag = _fragment(tree, new_text, first, last_old, last_new)
+    delta = last_new - last_old
+    kids = body.children
+    new_kids = kids[:i] + list(frag.children) + [_shift(c, delta) for c in kids[j + 1 :]]
+    node = Tree(body.data, new_kids, body.meta)
+    # Rebuild the path upwards: later siblings at every level move by delta too.
+    for parent, k in reversed(path):
+        pk = parent.children
+        node = Tree(parent.data, pk[:k] + [node] + [_shift(c, delta) for c in pk[k + 1 :]], parent.meta)
+    return node
+
+
+def _fragment(tree: Any, new_text: str, first: int, last_old: int, last_new: int) -> tuple[list[tuple[Any, int]], Any, int, int, Any]:
+    """The body holding the edit (and the path of (node, child index) down to it), the range
+    ``i..j`` of its statements the edit replaces, and the parsed statements that replace them
+    (line numbers those of ``new_text``)."""
     delta = last_new - last_old
     if getattr(tree, "data", None) != "start" or len(tree.children) != 1:
         raise _Fallback  # several graphs: rare, take the simple road
@@ -147,13 +163,7 @@ def _splice(tree: Any, new_text: str, first: int, last_old: int, last_new: int) 
         raise _Fallback from None
     if any(getattr(c, "data", None) not in ("op", "param", "module", "ret") for c in frag.children):
         raise _Fallback
-    new_kids = kids[:i] + list(frag.children) + [_shift(c, delta) for c in kids[j + 1 :]]
-    node = Tree(body.data, new_kids, body.meta)
-    # Rebuild the path upwards: later siblings at every level move by delta too.
-    for parent, k in reversed(path):
-        pk = parent.children
-        node = Tree(parent.data, pk[:k] + [node] + [_shift(c, delta) for c in pk[k + 1 :]], parent.meta)
-    return node
+    return path, body, i, j, frag
 
 
 def _overlaps(span: tuple[int, int], a: int, b: int) -> bool:

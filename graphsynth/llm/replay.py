@@ -88,6 +88,8 @@ def replay_transcript(
         context=context if context is not None else context_source(h.get("context_source", "")),
         context_source=h.get("context_source", ""),
         feedback=feedback,
+        # Sessions recorded before the driver repaired by itself have no "repair" key.
+        repair=bool(h.get("repair", False)),
     )
     recorded = [r.get("verdict") for r in t.attempts]
     replayed = [a.verdict for a in result.attempts]

@@ -10,7 +10,9 @@ elapsed time), ``max_check_bytes`` (what the ``[preserve-semantics]`` check may 
 attempt, 0 = its default; an attempt over it is GS508), ``max_retries``, ``transcript`` (write the session as JSONL),
 ``replay`` (the transcript to answer from when ``proposer=replay``), ``menu`` (menu sources:
 ``activations``, ``canonicalize``, ``registry``, joined by ``+``; quote the value), ``focus`` (a
-module path: only that module is offered for editing, the other modules are folded in the prompt).
+module path: only that module is offered for editing, the other modules are folded in the prompt),
+``repair`` (default true: an attempt rejected only for findings with machine-applicable fix-its
+is repaired by the driver, without a model call; a replay follows what its transcript recorded).
 
 The module is rewritten in place only when a proposal is accepted; otherwise the pass raises
 :class:`graphsynth.diagnostics.PassError` carrying the diagnostics of the last attempt (or the
@@ -51,6 +53,7 @@ class LLMRewritePass(ModulePass):
     focus: str = ""
     preserve_semantics: bool = False
     change_interface: bool = False
+    repair: bool = True
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         from graphsynth.llm.context import context_source
@@ -108,6 +111,7 @@ class LLMRewritePass(ModulePass):
                 menu_source=self.menu,
                 context=context_source(f"focus:{self.focus}" if self.focus else ""),
                 context_source=f"focus:{self.focus}" if self.focus else "",
+                repair=_repair_setting(proposer, self.repair),
             )
         except ValueError as e:  # an unknown focus module
             raise PassError(self.name, [error("GS404", f"llm-rewrite: {e}")]) from None
@@ -135,3 +139,11 @@ def replace_module_body(target: ModuleOp, source: Any) -> None:
     for new in list(src.ops):
         new.detach()
         block.add_op(new)
+
+
+def _repair_setting(proposer: Any, default: bool) -> bool:
+    """A replayed session repairs exactly as it did when recorded (older transcripts: not)."""
+    transcript = getattr(proposer, "transcript", None)
+    if transcript is not None and getattr(proposer, "name", "") == "replay":
+        return bool(transcript.header.get("repair", False))
+    return default

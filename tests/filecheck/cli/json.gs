@@ -1,10 +1,23 @@
-// --diagnostics=json writes a JSON list on stderr with the fields of DESIGN.md section 3 (sorted keys).
+// --diagnostics=json writes a JSON list on stderr with the fields of DESIGN.md section 3 (sorted keys),
+// and, for a diagnostic with a repair, its fix-it: the text edits and their applicability.
 // RUN: not graphsynth-opt --diagnostics=json %s 2>&1 >/dev/null | filecheck %s
-// RUN: not graphsynth-opt --diagnostics=json %s 2>&1 >/dev/null | %python -c "import json, sys; d = json.load(sys.stdin); assert len(d) == 1 and set(d[0]) == {'severity', 'code', 'message', 'op', 'value', 'loc', 'expected', 'got', 'relation', 'origin', 'fix', 'notes'}, d; assert set(d[0]['loc']) == {'file', 'line', 'column'}"
+// RUN: not graphsynth-opt --diagnostics=json %s 2>&1 >/dev/null | %python -c "import json, sys; d = json.load(sys.stdin); assert len(d) == 1 and set(d[0]) == {'severity', 'code', 'message', 'op', 'value', 'loc', 'expected', 'got', 'relation', 'origin', 'fix', 'notes', 'edits', 'applicability'}, d; assert set(d[0]['loc']) == {'file', 'line', 'column'}"
 
 // CHECK:      [
 // CHECK-NEXT:  {
+// CHECK-NEXT:   "applicability": "machine-applicable",
 // CHECK-NEXT:   "code": "GS301",
+// CHECK-NEXT:   "edits": [
+// CHECK-NEXT:    {
+// CHECK-NEXT:     "column": 21,
+// CHECK-NEXT:     "end_column": 34,
+// CHECK-NEXT:     "end_line": {{[0-9]+}},
+// CHECK-NEXT:     "file": "{{.*}}json.gs",
+// CHECK-NEXT:     "line": {{[0-9]+}},
+// CHECK-NEXT:     "new": "f32[256, 784]",
+// CHECK-NEXT:     "old": "f32[256, 700]"
+// CHECK-NEXT:    }
+// CHECK-NEXT:   ],
 // CHECK-NEXT:   "expected": "784",
 // CHECK-NEXT:   "fix": null,
 // CHECK-NEXT:   "got": "700",
