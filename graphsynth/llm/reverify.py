@@ -151,6 +151,8 @@ class _Base:
         for st in [*old_stmts, *new_stmts]:
             if st.data not in ("op", "param") or any(getattr(c, "data", None) == "region" for c in st.children):
                 raise _Fallback
+        if any(st.data == "param" for st in [*old_stmts, *new_stmts]) and self.shares_parameters():
+            raise _Fallback  # which parameters share which is a fact of the whole graph
         removed = []
         for st in old_stmts:
             op = self.by_line.get(st.meta.line)
@@ -207,6 +209,12 @@ class _Base:
                 scratch.detach_op(op)
                 op.drop_all_references()
 
+    def shares_parameters(self) -> bool:
+        """Whether some parameter of the base graph is declared as sharing another."""
+        from graphsynth.dialects import gs
+
+        return any(isinstance(op, gs.ParamOp) and op.alias_of is not None for op in self.ops)
+
     def param_types(self) -> list[tuple[str, SSAValue]]:
         from graphsynth.dialects import gs
 
@@ -234,6 +242,8 @@ class _Base:
                     v.symbols |= free_symbols(d)
         v.params = {name: r.owner for name, r in self.param_types() if r.owner not in removed}
         v._printer = self.names()
+        if any(isinstance(op, gs.ParamOp) and op.alias_of is not None for op in new_ops):
+            raise _Fallback  # the edit declares a shared parameter
         for op in new_ops:
             if isinstance(op, gs.ParamOp):
                 v.verify_param(op)
