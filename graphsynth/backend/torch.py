@@ -595,8 +595,15 @@ def _node_name(name: str | None) -> str | None:
 
 
 def _fail(op: Any, message: str, **kw: Any) -> LoweringError:
+    """GS604 at ``op``'s place in the text (with its source line), as every diagnostic is."""
+    from graphsynth.grammar.parser import source_line
+    from graphsynth.verifier import location
+
     opname = op.name.removeprefix("gs.") if op is not None else None
-    return LoweringError([error("GS604", f"{opname}: {message}" if opname else message, op=opname, **kw)])
+    loc = location(op) if op is not None else None
+    d = error("GS604", f"{opname}: {message}" if opname else message, op=opname, loc=loc, **kw)
+    d.source_line = source_line(loc)
+    return LoweringError([d])
 
 
 def _norm(d: int, rank: int) -> int:

@@ -511,6 +511,12 @@ class _Builder:
         v = self.lookup(tok)
         return _BAD if v is None else v
 
+    def _is_value(self, tok: Token) -> bool:
+        """``tok`` names a value (not a number, None or a bool literal)."""
+        if tok.type in ("INT", "FLOAT", "NONE"):
+            return False
+        return not (tok.type == "NAME" and str(tok) in ("true", "false") and str(tok) not in self.env)
+
     def int_literal(self, tok: Token) -> Any:
         """An integer operand; scalars are int64 in every backend, so a larger one is an error
         (refused before converting: a long digit string costs quadratic time)."""
@@ -547,6 +553,13 @@ class _Builder:
         args = []
         ok = True
         for i, tok in enumerate(positional):
+            if i >= len(spec.args) and not (spec.args and spec.args[-1].variadic) and not self._is_value(tok):
+                # One argument more than the op declares: a literal there has no slot to go to
+                # (a value does: the operand count is the verifier's GS208).
+                self.report("GS208", f"{opname}: expects {spec.signature()} but got {len(positional)} arguments",
+                            tok, op=opname, got=str(tok), expected=f"{len(spec.args)} argument(s)")
+                ok = False
+                continue
             value = self.operand(tok)
             if value is _BAD:
                 ok = False

@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from graphsynth.diagnostics import Diagnostic, GraphsynthError, error
+from graphsynth.diagnostics import Diagnostic, GraphsynthError, Location, error
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_MAX_TOKENS = 8192
@@ -153,8 +153,9 @@ class ProposerError(GraphsynthError):
     """The proposer could not produce a reply (network, rate limit, malformed reply,
     replay divergence, missing configuration)."""
 
-    def __init__(self, message: str, *, fix: str | None = None, notes: list[str] | None = None, code: str = "GS507"):
-        super().__init__([error(code, message, fix=fix, notes=list(notes or []))])
+    def __init__(self, message: str, *, fix: str | None = None, notes: list[str] | None = None, code: str = "GS507",
+                 loc: Location | None = None):
+        super().__init__([error(code, message, fix=fix, notes=list(notes or []), loc=loc)])
 
 
 class ProposerConfigError(ProposerError):
