@@ -120,17 +120,22 @@ def parse_type(text: str) -> gs.TensorType:
 _TYPE_CACHE = BoundedMemo(1 << 22)
 
 
+_DIM_PUNCT = re.compile(r"[(),]")
+
+
 def _split_dims(inner: str) -> list[str]:
-    parts, depth, cur = [], 0, []
-    for ch in inner:
-        if ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        cur.append(ch)
-    parts.append("".join(cur))
+    """The dims of a type's bracket, split at its top-level commas (a regex finds the commas and
+    parentheses, so a 600,000-character dim is not walked a character at a time)."""
+    parts, depth, start = [], 0, 0
+    for m in _DIM_PUNCT.finditer(inner):
+        c = m.group()
+        if c == ",":
+            if depth == 0:
+                parts.append(inner[start : m.start()])
+                start = m.end()
+        else:
+            depth += 1 if c == "(" else -1
+    parts.append(inner[start:])
     return parts
 
 
@@ -166,6 +171,9 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
         source = text if text.endswith("\n") else text + "\n"
         tree = _FAST.read(source)  # the common statement forms, several times faster than Lark
         if tree is None:
+            deep = _too_deep(source)
+            if deep is not None:
+                raise ParseError([_deep_diagnostic(text, deep[0], deep[1], filename)])
             try:
                 tree = _LARK.parse(source)
             except UnexpectedInput as e:
@@ -183,6 +191,45 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
         loc = Location(filename, first, len(text.splitlines()[first - 1]) - len(text.splitlines()[first - 1].lstrip()) + 1)
         raise ParseError([_with_line(error("GS104", "no graph in the input: expected 'graph NAME(...) -> ... { ... }'", loc=loc))])
     return module
+
+
+# Brackets outside strings and comments (the grammar's own STRING and COMMENT terminals: ``//``
+# after a name, a digit or a closing bracket is floor division, not a comment).
+_BRACKETS = re.compile("|".join(f"(?:{_FAST.re[t].pattern})" for t in ("STRING", "COMMENT")) + r"|[\[\]{}()]")
+_OPENING = {"{": "}", "(": ")", "[": "]"}
+_KIND = {"{": "module blocks and fused regions", "(": "parentheses", "[": "lists"}
+
+
+def _too_deep(text: str) -> tuple[int, str] | None:
+    """(offset, message) of the first bracket nested more than MAX_NESTING_DEPTH deep (the graph's
+    own brace, a call's parenthesis and a type's bracket aside), or None.  Lark reads a token in
+    about 25 microseconds and the fast reader declines deep text, so 300,000 nested brackets
+    would take seconds to read before the builder refused them; this scan takes milliseconds.
+    Each kind of bracket is counted on its own, as the builder counts them."""
+    depth = {"{": 0, "(": 0, "[": 0}
+    closing = {v: k for k, v in _OPENING.items()}
+    for m in _BRACKETS.finditer(text):
+        c = m.group()
+        if c in depth:
+            depth[c] += 1
+            if depth[c] > MAX_NESTING_DEPTH + 1:
+                return m.start(), f"{_KIND[c]} nest more than {MAX_NESTING_DEPTH} deep"
+        elif c in closing:
+            depth[closing[c]] = max(depth[closing[c]] - 1, 0)
+    return None
+
+
+# The op a statement line names: ``module`` blocks, ``param``/``buffer``/``return`` lines, ``%v: T = op(``.
+_STATEMENT_OP = re.compile(r"[ \t]*(?:(module|param|buffer|return)\b|[^=\n]*?=[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\()")
+
+
+def _deep_diagnostic(text: str, offset: int, message: str, filename: str) -> Diagnostic:
+    """GS109 at the bracket that nests too deeply, attributed to the statement of its line (as
+    the builder attributes its own nesting diagnostics: ``module: ...``, ``fused: ...``)."""
+    start = text.rfind("\n", 0, offset) + 1
+    m = _STATEMENT_OP.match(text, start, offset)
+    op = (m.group(1) or m.group(2)) if m else None
+    return _with_line(error("GS109", f"{op}: {message}" if op else message, loc=_offset_loc(text, offset, filename), op=op))
 
 
 # Control characters other than tab and line breaks, and the replacement character that
