@@ -15,6 +15,7 @@ from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.tree import Meta
 from xdsl.dialects.builtin import ArrayAttr, FileLineColLoc, IntAttr, ModuleOp, StringAttr
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.parser.core import ForwardDeclaredValue
@@ -28,7 +29,7 @@ from graphsynth.dialects.shapes import floordiv as gs_floordiv
 from graphsynth.dialects.shapes import mod as gs_mod
 from graphsynth.dialects.shapes import mul as gs_mul
 from graphsynth.dialects.shapes import sub as gs_sub
-from graphsynth.grammar.fastpath import FastReader
+from graphsynth.grammar.fastpath import FastReader, Stop
 
 _GRAMMAR = (Path(__file__).parent / "gs.lark").read_text()
 # cache=True keeps the built LALR tables in the temp dir (keyed by grammar and Lark version):
@@ -169,15 +170,7 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
     gc.disable()
     try:
         source = text if text.endswith("\n") else text + "\n"
-        tree = _FAST.read(source)  # the common statement forms, several times faster than Lark
-        if tree is None:
-            deep = _too_deep(source)
-            if deep is not None:
-                raise ParseError([_deep_diagnostic(text, deep[0], deep[1], filename)])
-            try:
-                tree = _LARK.parse(source)
-            except UnexpectedInput as e:
-                raise ParseError([_syntax_diagnostic(e, text, filename)]) from None
+        tree = _read_tree(source, filename)
         builder = _Builder(filename)
         module = builder.build(tree)
     finally:
@@ -191,6 +184,52 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
         loc = Location(filename, first, len(text.splitlines()[first - 1]) - len(text.splitlines()[first - 1].lstrip()) + 1)
         raise ParseError([_with_line(error("GS104", "no graph in the input: expected 'graph NAME(...) -> ... { ... }'", loc=loc))])
     return module
+
+
+def _read_tree(source: str, filename: str) -> Tree:
+    """Lark's tree of ``source``: the fast path reads the graphs it can (several times faster than
+    Lark), Lark each graph it declines.  Lark reads that graph alone, from the end of the graph
+    before it to the next line that starts with ``graph``, with the text before it blanked to
+    line breaks so that lines and columns are the file's; the tree is the one Lark would build
+    for the whole text (graphs are independent and the grammar splits at those line starts).  A
+    syntax error that Lark meets at the end of that stretch may belong to what follows (a graph
+    left open): then Lark reads on to the end of the text, as it would have."""
+    graphs: list[Tree] = []
+    pos, line = 0, 1
+    while True:
+        got, stop = _FAST.read_graphs(source, pos, line)
+        graphs += got
+        if stop is None:
+            break
+        nxt = _GRAPH_LINE.search(source, stop.at + 1)
+        end = nxt.start() if nxt is not None else len(source)
+        part = _read_with_lark(source, stop, end, filename)
+        if part is None:
+            end = len(source)
+            part = _read_with_lark(source, stop, end, filename)
+        graphs += part.children
+        if end >= len(source):
+            break
+        pos, line = end, stop.line + source.count("\n", stop.pos, end)
+    return Tree("start", graphs, graphs[0].meta if graphs else Meta())
+
+
+_GRAPH_LINE = re.compile(r"^graph[ \t]", re.M)
+
+
+def _read_with_lark(source: str, stop: Stop, end: int, filename: str) -> Tree | None:
+    """Lark's tree of ``source[stop.pos:end]`` placed at its line and column; None when Lark
+    stops at the end of that stretch while more text follows it."""
+    text = "\n" * (stop.line - 1) + " " * (stop.column - 1) + source[stop.pos : end]
+    deep = _too_deep(text)
+    if deep is not None:
+        raise ParseError([_deep_diagnostic(text, deep[0], deep[1], filename)])
+    try:
+        return _LARK.parse(text)
+    except UnexpectedInput as e:
+        if end < len(source) and _at_end(e, text):
+            return None
+        raise ParseError([_syntax_diagnostic(e, text, filename)]) from None
 
 
 # Brackets outside strings and comments (the grammar's own STRING and COMMENT terminals: ``//``
