@@ -424,7 +424,9 @@ class ReplayProposer:
 
         self.path = str(path)
         self.transcript = read_transcript(self.path)
-        self.exchanges = [r for r in self.transcript.records if r.get("kind") == "attempt" and "reply" in r]
+        recorded = [(r, n) for r, n in zip(self.transcript.records, self.transcript.record_lines) if r.get("kind") == "attempt" and "reply" in r]
+        self.exchanges = [r for r, _ in recorded]
+        self.exchange_lines = [n for _, n in recorded]  # where each exchange stands in the transcript
         self.strict = strict
         self.check = check
         self.notes: list[str] = []
@@ -437,8 +439,10 @@ class ReplayProposer:
                 f"replay of {self.path}: the recording has {len(self.exchanges)} exchange(s); attempt "
                 f"{self._next + 1} was not recorded",
                 fix="the session diverged from the recording: re-record it",
+                loc=Location(self.path, self.exchange_lines[-1] if self.exchange_lines else self.transcript.header_line, 1),
             )
         rec = self.exchanges[self._next]
+        here = Location(self.path, self.exchange_lines[self._next], 1)
         self._next += 1
         if self.check:
             got, want = request.messages_hash(), rec.get("messages_hash")
@@ -448,12 +452,13 @@ class ReplayProposer:
                     f"than the recording (messages hash {got}, recorded {want})",
                     fix="the input graph, the goal, an earlier reply or the diagnostics differ from the "
                     "recorded session; re-record the transcript",
+                    loc=here,
                 )
             got_s, want_s = request.system_hash(), rec.get("system_hash")
             if want_s is not None and got_s != want_s:
                 note = f"attempt {rec.get('attempt')}: system prompt differs from the recording ({got_s} vs {want_s})"
                 if self.strict:
-                    raise ProposerError(f"replay of {self.path}: {note}", fix="re-record the transcript")
+                    raise ProposerError(f"replay of {self.path}: {note}", fix="re-record the transcript", loc=here)
                 self.notes.append(note)
         return Proposal(
             text=str(rec["reply"]),

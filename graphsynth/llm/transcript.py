@@ -60,6 +60,7 @@ class Transcript:
     header: dict[str, Any] = field(default_factory=dict)
     header_line: int = 1
     records: list[dict[str, Any]] = field(default_factory=list)
+    record_lines: list[int] = field(default_factory=list)  # the line of each record, for diagnostics
 
     @property
     def result(self) -> dict[str, Any] | None:
@@ -110,6 +111,7 @@ def read_transcript(path: str | os.PathLike[str]) -> Transcript:
         else:
             _check_record(obj, p, n)
             t.records.append(obj)
+            t.record_lines.append(n)
     if not t.header:
         raise ProposerError(f"{p}: no header line", fix='a transcript starts with a {"kind": "header"} line',
                             loc=Location(p, 1, 1))
