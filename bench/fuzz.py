@@ -373,7 +373,10 @@ def generate(cfg: Config, seeds: list[Seed], index: int) -> tuple[Seed, str | by
         text: str | bytes = seed.text
         kinds = ["json"]
         for _ in range(rnd.randint(1, 2)):
+            before = text
             text = mutate_json_lines(text if isinstance(text, str) else text.decode("utf-8", "surrogateescape"), rnd, donors)
+            if len(text) > max(cfg.max_bytes, len(seed.text)):
+                text = before  # the cap holds for transcripts too (a seed bigger than it stays whole)
     else:
         text = seed.text
         kinds = []

@@ -431,7 +431,7 @@ class ReplayProposer:
         self.check = check
         self.notes: list[str] = []
         self._next = 0
-        self.model = self.transcript.header.get("model", "replay")
+        self.model = self.transcript.header.get("model") or "replay"  # null: a proposer without a model name
 
     def propose(self, request: ProposalRequest) -> Proposal:
         if self._next >= len(self.exchanges):
@@ -464,7 +464,7 @@ class ReplayProposer:
             text=str(rec["reply"]),
             usage=Usage.from_dict(rec.get("usage")),
             latency_s=0.0,
-            model=str(rec.get("model", self.model)),
+            model=str(rec.get("model") or self.model),
             stop_reason=rec.get("stop_reason"),
         )
 

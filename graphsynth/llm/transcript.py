@@ -122,9 +122,9 @@ MAX_ATTEMPTS = 10_000
 _NONE = type(None)
 FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "header": {"goal": (str,), "input_ir": (str,), "input_hash": (str,), "attempts": (int,), "flags": (dict,),
-               "menu_source": (str,), "context_source": (str,), "model": (str,)},
+               "menu_source": (str,), "context_source": (str,), "model": (str, _NONE)},
     "attempt": {"reply": (str,), "messages_hash": (str, _NONE), "system_hash": (str, _NONE), "usage": (dict, _NONE),
-                "model": (str,), "stop_reason": (str, _NONE), "attempt": (int,), "verdict": (str, _NONE)},
+                "model": (str, _NONE), "stop_reason": (str, _NONE), "attempt": (int,), "verdict": (str, _NONE)},
     "result": {"output_hash": (str, _NONE)},
 }
 """Per kind of record, the fields a replay reads and the types they must have (other fields are
