@@ -10,10 +10,10 @@ the parser, the verifier and the goal's checks decide.  Heavy imports (the SDK, 
 when the proposer or the semantics check needs them.
 """
 
-from graphsynth.llm.driver import Attempt, RewriteResult, rewrite, summary_table
+from graphsynth.llm.driver import Attempt, AttemptJudge, Judgement, RewriteResult, rewrite, summary_table
 from graphsynth.llm.edits import EditError, Offer
 from graphsynth.llm.menu import MenuItem, activation_swaps, individual_rewrites, menu_source
-from graphsynth.llm.prompt import Goal
+from graphsynth.llm.prompt import FEEDBACK_STYLES, Goal
 from graphsynth.llm.proposer import (
     AnthropicProposer,
     Proposal,
@@ -28,10 +28,13 @@ from graphsynth.llm.proposer import (
 from graphsynth.llm.replay import replay_main, replay_transcript
 
 __all__ = [
+    "FEEDBACK_STYLES",
     "AnthropicProposer",
     "Attempt",
+    "AttemptJudge",
     "EditError",
     "Goal",
+    "Judgement",
     "MenuItem",
     "Offer",
     "Proposal",

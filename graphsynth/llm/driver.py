@@ -30,7 +30,14 @@ from graphsynth.llm.checks import NumericChecker, NumericsUnavailable, check_int
 from graphsynth.llm.edits import EditError, Hunk, Offer, apply_edit, parse_reply
 from graphsynth.llm.incremental import IncrementalParser
 from graphsynth.llm.menu import MenuItem
-from graphsynth.llm.prompt import ContextFn, Goal, build_request, feedback_message, whole_graph
+from graphsynth.llm.prompt import (
+    FEEDBACK_STYLES,
+    ContextFn,
+    Goal,
+    build_request,
+    feedback_message,
+    whole_graph,
+)
 from graphsynth.llm.proposer import Proposer, Usage, diagnostic_of
 from graphsynth.llm.transcript import FORMAT_VERSION, TranscriptWriter
 
@@ -55,6 +62,10 @@ class Attempt:
     check_s: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     prompt_hash: str = ""
+    model_call: bool = True
+    """Whether a model was asked for this attempt.  Every attempt is a model call today; an
+    attempt the compiler makes on its own (applying machine-applicable fixes) sets it false, and
+    ``bench/llm_efficacy.py`` counts those as model calls saved."""
 
     @property
     def codes(self) -> list[str]:
@@ -128,6 +139,96 @@ def _menu_items(menu: MenuArg, module: Any) -> list[MenuItem]:
     return list(menu)
 
 
+@dataclass
+class Judgement:
+    """What :meth:`AttemptJudge.judge` found: the attempt, and when it was accepted the new
+    module and its text; ``edited`` is the text the edit produced (None when it did not apply),
+    ``feedback`` what goes back to the model when it was rejected."""
+
+    attempt: Attempt
+    module: Any = None
+    text: str | None = None
+    edited: str | None = None
+    feedback: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.attempt.verdict == "accepted"
+
+
+class AttemptJudge:
+    """The single attempt step: apply a reply's edit to a copy of the base text, parse, verify,
+    check the goal's invariants, and render the feedback of a rejection.
+
+    Every loop that asks a model for edits (:func:`rewrite`, ``graphsynth.dspy.GraphRewrite``)
+    judges replies here, so they accept and reject exactly the same things.  What is set up once
+    per rewrite lives here: the printed base text and the offer made of it, the menu, the input's
+    interface, the numerical checker, and the background parse that lets each attempt re-parse
+    only what it changed.  ``module`` is never modified.
+
+    ``feedback`` picks how a rejection is rendered (see :data:`graphsynth.llm.prompt.FEEDBACK_STYLES`).
+    """
+
+    def __init__(
+        self,
+        module: Any,
+        goal: str | Goal,
+        *,
+        context: ContextFn | None = None,
+        menu: MenuArg = None,
+        numerics: NumericChecker | None = None,
+        feedback: str = "full",
+        text: str | None = None,
+    ):
+        if feedback not in FEEDBACK_STYLES:
+            raise ValueError(f"feedback must be one of {', '.join(FEEDBACK_STYLES)}, got {feedback!r}")
+        t = time.perf_counter()
+        self.module = module
+        self.goal = Goal.parse(goal)
+        self.feedback = feedback
+        self.text = _print(module) if text is None else text
+        self.print_s = time.perf_counter() - t
+        self.offer = (context or whole_graph)(module, self.text, self.goal.text)
+        self.items = _menu_items(menu, module)
+        self.before = interface(module)
+        # Parse the base text once, in the background while the model thinks; each attempt then
+        # re-parses only the statements around its edit.
+        self.incremental = IncrementalParser(self.offer.text)
+        self.checker = numerics
+        if self.goal.preserve_semantics and self.checker is None:
+            self.checker = NumericChecker(module)
+
+    def prepare(self) -> Diagnostic | None:
+        """Get the goal's checks ready before the model is asked (the numerical reference of a
+        ``[preserve-semantics]`` goal); a diagnostic when the rewrite cannot be checked at all."""
+        if self.checker is None or not self.goal.preserve_semantics:
+            return None
+        try:
+            self.checker.prepare()
+        except NumericsUnavailable as e:
+            return error(
+                e.code,
+                f"cannot check that the rewrite preserves semantics: {e}",
+                fix="raise the check's budget (NumericChecker(max_bytes=...), llm-rewrite{max-check-bytes=N}), "
+                "or drop [preserve-semantics]" if e.code == "GS508" else
+                "install/lower with graphsynth.backend.torch, or drop [preserve-semantics]",
+            )
+        return None
+
+    def judge(self, n: int, reply: str) -> Judgement:
+        """Judge ``reply`` as attempt ``n``."""
+        t0 = time.perf_counter()
+        with _gc_paused():
+            att, candidate, out_text, edited = _judge(
+                n, reply, self.offer, self.items, self.module, self.before, self.checker, self.goal, self.incremental
+            )
+        att.check_s = time.perf_counter() - t0 - att.timings.get("base_wait", 0.0)
+        feedback = None
+        if att.verdict != "accepted":
+            feedback = feedback_message(n, att.diagnostics, edited, style=self.feedback)
+        return Judgement(att, candidate, out_text, edited, feedback)
+
+
 def rewrite(
     module: Any,
     goal: str | Goal,
@@ -141,6 +242,7 @@ def rewrite(
     context_source: str = "",
     numerics: NumericChecker | None = None,
     deadline: float | None = None,
+    feedback: str = "full",
 ) -> RewriteResult:
     """Rewrite ``module`` towards ``goal`` with proposals from ``proposer``.
 
@@ -157,6 +259,11 @@ def rewrite(
     proposer returns later is discarded.  Running out ends the rewrite with a GS509 error that
     gives the elapsed time; the input module is untouched.  Judging a reply that arrived in time
     is finished even when the deadline passes meanwhile.
+
+    ``feedback`` is how a rejection is sent back: ``"full"`` (every diagnostic rendered, with its
+    line, caret, relation and fix, and an excerpt of the edited text) or ``"first-line"`` (only
+    the first line of each diagnostic, as a compiler's stderr would show it: the ablation that
+    ``bench/llm_efficacy.py`` measures).  Each attempt is judged by an :class:`AttemptJudge`.
     """
     t_start = time.perf_counter()
     g = Goal.parse(goal)
@@ -165,17 +272,11 @@ def rewrite(
     if deadline is not None and not 0 < deadline < 1e9:
         raise ValueError(f"deadline must be a positive number of seconds, got {deadline}")
     at = time.monotonic() + deadline if deadline is not None else None
-    text = _print(module)
-    print_s = time.perf_counter() - t_start
-    offer = (context or whole_graph)(module, text, g.text)
-    items = _menu_items(menu, module)
-    before = interface(module)
-    # Parse the base text once, in the background while the model thinks; each attempt then
-    # re-parses only the statements around its edit.
-    incremental = IncrementalParser(offer.text)
+    judge = AttemptJudge(module, g, context=context, menu=menu, numerics=numerics, feedback=feedback)
+    text, offer, items = judge.text, judge.offer, judge.items
     usage = Usage()
     result = RewriteResult(module, False, [], usage, g, input_text=text)
-    result.setup_s = print_s
+    result.setup_s = judge.print_s
 
     writer = TranscriptWriter(transcript) if transcript is not None else None
     try:
@@ -196,22 +297,13 @@ def rewrite(
                     "menu": [it.description for it in items],
                     "menu_source": menu_source,
                     "context_source": context_source,
+                    "feedback": feedback,
                 }
             )
-        checker = numerics
-        if g.preserve_semantics:
-            checker = checker or NumericChecker(module)
-            try:
-                checker.prepare()
-            except NumericsUnavailable as e:
-                result.error = error(
-                    e.code,
-                    f"cannot check that the rewrite preserves semantics: {e}",
-                    fix="raise the check's budget (NumericChecker(max_bytes=...), llm-rewrite{max-check-bytes=N}), "
-                    "or drop [preserve-semantics]" if e.code == "GS508" else
-                    "install/lower with graphsynth.backend.torch, or drop [preserve-semantics]",
-                )
-                return _finish(result, writer, t_start)
+        failure = judge.prepare()
+        if failure is not None:
+            result.error = failure
+            return _finish(result, writer, t_start)
 
         history: list[tuple[str, str]] = []
         for n in range(1, attempts + 1):
@@ -241,32 +333,25 @@ def rewrite(
                 _fail_attempt(result, writer, n, late, request)
                 break
             usage = usage + proposal.usage
-            t0 = time.perf_counter()
-            with _gc_paused():
-                att, candidate, out_text, edited = _judge(
-                    n, proposal.text, offer, items, module, before, checker, g, incremental
-                )
-            att.check_s = time.perf_counter() - t0 - att.timings.get("base_wait", 0.0)
+            j = judge.judge(n, proposal.text)
+            att, fb = j.attempt, j.feedback
             att.usage = proposal.usage
             att.latency_s = proposal.latency_s
             att.prompt_hash = request.prompt_hash()
             result.attempts.append(att)
-            feedback = None
-            if att.verdict != "accepted":
-                feedback = feedback_message(n, att.diagnostics, edited)
             if writer:
-                writer.write(_record(att, request, proposal, feedback))
-            if att.verdict == "accepted":
-                result.module = candidate
+                writer.write(_record(att, request, proposal, fb))
+            if j.accepted:
+                result.module = j.module
                 result.accepted = True
-                result.output_text = out_text
+                result.output_text = j.text
                 break
             reply = proposal.text
             if len(reply) > MAX_HISTORY_REPLY_CHARS:
                 reply = reply[:MAX_HISTORY_REPLY_CHARS] + f"\n[... reply cut: {len(proposal.text)} characters in all]"
-            history.append((reply, feedback or ""))
+            history.append((reply, fb or ""))
         result.usage = usage
-        result.setup_s += incremental.wait_s
+        result.setup_s += judge.incremental.wait_s
         notes = getattr(proposer, "notes", None)
         if notes:
             result.notes.extend(notes)
@@ -346,6 +431,7 @@ def _record(att: Attempt, request: Any, proposal: Any, feedback: str | None = No
         "system_hash": request.system_hash(),
         "messages_hash": request.messages_hash(),
         "diagnostics": [d.to_dict() for d in att.diagnostics],
+        "model_call": att.model_call,
     }
     if proposal is not None:
         rec.update(

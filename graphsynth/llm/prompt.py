@@ -25,6 +25,13 @@ from graphsynth.llm.proposer import ProposalRequest
 MAX_FEEDBACK_DIAGS = 12
 MAX_FEEDBACK_CHARS = 6000
 
+# How a rejection is rendered for the model.  "full": every diagnostic as the tools print it (its
+# source line and caret, the violated relation, the fix, the notes), then an excerpt of the edited
+# text around the problems.  "first-line": only the first line of each diagnostic
+# (``file:line:col: error[CODE]: message``) and no excerpt, as a compiler's raw stderr would give
+# it: the ablation that measures what the structure of the diagnostics is worth.
+FEEDBACK_STYLES = ("full", "first-line")
+
 # A context function picks what the model sees for a goal: ``(module, full_text, goal) -> Offer``
 # (graphsynth.query.context provides one for large graphs).
 ContextFn = Callable[[Any, str, str], Offer]
@@ -195,19 +202,24 @@ class Goal:
         return {"preserve_semantics": self.preserve_semantics, "keep_interface": self.keep_interface}
 
 
-def first_message(goal: Goal, offer: Offer, menu: Sequence[MenuItem] = ()) -> str:
-    parts = [f"Goal: {goal.text}", ""]
-    constraints = []
+def constraints(goal: Goal) -> str:
+    """The invariants of ``goal`` as the model is told them ("" when there are none)."""
+    said = []
     if goal.keep_interface:
-        constraints.append("keep the graph interface (input names and types, result types) unchanged")
+        said.append("keep the graph interface (input names and types, result types) unchanged")
     if goal.preserve_semantics:
-        constraints.append(
+        said.append(
             "the rewritten graph must compute the same function (it is checked numerically "
             "on random inputs; parameters keep their values by state_dict key)"
         )
-    if constraints:
-        parts.append("Constraints: " + "; ".join(constraints) + ".")
-        parts.append("")
+    return "Constraints: " + "; ".join(said) + "." if said else ""
+
+
+def first_message(goal: Goal, offer: Offer, menu: Sequence[MenuItem] = ()) -> str:
+    parts = [f"Goal: {goal.text}", ""]
+    said = constraints(goal)
+    if said:
+        parts += [said, ""]
     where = "the whole graph" if offer.editable is None else offer.description
     parts.append(f"The graph (you may edit {where}):")
     if offer.editable is not None:
@@ -227,17 +239,26 @@ def first_message(goal: Goal, offer: Offer, menu: Sequence[MenuItem] = ()) -> st
     return "\n".join(parts)
 
 
-def feedback_message(attempt: int, diags: Sequence[Diagnostic], edited_text: str | None) -> str:
-    """The rejection of one attempt: every diagnostic rendered (with its line and caret), then the
-    edited text around the first problems, so the model sees what its edit produced."""
+def feedback_message(
+    attempt: int, diags: Sequence[Diagnostic], edited_text: str | None, style: str = "full"
+) -> str:
+    """The rejection of one attempt.  ``style`` (one of :data:`FEEDBACK_STYLES`): ``"full"``
+    renders every diagnostic (with its line and caret), then the edited text around the first
+    problems, so the model sees what its edit produced; ``"first-line"`` gives the first line of
+    each diagnostic and nothing else."""
+    if style not in FEEDBACK_STYLES:
+        raise ValueError(f"feedback style must be one of {', '.join(FEEDBACK_STYLES)}, got {style!r}")
     shown = list(diags)[:MAX_FEEDBACK_DIAGS]
     parts = [f"Attempt {attempt} was rejected; the graph is unchanged. Diagnostics:", ""]
     # The origin note ("introduced by llm proposal") is for humans reading logs, not for the model.
-    body = "\n".join(dataclasses.replace(d, origin=None).render() for d in shown)
+    rendered = [dataclasses.replace(d, origin=None).render() for d in shown]
+    if style == "first-line":
+        rendered = [r.split("\n", 1)[0] for r in rendered]
+    body = "\n".join(rendered)
     if len(diags) > len(shown):
         body += f"\n... and {len(diags) - len(shown)} more"
     parts.append(body[:MAX_FEEDBACK_CHARS])
-    excerpt = _excerpt(diags, edited_text)
+    excerpt = _excerpt(diags, edited_text) if style == "full" else ""
     if excerpt:
         parts += ["", "Your edit produced (around the problem; '>' marks the line):", excerpt]
     parts += [

@@ -17,6 +17,7 @@ import json
 import os
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,8 +28,10 @@ DEFAULT_MAX_TOKENS = 8192
 DEFAULT_TIMEOUT_S = 120.0  # one proposal, all tries included
 
 # USD per million tokens: (input, output).  Cache writes cost 1.25x input, cache reads 0.1x.
-# Estimates from the public price list; a model not listed here has no cost estimate.
-_PRICES: list[tuple[str, float, float]] = [
+# Estimates from the public price list; a model not listed here has no cost estimate.  The first
+# entry whose prefix the model name starts with applies.  Callers may put their own entries in
+# front (``prices(model, table=...)``; ``bench/llm_efficacy.py --prices``).
+PRICES: list[tuple[str, float, float]] = [
     ("claude-opus-4-1", 15.0, 75.0),
     ("claude-opus-4-0", 15.0, 75.0),
     ("claude-opus-4-2", 15.0, 75.0),
@@ -39,13 +42,29 @@ _PRICES: list[tuple[str, float, float]] = [
     ("claude-haiku-4", 1.0, 5.0),
     ("claude-3-5-haiku", 0.8, 4.0),
 ]
+CACHE_WRITE_FACTOR = 1.25
+CACHE_READ_FACTOR = 0.1
 
 
-def prices(model: str) -> tuple[float, float] | None:
-    for prefix, inp, out in _PRICES:
-        if model.startswith(prefix):
+def prices(model: str, table: Sequence[tuple[str, float, float]] = ()) -> tuple[float, float] | None:
+    """(input, output) USD per million tokens for ``model``: the first entry of ``table``, then of
+    :data:`PRICES`, whose prefix the name starts with (a ``provider/`` prefix, as LiteLLM writes
+    ``anthropic/claude-...``, is ignored); None when no entry fits."""
+    name = model.rsplit("/", 1)[-1]
+    for prefix, inp, out in (*table, *PRICES):
+        if name.startswith(prefix):
             return inp, out
     return None
+
+
+def cost_usd(price: tuple[float, float] | None, input_tokens: int, output_tokens: int,
+             cache_write: int = 0, cache_read: int = 0) -> float | None:
+    """What the tokens of a call cost at ``price`` (None when there is no price)."""
+    if price is None:
+        return None
+    inp, out = price
+    return (input_tokens * inp + cache_write * inp * CACHE_WRITE_FACTOR + cache_read * inp * CACHE_READ_FACTOR
+            + output_tokens * out) / 1e6
 
 
 @dataclass
@@ -72,11 +91,7 @@ class Usage:
 
     @staticmethod
     def priced(model: str, input_tokens: int, output_tokens: int, cache_write: int = 0, cache_read: int = 0) -> Usage:
-        p = prices(model)
-        cost = None
-        if p is not None:
-            inp, out = p
-            cost = (input_tokens * inp + cache_write * inp * 1.25 + cache_read * inp * 0.1 + output_tokens * out) / 1e6
+        cost = cost_usd(prices(model), input_tokens, output_tokens, cache_write, cache_read)
         return Usage(input_tokens, output_tokens, cache_write, cache_read, 1, cost)
 
     def to_dict(self) -> dict[str, Any]:

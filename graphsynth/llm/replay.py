@@ -18,6 +18,7 @@ from graphsynth.diagnostics import GraphsynthError, Location, error
 from graphsynth.fileio import FileError, check_writable, exit_code, report, write_atomic
 from graphsynth.llm.context import context_source
 from graphsynth.llm.driver import RewriteResult, rewrite
+from graphsynth.llm.prompt import FEEDBACK_STYLES
 from graphsynth.llm.proposer import ProposerError, ReplayProposer
 from graphsynth.llm.transcript import read_transcript
 
@@ -76,6 +77,13 @@ def replay_transcript(
             context = context_source(h.get("context_source", ""))
     except ValueError as e:  # a menu or context the header names that does not exist
         raise ProposerError(f"{path}:{t.header_line}: {e}", loc=Location(str(path), t.header_line, 1)) from None
+    feedback = h.get("feedback", "full")
+    if feedback not in FEEDBACK_STYLES:
+        raise ProposerError(
+            f"replay of {path}: the header names an unknown feedback style {str(feedback)[:40]!r}",
+            fix=f"the recorded session used one of {', '.join(FEEDBACK_STYLES)}; the transcript is corrupt",
+            loc=Location(str(path), t.header_line, 1),
+        )
     proposer = ReplayProposer(path)
     result = rewrite(
         module,
@@ -87,6 +95,7 @@ def replay_transcript(
         menu_source=h.get("menu_source", ""),
         context=context,
         context_source=h.get("context_source", ""),
+        feedback=feedback,
     )
     recorded = [r.get("verdict") for r in t.attempts]
     replayed = [a.verdict for a in result.attempts]

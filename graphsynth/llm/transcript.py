@@ -3,10 +3,12 @@
 Line kinds, in order:
 
 - ``header``: format version, goal (and its flags), attempts allowed, proposer and model, the
-  input graph text and its hash (so ``graphsynth-opt --replay t.jsonl`` needs nothing else);
+  input graph text and its hash, the feedback style (so ``graphsynth-opt --replay t.jsonl``
+  needs nothing else);
 - ``attempt`` (one per attempt): prompt/system/messages hashes, the reply, the edit as applied,
-  the diagnostics, the verdict (accepted | rejected | error), tokens, latency, and the time
-  spent outside the model (parse, verify, checks);
+  the diagnostics, the verdict (accepted | rejected | error), whether a model was asked
+  (``model_call``), tokens, latency, and the time spent outside the model (parse, verify,
+  checks);
 - ``result``: accepted or not, the output text hash, the summed usage.
 
 Writing to a path never truncates or half-writes a file the user had.  Records go, one line at
