@@ -50,3 +50,14 @@ def names_from(known: Iterable[str], what: str) -> Callable[[str], list[str]]:
         return names
 
     return parse
+
+
+def positive_float(text: str) -> float:
+    """A finite ``float`` argument ``> 0``."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not (v > 0 and v != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return v

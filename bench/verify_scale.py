@@ -98,14 +98,14 @@ OPS_PER_GRAPH = 4
 
 
 def many_graphs(n_ops: int) -> str:
-    """``n_ops / 4`` graphs of 4 ops (a parameter, linear, relu, and a call of the graph before;
-    the first one ends in tanh instead): a chain of calls as long as the module."""
+    """``n_ops / 4`` graphs of 4 ops (linear with the weight the graph takes as an input, relu,
+    and a call of the graph before, which gets the same weight; the first one ends in tanh
+    instead): a chain of calls as long as the module."""
     out = []
     for i in range(max(2, n_ops // OPS_PER_GRAPH)):
-        last = f'call(%1, callee="G{i - 1}")' if i else "tanh(%1)"
+        last = f'call(%1, w, callee="G{i - 1}")' if i else "tanh(%1)"
         out.append(
-            f"graph G{i}(x: f32[B, 8]) -> f32[B, 8] {{\n"
-            "  param w: f32[8, 8]\n"
+            f"graph G{i}(x: f32[B, 8], w: f32[8, 8]) -> f32[B, 8] {{\n"
             "  %0: f32[B, 8] = linear(x, w)\n"
             "  %1: f32[B, 8] = relu(%0)\n"
             f"  %2: f32[B, 8] = {last}\n"

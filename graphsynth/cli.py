@@ -424,7 +424,8 @@ def parse_mlir(text: str, filename: str):
     refused with its own code at its position before xDSL builds it; the module is then checked
     against the op definitions (xDSL's verify: regions, properties, operand types) so that the
     gs verifier only sees well-formed ops; each op gets the line and column of its text, as the
-    gs parser gives them, so verifier diagnostics point into the .mlir file."""
+    gs parser gives them (GuardedParser records where each op's text starts), so verifier
+    diagnostics point into the .mlir file."""
     from xdsl.utils.exceptions import ParseError as XParseError
 
     from graphsynth.diagnostics import ParseError, remember_source
@@ -460,7 +461,6 @@ def parse_mlir(text: str, filename: str):
     except Exception as e:  # xDSL raises VerifyException and others while building ops
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ParseError([error("GS101", f"cannot read MLIR input: {first}", loc=Location(filename, 1, 1))]) from None
-    _locate_mlir_ops(module, text, filename)
     from graphsynth.verifier import location
 
     for op in module.walk():
@@ -473,28 +473,6 @@ def parse_mlir(text: str, filename: str):
     if not any(True for _ in module.body.block.ops):
         raise ParseError([error("GS104", "no graph in the input: expected a builtin.module of gs.graph ops", loc=Location(filename, 1, 1))])
     return module
-
-
-_MLIR_OP_LINE = re.compile(r'^([ \t]*)(?:%[^=]*=[ \t]*)?"([A-Za-z_][\w.$]*)"\(', re.M)
-
-
-def _locate_mlir_ops(module, text: str, filename: str) -> None:
-    """Give every op the position of its line in generic-format text (one op per line, in walk
-    order, as xDSL prints it).  When the lines and the ops do not pair up, locations stay unset."""
-    from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr
-
-    starts = list(_MLIR_OP_LINE.finditer(text))
-    ops = list(module.walk())
-    if len(starts) == len(ops) - 1:
-        # The root module is not in the text: the top-level ops had no builtin.module around
-        # them, or there were several (a builtin.module and stray ops), which xDSL wraps.
-        ops = ops[1:]
-    if len(starts) != len(ops) or any(m.group(2) != op.name for m, op in zip(starts, ops)):
-        return
-    file_attr = StringAttr(filename)
-    for m, op in zip(starts, ops):
-        line = text.count("\n", 0, m.start()) + 1
-        op.location = FileLineColLoc(file_attr, IntAttr(line), IntAttr(len(m.group(1)) + 1))
 
 
 def _with_source(d: Diagnostic) -> Diagnostic:

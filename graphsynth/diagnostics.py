@@ -20,7 +20,8 @@ Codes are stable, grouped by the room that reports them:
   GS204 cycle, GS205 return does not match the signature, GS206 parameter declared twice or
   with conflicting types, GS207 unknown op, GS208 wrong number of operands/results,
   GS209 unknown, missing or mistyped attribute, GS210 unknown symbol in a type,
-  GS211 malformed graph structure (missing return, op outside a graph...).
+  GS211 malformed graph structure (missing return, op outside a graph, a call of a graph that
+  declares parameters or buffers...).
 - GS3xx shapes: GS301 dim mismatch, GS302 rank mismatch, GS303 dtype mismatch,
   GS304 cannot prove two dims equal, GS305 declared result type differs from the inferred
   one, GS306 invalid attribute value for the shapes at hand, GS307 symbolic expression too

@@ -78,16 +78,29 @@ def callee_signatures(module: Any) -> dict[str, tuple[tuple[Sig, ...], tuple[Sig
 
 
 def _check_call_cycles(module: ModuleOp) -> list[Diagnostic]:
-    """GS204 for graphs that call themselves, directly or through others: one iterative
+    """GS211 for calls of graphs that declare state; GS204 for graphs that call themselves,
+    directly or through others: one iterative
     depth-first search with colours over the call graph (each graph and call visited once), a
     report per back edge into a graph not yet reported."""
     calls: dict[str, list[tuple[str, Operation]]] = {}
+    stateful: set[str] = set()
     for g in module.body.block.ops:
         if isinstance(g, gs.GraphOp):
-            calls.setdefault(g.sym_name.data, []).extend(
-                (op.attr_values()["callee"], op) for op in g.body.walk() if isinstance(op, gs.Call)
-            )
+            mine = calls.setdefault(g.sym_name.data, [])
+            for op in g.body.walk():
+                if isinstance(op, gs.ParamOp):
+                    stateful.add(g.sym_name.data)
+                elif isinstance(op, gs.Call):
+                    mine.append((op.attr_values()["callee"], op))
     diags: list[Diagnostic] = []
+    # A called graph takes its parameters as inputs (as outline writes it): state declared inside
+    # it would have no state_dict key of its own, so neither lowering nor inline can place it.
+    for edges in calls.values():
+        for callee, op in edges:
+            if callee in stateful:
+                diags.append(error("GS211", f"call: graph '{callee}' declares parameters or buffers; a called graph takes "
+                                   "them as inputs", op="call", loc=location(op),
+                                   fix=f"pass the parameters of '{callee}' to it as inputs"))
     reported: set[str] = set()
     colour: dict[str, int] = {}  # absent: not seen, 1: on the current path, 2: done
     for root in calls:

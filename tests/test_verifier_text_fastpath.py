@@ -61,10 +61,7 @@ def check(text: str) -> bool:
 
 @pytest.mark.parametrize("path", sorted((ROOT / "examples").rglob("*.gs")), ids=lambda p: p.name)
 def test_examples_take_the_fast_path(path: Path) -> None:
-    text = path.read_text()
-    if "fused(" in text:
-        pytest.skip("fused regions are read by Lark")
-    assert check(text)
+    assert check(path.read_text())
 
 
 @pytest.mark.parametrize("shape", sorted(verify_scale.SHAPES))
@@ -90,6 +87,10 @@ TRICKY = [
     "graph G(x: f32[4]) -> f32[4] {\n  %0: f32[4] = foo(x, k=S // 2)\n  return x\n}\n",
     "graph G(x: f32[4]) -> f32[4] {\n  return x\n} graph H() -> () {\n  return\n}\n",
     "graph G(x: f32[4]) -> f32[4] {\n  %0: f32[4] = fused(x) {\n    ^(%a: f32[4])\n    yield %a\n  }\n  return %0\n}\n",
+    "graph G(x: f32[4]) -> f32[4] {\n  %0: f32[4], %1: f32[4] = fused(x, x, k=2) { // c\n\n  ^ ( %a: f32[4] , %b:f32[4] )\n"
+    "  %2: f32[4] = fused(%a) {\n ^()\n  yield\n }\n yield %2, %b\n}\n  return %0\n}\n",
+    "graph G(x: f32[4]) -> f32[4] {\n  yield x\n}\n",
+    "graph G(x: f32[4]) -> f32[4] {\n  %0: f32[4] = relu(x) {\n    ^(%a: f32[4])\n    return %a\n  }\n  return %0\n}\n",
 ]
 
 
@@ -120,3 +121,98 @@ def test_line_edits_agree_with_lark(seed: str, data: st.DataObject) -> None:
     ins = data.draw(st.sampled_from([" ", "\t", "//", " //", "-", "--", "(", ")", "[", "]", ",", "=", "*", "%", "+", "1", "S", "None", "inf", "e5", ".", "\"", "\\"]))
     lines[i] = line[:pos] + ins + line[pos:]
     check("\n".join(lines))
+
+
+def test_fused_regions_take_the_fast_path() -> None:
+    """What fuse-elementwise prints reads back without Lark."""
+    from graphsynth.passes.registry import run_pipeline
+
+    body = "".join(f"  %{k}: f32[B, 4] = {('relu', 'tanh', 'sigmoid')[k % 3]}({f'%{k - 1}' if k else 'x'})\n"
+                   + (f"  %m{k}: f32[B, 4] = matmul(%{k}, w)\n" if k % 4 == 3 else "") for k in range(40))
+    text = f"graph G(x: f32[B, 4], w: f32[4, 4]) -> f32[B, 4] {{\n{body}  return %39\n}}\n"
+    fused = print_ir(run_pipeline(parse_ir(text), "fuse-elementwise"))
+    assert "fused(" in fused and check(fused)
+    for t in TRICKY[-4:-1]:
+        assert check(t), t
+
+
+# -- graph by graph: the fast path reads what it can, Lark each graph it declines --------------------
+
+def _read(text: str) -> Tree | list[tuple]:
+    """The tree parse_ir builds on (graph by graph), or the syntax diagnostics it raises."""
+    from graphsynth.diagnostics import ParseError
+    from graphsynth.grammar.parser import _read_tree
+
+    try:
+        return _read_tree(text, "t.gs")
+    except ParseError as e:
+        return [(d.code, d.loc.line, d.loc.column, d.message) for d in e.diagnostics]
+
+
+def _whole(text: str) -> Tree | list[tuple]:
+    """Lark's answer for the whole text at once: the reference."""
+    from graphsynth.grammar.parser import _syntax_diagnostic
+
+    try:
+        return _LARK.parse(text)
+    except UnexpectedInput as e:
+        d = _syntax_diagnostic(e, text, "t.gs")
+        return [(d.code, d.loc.line, d.loc.column, d.message)]
+
+
+def _agree(text: str) -> None:
+    got, want = _read(text), _whole(text)
+    if isinstance(want, Tree):
+        assert isinstance(got, Tree), got
+        same_tree(got, want)
+    else:
+        assert got == want
+
+
+GRAPHS = [verify_scale.SHAPES[s](6).replace("graph ", f"graph {s.capitalize()}", 1) for s in sorted(verify_scale.SHAPES)]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(GRAPHS + SEEDS), min_size=2, max_size=5), st.data())
+def test_graph_by_graph_reading_agrees_with_lark(texts: list[str], data: st.DataObject) -> None:
+    """One line of one graph among several edited (a syntax error, a form the fast path declines,
+    a graph left open, a stray 'graph' line): the same tree as Lark's for the whole text, or the
+    same diagnostic at the same place."""
+    k = data.draw(st.integers(0, len(texts) - 1))
+    lines = texts[k].rstrip("\n").split("\n")
+    i = data.draw(st.integers(0, len(lines) - 1))
+    pos = data.draw(st.integers(0, len(lines[i])))
+    ins = data.draw(st.sampled_from(["", " ", "//", "(", ")", ",", "=", "{", "}", "\n", "\ngraph ", "\ngraph G() -> () {\n", "}\n",
+                                     " { \n ^()\n yield\n }", "\u00e9", "@"]))
+    lines[i] = lines[i][:pos] + ins + lines[i][pos:]
+    texts = [*texts[:k], "\n".join(lines) + "\n", *texts[k + 1 :]]
+    _agree("\n".join(t if t.endswith("\n") else t + "\n" for t in texts))
+
+
+def test_lark_reads_only_the_graph_the_fast_path_declines(monkeypatch) -> None:
+    """A syntax error in the last of many graphs: Lark is given that graph (the text before it
+    blanked to line breaks), not the file."""
+    import graphsynth.grammar.parser as parser
+    from graphsynth.diagnostics import ParseError
+
+    seen: list[str] = []
+    real = parser._LARK.parse
+
+    def spy(text: str, *a, **k):
+        seen.append(text)
+        return real(text, *a, **k)
+
+    monkeypatch.setattr(parser._LARK, "parse", spy)
+    good = "".join(g for g in GRAPHS for _ in range(20))
+    bad = good + "graph Last(x: f32[4]) -> f32[4] {\n  %0: f32[4] = relu(x,, )\n  return %0\n}\n" + GRAPHS[0]
+    with pytest.raises(ParseError) as e:
+        parse_ir(bad, filename="t.gs")
+    [d] = e.value.diagnostics
+    assert (d.code, d.loc.line) == ("GS101", good.count("\n") + 2), d.render()
+    assert len(seen) == 1 and seen[0].count("\n") == bad.count("\n") - GRAPHS[0].count("\n")
+    assert len(seen[0].strip()) < 120
+    seen.clear()
+    fused = good + "graph F(x: f32[4]) -> f32[4] {\n  %0: f32[4] = fused(x) {\n  ^(%a: f32[4])\n  yield %a\n  } junk\n  return %0\n}\n"
+    with pytest.raises(ParseError):
+        parse_ir(fused + good, filename="t.gs")
+    assert len(seen) == 1 and len(seen[0].strip()) < 150

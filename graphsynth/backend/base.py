@@ -32,9 +32,16 @@ class LoweringError(GraphsynthError):
 
 
 def fail(op: Any, message: str, **kw: Any) -> LoweringError:
-    """GS604 naming the op being lowered."""
+    """GS604 naming the op being lowered, at its place in the text (with its source line), as
+    every diagnostic is."""
+    from graphsynth.diagnostics import source_line
+    from graphsynth.verifier import location
+
     opname = op.name.removeprefix("gs.") if op is not None else None
-    return LoweringError([error("GS604", f"{opname}: {message}" if opname else message, op=opname, **kw)])
+    loc = location(op) if op is not None else None
+    d = error("GS604", f"{opname}: {message}" if opname else message, op=opname, loc=loc, **kw)
+    d.source_line = source_line(loc)
+    return LoweringError([d])
 
 
 def type_of(value: SSAValue) -> gs.TensorType:

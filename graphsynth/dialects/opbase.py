@@ -250,7 +250,14 @@ def make_op(
     operands = []
     props: dict[str, Attribute] = {}
     for i, a in enumerate(args):
-        arg_spec = spec.args[min(i, len(spec.args) - 1)]
+        if i >= len(spec.args) and not (spec.args and spec.args[-1].variadic):
+            # More arguments than the op declares: values become operands (the verifier reports
+            # the count, GS208); a literal has no attribute to go to.
+            if _is_literal(a):
+                raise TypeError(f"expects {spec.signature()} but got {len(args)} arguments")
+            operands.append(a)
+            continue
+        arg_spec = spec.args[i] if i < len(spec.args) else spec.args[-1]
         if arg_spec.variadic or not _is_literal(a):
             operands.append(a)
         else:

@@ -649,16 +649,7 @@ def _parse_dim(text: str) -> Dim:
     bad = _NON_ASCII.search(text)
     if bad is not None:
         raise DimSyntaxError(non_ascii_message(bad.group()), bad.start(), "GS107")
-    tokens: list[tuple[str, str, int]] = []
-    pos = 0
-    text_stripped = text.rstrip(" \t")
-    while pos < len(text_stripped):
-        m = _TOKEN.match(text_stripped, pos)
-        if not m:
-            raise DimSyntaxError(f"unexpected character {text_stripped[pos]!r} in dim '{shorten(text, 60)}'", pos)
-        kind = "int" if m.group(1) else "name" if m.group(2) else "op"
-        tokens.append((kind, m.group(m.lastindex), m.start(m.lastindex)))
-        pos = m.end()
+    tokens = _Tokens(text)
     parser = _DimParser(tokens, text)
     try:
         value = parser.expr()
@@ -666,8 +657,9 @@ def _parse_dim(text: str) -> Dim:
         if isinstance(e, DimSyntaxError):
             raise
         raise DimSyntaxError(e.message, parser.last_col, e.code) from None
-    if parser.i != len(tokens):
-        raise DimSyntaxError(f"unexpected '{tokens[parser.i][1]}' in dim '{shorten(text, 60)}'", tokens[parser.i][2])
+    extra = tokens.get(parser.i)
+    if extra is not None:
+        raise DimSyntaxError(f"unexpected '{extra[1]}' in dim '{shorten(text, 60)}'", extra[2])
     if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
         # A dim is read back from its text: its value must be an integer the text can hold.
         raise DimSyntaxError(f"dim '{shorten(text, 60)}' is {show_int(value)}, out of range (-{MAX_INT}..{MAX_INT})", 0, "GS108")
@@ -681,11 +673,33 @@ def _read_int(tok: str, col: int, text: str) -> int:
         raise DimSyntaxError(e.message, col, e.code) from None
 
 
+class _Tokens:
+    """The tokens of a dim, read on demand: parsing stops at the first error (a parenthesis 33
+    deep, a product too large), so a 600,000-character dim refused after a few tokens costs a
+    few tokens, not a list of all of them."""
+
+    def __init__(self, text: str):
+        self.text = text.rstrip(" \t")
+        self.items: list[tuple[str, str, int]] = []
+        self.pos = 0
+
+    def get(self, i: int) -> tuple[str, str, int] | None:
+        """The i-th token (kind, text, 0-based column), or None past the end."""
+        while len(self.items) <= i and self.pos < len(self.text):
+            m = _TOKEN.match(self.text, self.pos)
+            if not m:
+                raise DimSyntaxError(f"unexpected character {self.text[self.pos]!r} in dim '{shorten(self.text, 60)}'", self.pos)
+            kind = "int" if m.group(1) else "name" if m.group(2) else "op"
+            self.items.append((kind, m.group(m.lastindex), m.start(m.lastindex)))
+            self.pos = m.end()
+        return self.items[i] if i < len(self.items) else None
+
+
 class _DimParser:
     """Recursive descent over the tokens; parentheses recurse (at most MAX_NESTING_DEPTH deep),
     chains of operators and unary minus signs loop."""
 
-    def __init__(self, tokens: list[tuple[str, str, int]], text: str):
+    def __init__(self, tokens: _Tokens, text: str):
         self.tokens = tokens
         self.text = text
         self.i = 0
@@ -693,7 +707,8 @@ class _DimParser:
         self.last_col = 0  # the token being combined, for errors raised by arithmetic
 
     def _peek(self) -> str | None:
-        return self.tokens[self.i][1] if self.i < len(self.tokens) else None
+        tok = self.tokens.get(self.i)
+        return None if tok is None else tok[1]
 
     def expr(self) -> Dim:
         value = self.term()
@@ -704,8 +719,8 @@ class _DimParser:
         acc = _poly(value)
         naive = _size(value)
         while self._peek() in ("+", "-"):
-            sign = 1 if self.tokens[self.i][1] == "+" else -1
-            self.last_col = self.tokens[self.i][2]
+            _, tok, self.last_col = self.tokens.items[self.i]
+            sign = 1 if tok == "+" else -1
             self.i += 1
             rhs = self.term()
             for m, c in _poly(rhs).items():
@@ -724,8 +739,7 @@ class _DimParser:
     def term(self) -> Dim:
         value = self.factor()
         while self._peek() in ("*", "//", "%"):
-            op = self.tokens[self.i][1]
-            self.last_col = self.tokens[self.i][2]
+            _, op, self.last_col = self.tokens.items[self.i]
             self.i += 1
             rhs = self.factor()
             if op == "*":
@@ -739,9 +753,10 @@ class _DimParser:
     def factor(self) -> Dim:
         negate = False
         while True:
-            if self.i >= len(self.tokens):
+            token = self.tokens.get(self.i)
+            if token is None:
                 raise DimSyntaxError(f"dim '{shorten(self.text, 60)}' ends early", len(self.text))
-            kind, tok, col = self.tokens[self.i]
+            kind, tok, col = token
             self.i += 1
             if tok != "-" or kind != "op":
                 break

@@ -6,16 +6,19 @@ and uses a handful of statement forms, so a small recursive-descent reader over 
 terminal regexes (taken from the Lark grammar, so the two cannot drift apart) builds the same
 ``lark.Tree`` -- same rule names, children, tokens and positions -- several times faster.  It
 reads only what it is sure of: graphs, symbol declarations, params and buffers (shared ones
-too), module blocks, primitive ops and return.  Anything else (``fused`` regions, a syntax
-error, an odd spacing it does not model) makes it decline, and the caller parses the whole
-text with Lark, which then also produces the syntax diagnostics.  ``tests/test_verifier_text_fastpath.py`` checks that whenever the fast path
-answers, its tree equals Lark's.
+too), module blocks, ops with or without a fused region, return and yield.  Anything else (a
+syntax error, an odd spacing it does not model) makes it decline the graph it is in:
+:meth:`FastReader.read_graphs` returns the graphs read before it and where the declined one
+starts, and the caller reads that graph with Lark, which then also produces the syntax
+diagnostics, and goes on with the fast path after it (so one odd line in the last of a thousand
+graphs costs one graph's Lark parse, not the file's).  ``tests/test_verifier_text_fastpath.py``
+checks that whenever the fast path answers, its tree equals Lark's.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from lark import Lark, Token, Tree
 from lark.tree import Meta
@@ -38,10 +41,37 @@ class FastReader:
         self.re = {n: _terminal(lark, n) for n in ("NAME", "MODPATH", "VALUE", "TYPE", "INT", "FLOAT", "STRING", "COMMENT", "_NL", "WS")}
 
     def read(self, text: str) -> Tree | None:
-        try:
-            return _Scan(self.re, text).start()
-        except (Decline, IndexError, RecursionError):
+        """The whole text's tree, or None when the fast path declines any part of it."""
+        graphs, stop = self.read_graphs(text)
+        if stop is not None:
             return None
+        return Tree("start", graphs, graphs[0].meta if graphs else Meta())
+
+    def read_graphs(self, text: str, pos: int = 0, line: int = 1) -> tuple[list[Tree], Stop | None]:
+        """The graphs of ``text`` from offset ``pos`` (at line ``line``) on, and None; or, where it
+        declines, the graphs read before and a :class:`Stop`."""
+        scan = _Scan(self.re, text)
+        scan.pos, scan.line, scan.line_start = pos, line, text.rfind("\n", 0, pos) + 1
+        graphs: list[Tree] = []
+        while True:
+            here = Stop(scan.pos, scan.line, scan.pos - scan.line_start + 1, scan.pos)
+            try:
+                scan.blank_lines()
+                if scan.pos >= len(text):
+                    return graphs, None
+                graphs.append(scan.graph())
+            except (Decline, IndexError, RecursionError):
+                return graphs, Stop(here.pos, here.line, here.column, max(scan.pos, here.pos))
+
+
+class Stop(NamedTuple):
+    """Where the fast path declined: the text from ``pos`` (``line``:``column``, just after the last
+    graph it read) holds the graph it could not read; it gave up at offset ``at``."""
+
+    pos: int
+    line: int
+    column: int
+    at: int
 
 
 _WORD = re.compile(r"[A-Za-z_]+")
@@ -162,15 +192,6 @@ class _Scan:
         self.pos = end
 
     # -- statements ------------------------------------------------------------------------
-    def start(self) -> Tree:
-        graphs = []
-        self.blank_lines()
-        while self.pos < len(self.text):
-            graphs.append(self.graph())
-            self.blank_lines()
-        meta = graphs[0].meta if graphs else Meta()
-        return Tree("start", graphs, meta)
-
     def graph(self) -> Tree:
         line, col, pos = self.keyword("graph")
         name = self.token("NAME", self.name_re)
@@ -229,8 +250,8 @@ class _Scan:
                 stmts.append(self.symbol())
             elif word == "module":
                 stmts.append(self.module())
-            elif word == "return":
-                stmts.append(self.ret())
+            elif word in ("return", "yield"):
+                stmts.append(self.ret(word))
             else:
                 raise Decline
         meta = stmts[0].meta if stmts else Meta()
@@ -283,12 +304,13 @@ class _Scan:
         self.newline()
         return Tree("module", [path, cls, body], _meta(line, col, pos))
 
-    def ret(self) -> Tree:
+    def ret(self, word: str) -> Tree:
         self.skip()
         line, col, pos = self.line, self.pos - self.line_start + 1, self.pos
-        if not self.text.startswith("return", self.pos) or self.text[self.pos + 6 : self.pos + 7] not in (" ", "\t", "\n", "\r", ""):
+        end = self.pos + len(word)
+        if not self.text.startswith(word, self.pos) or self.text[end : end + 1] not in (" ", "\t", "\n", "\r", ""):
             raise Decline
-        kind = self._make("RKIND", "return", self.pos + 6)
+        kind = self._make("RKIND", word, end)
         children: list[Any] = [kind]
         self.skip()
         if self.pos < len(self.text) and self.text[self.pos] not in "\r\n":
@@ -311,8 +333,6 @@ class _Scan:
             self.lit(",")
         self.lit("=")
         name = self.token("NAME", self.name_re)
-        if name == "fused":
-            raise Decline  # regions are Lark's
         self.lit("(")
         children: list[Any] = [Tree("defs", defs, defs[0].meta), name]
         if self.peek() != ")":
@@ -323,9 +343,33 @@ class _Scan:
             children.append(Tree("items", items, items[0].meta))
         self.lit(")")
         if self.peek() == "{":
-            raise Decline
+            children.append(self.region())
         self.newline()
         return Tree("op", children, defs[0].meta)
+
+    def region(self) -> Tree:
+        """``{ ^(%a: T, ...) body }`` of a fused op (the line break after '}' is the op's)."""
+        line, col, pos = self.lit("{")
+        self.newline()
+        self.lit("^")
+        self.lit("(")
+        children: list[Any] = []
+        if self.peek() != ")":
+            while True:
+                v = self.token("VALUE", self.value_re)
+                self.lit(":")
+                t = self.token("TYPE", self.type_re)
+                children.append(Tree("barg", [v, t], _meta(v.line, v.column, v.start_pos)))
+                if self.peek() != ",":
+                    break
+                self.lit(",")
+        self.lit(")")
+        self.newline()
+        self.enter()
+        children.append(self.body())
+        self.depth -= 1
+        self.lit("}")
+        return Tree("region", children, _meta(line, col, pos))
 
     # -- operands and attribute values ------------------------------------------------------------
     def operand(self) -> Tree:

@@ -7,8 +7,10 @@ its recursive descent runs out of stack at about 150 nested brackets.  So, befor
 parses, with the limits of ``graphsynth.dialects.limits``:
 
 - :func:`prescan` reads the text once (strings and comments skipped) and refuses brackets nested
-  deeper than ``MAX_MLIR_NESTING`` (GS109) and decimal literals longer than
-  ``MAX_MLIR_INT_DIGITS`` (GS108), at their position;
+  deeper than ``MAX_MLIR_NESTING`` (GS109), decimal literals longer than
+  ``MAX_MLIR_INT_DIGITS`` (GS108) and string literals that xDSL's lexer would not match (GS101:
+  its pattern backtracks exponentially on them, so a 40-character unclosed string takes hours), at
+  their position;
 - :class:`GuardedParser` (an xDSL ``Parser``) checks the type of every dense elements attribute
   before the elements are built (``MAX_ATTR_ELEMENTS``) and the width of every integer type
   before it exists (``MAX_INTEGER_TYPE_WIDTH``), raising :class:`LimitParseError` (GS308) with
@@ -20,11 +22,13 @@ Both report as xDSL's own ``ParseError`` does (a span), with a diagnostic code.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr
 from xdsl.parser import Parser
 from xdsl.utils.exceptions import ParseError as XParseError
 from xdsl.utils.lexer import Span
@@ -54,7 +58,11 @@ class Refusal:
     offset: int
 
 
-_SCAN = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|->|[\[({<]|[\])}>]|[0-9]{' + str(MAX_MLIR_INT_DIGITS + 1) + ",}")
+# A string literal exactly as xDSL's lexer accepts it, one character at a time: xDSL's own pattern
+# (``"(?:[^"\\\n\v\f]+|\\...)*"``) backtracks exponentially on a string it cannot match (a quote
+# left open, an unknown escape), so those are refused here first.
+_STRING = r'"(?:[^"\\\n\v\f]|\\(?:["nt\\]|[0-9A-Fa-f]{2}))*"'
+_SCAN = re.compile(_STRING + r'|"|//[^\n]*|->|[\[({<]|[\])}>]|[0-9]{' + str(MAX_MLIR_INT_DIGITS + 1) + ",}")
 _OPEN = frozenset("[({<")
 
 
@@ -71,13 +79,35 @@ def prescan(text: str) -> Refusal | None:
                 return Refusal("GS109", f"brackets nest more than {MAX_MLIR_NESTING} deep", m.start())
         elif c in "])}>":
             depth = max(depth - 1, 0)
+        elif tok == '"':
+            return Refusal("GS101", "MLIR syntax error: string literal not closed on its line, or with an escape "
+                           "other than \\n, \\t, \\\\, \\\" or two hex digits", m.start())
         elif c.isdigit():
             return Refusal("GS108", f"integer literal {shorten(tok)} has {len(tok)} digits, more than {MAX_MLIR_INT_DIGITS}", m.start())
     return None
 
 
 class GuardedParser(Parser):
-    """xDSL's parser with the materialisation checks of the module docstring."""
+    """xDSL's parser with the materialisation checks of the module docstring.  It also gives
+    every op it reads the line and column where its text starts (unless the text states a
+    location), whatever the layout of the text, so that later diagnostics point into it."""
+
+    _line_starts: list[int] | None = None
+
+    def parse_operation(self) -> Any:
+        start = self._current_token.span.start
+        op = super().parse_operation()
+        if not isinstance(op.location, FileLineColLoc):
+            line, col = self._line_col(start)
+            op.location = FileLineColLoc(StringAttr(self.lexer.input.name), IntAttr(line), IntAttr(col))
+        return op
+
+    def _line_col(self, offset: int) -> tuple[int, int]:
+        if self._line_starts is None:
+            text = self.lexer.input.content
+            self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        k = bisect.bisect_right(self._line_starts, offset)
+        return k, offset - self._line_starts[k - 1] + 1
 
     def _parse_dense_literal_type(self) -> Any:
         start = self.pos

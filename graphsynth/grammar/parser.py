@@ -17,6 +17,7 @@ from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.tree import Meta
 from xdsl.dialects.builtin import ArrayAttr, FileLineColLoc, IntAttr, ModuleOp, StringAttr
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.parser.core import ForwardDeclaredValue
@@ -43,7 +44,7 @@ from graphsynth.dialects.shapes import floordiv as gs_floordiv
 from graphsynth.dialects.shapes import mod as gs_mod
 from graphsynth.dialects.shapes import mul as gs_mul
 from graphsynth.dialects.shapes import sub as gs_sub
-from graphsynth.grammar.fastpath import FastReader
+from graphsynth.grammar.fastpath import FastReader, Stop
 
 # The type words of the grammar come from the dtype table (one place for the dtypes).
 _GRAMMAR = (Path(__file__).parent / "gs.lark").read_text().replace("@DTYPES@", DTYPE_PATTERN)
@@ -117,17 +118,22 @@ def parse_type(text: str) -> gs.TensorType:
 _TYPE_CACHE = BoundedMemo(1 << 22)
 
 
+_DIM_PUNCT = re.compile(r"[(),]")
+
+
 def _split_dims(inner: str) -> list[str]:
-    parts, depth, cur = [], 0, []
-    for ch in inner:
-        if ch == "," and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        cur.append(ch)
-    parts.append("".join(cur))
+    """The dims of a type's bracket, split at its top-level commas (a regex finds the commas and
+    parentheses, so a 600,000-character dim is not walked a character at a time)."""
+    parts, depth, start = [], 0, 0
+    for m in _DIM_PUNCT.finditer(inner):
+        c = m.group()
+        if c == ",":
+            if depth == 0:
+                parts.append(inner[start : m.start()])
+                start = m.end()
+        else:
+            depth += 1 if c == "(" else -1
+    parts.append(inner[start:])
     return parts
 
 
@@ -157,12 +163,7 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
     gc.disable()
     try:
         source = text if text.endswith("\n") else text + "\n"
-        tree = _FAST.read(source)  # the common statement forms, several times faster than Lark
-        if tree is None:
-            try:
-                tree = _LARK.parse(source)
-            except UnexpectedInput as e:
-                raise ParseError([_syntax_diagnostic(e, text, filename)]) from None
+        tree = _read_tree(source, filename)
         builder = _Builder(filename)
         module = builder.build(tree)
     finally:
@@ -203,6 +204,91 @@ def build_module(tree: Tree, text: str, filename: str) -> ModuleOp:
     if builder.diagnostics:
         raise ParseError(builder.diagnostics)
     return module
+
+
+def _read_tree(source: str, filename: str) -> Tree:
+    """Lark's tree of ``source``: the fast path reads the graphs it can (several times faster than
+    Lark), Lark each graph it declines.  Lark reads that graph alone, from the end of the graph
+    before it to the next line that starts with ``graph``, with the text before it blanked to
+    line breaks so that lines and columns are the file's; the tree is the one Lark would build
+    for the whole text (graphs are independent and the grammar splits at those line starts).  A
+    syntax error that Lark meets at the end of that stretch may belong to what follows (a graph
+    left open): then Lark reads on to the end of the text, as it would have."""
+    graphs: list[Tree] = []
+    pos, line = 0, 1
+    while True:
+        got, stop = _FAST.read_graphs(source, pos, line)
+        graphs += got
+        if stop is None:
+            break
+        nxt = _GRAPH_LINE.search(source, stop.at + 1)
+        end = nxt.start() if nxt is not None else len(source)
+        part = _read_with_lark(source, stop, end, filename)
+        if part is None:
+            end = len(source)
+            part = _read_with_lark(source, stop, end, filename)
+        graphs += part.children
+        if end >= len(source):
+            break
+        pos, line = end, stop.line + source.count("\n", stop.pos, end)
+    return Tree("start", graphs, graphs[0].meta if graphs else Meta())
+
+
+_GRAPH_LINE = re.compile(r"^graph[ \t]", re.M)
+
+
+def _read_with_lark(source: str, stop: Stop, end: int, filename: str) -> Tree | None:
+    """Lark's tree of ``source[stop.pos:end]`` placed at its line and column; None when Lark
+    stops at the end of that stretch while more text follows it."""
+    text = "\n" * (stop.line - 1) + " " * (stop.column - 1) + source[stop.pos : end]
+    deep = _too_deep(text)
+    if deep is not None:
+        raise ParseError([_deep_diagnostic(text, deep[0], deep[1], filename)])
+    try:
+        return _LARK.parse(text)
+    except UnexpectedInput as e:
+        if end < len(source) and _at_end(e, text):
+            return None
+        raise ParseError([_syntax_diagnostic(e, text, filename)]) from None
+
+
+# Brackets outside strings and comments (the grammar's own STRING and COMMENT terminals: ``//``
+# after a name, a digit or a closing bracket is floor division, not a comment).
+_BRACKETS = re.compile("|".join(f"(?:{_FAST.re[t].pattern})" for t in ("STRING", "COMMENT")) + r"|[\[\]{}()]")
+_OPENING = {"{": "}", "(": ")", "[": "]"}
+_KIND = {"{": "module blocks and fused regions", "(": "parentheses", "[": "lists"}
+
+
+def _too_deep(text: str) -> tuple[int, str] | None:
+    """(offset, message) of the first bracket nested more than MAX_NESTING_DEPTH deep (the graph's
+    own brace, a call's parenthesis and a type's bracket aside), or None.  Lark reads a token in
+    about 25 microseconds and the fast reader declines deep text, so 300,000 nested brackets
+    would take seconds to read before the builder refused them; this scan takes milliseconds.
+    Each kind of bracket is counted on its own, as the builder counts them."""
+    depth = {"{": 0, "(": 0, "[": 0}
+    closing = {v: k for k, v in _OPENING.items()}
+    for m in _BRACKETS.finditer(text):
+        c = m.group()
+        if c in depth:
+            depth[c] += 1
+            if depth[c] > MAX_NESTING_DEPTH + 1:
+                return m.start(), f"{_KIND[c]} nest more than {MAX_NESTING_DEPTH} deep"
+        elif c in closing:
+            depth[closing[c]] = max(depth[closing[c]] - 1, 0)
+    return None
+
+
+# The op a statement line names: ``module`` blocks, ``param``/``buffer``/``symbol``/``return`` lines, ``%v: T = op(``.
+_STATEMENT_OP = re.compile(r"[ \t]*(?:(module|param|buffer|symbol|return)\b|[^=\n]*?=[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\()")
+
+
+def _deep_diagnostic(text: str, offset: int, message: str, filename: str) -> Diagnostic:
+    """GS109 at the bracket that nests too deeply, attributed to the statement of its line (as
+    the builder attributes its own nesting diagnostics: ``module: ...``, ``fused: ...``)."""
+    start = text.rfind("\n", 0, offset) + 1
+    m = _STATEMENT_OP.match(text, start, offset)
+    op = (m.group(1) or m.group(2)) if m else None
+    return _with_line(error("GS109", f"{op}: {message}" if op else message, loc=_offset_loc(text, offset, filename), op=op))
 
 
 # Control characters other than tab and line breaks, and the replacement character that
@@ -614,6 +700,12 @@ class _Builder:
         v = self.lookup(tok)
         return _BAD if v is None else v
 
+    def _is_value(self, tok: Token) -> bool:
+        """``tok`` names a value (not a number, None or a bool literal)."""
+        if tok.type in ("INT", "FLOAT", "NONE"):
+            return False
+        return not (tok.type == "NAME" and str(tok) in ("true", "false") and str(tok) not in self.env)
+
     def int_literal(self, tok: Token) -> Any:
         """An integer operand; scalars are int64 in every backend, so a larger one is an error
         (refused before converting: a long digit string costs quadratic time)."""
@@ -651,6 +743,13 @@ class _Builder:
         args = []
         ok = True
         for i, tok in enumerate(positional):
+            if i >= len(spec.args) and not (spec.args and spec.args[-1].variadic) and not self._is_value(tok):
+                # One argument more than the op declares: a literal there has no slot to go to
+                # (a value does: the operand count is the verifier's GS208).
+                self.report("GS208", f"{opname}: expects {spec.signature()} but got {len(positional)} arguments",
+                            tok, op=opname, got=str(tok), expected=f"{len(spec.args)} argument(s)")
+                ok = False
+                continue
             value = self.operand(tok)
             if value is _BAD:
                 ok = False

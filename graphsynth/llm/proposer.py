@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from graphsynth.diagnostics import Diagnostic, GraphsynthError, error
+from graphsynth.diagnostics import Diagnostic, GraphsynthError, Location, error
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_MAX_TOKENS = 8192
@@ -177,8 +177,9 @@ class ProposerError(GraphsynthError):
     """The proposer could not produce a reply (network, rate limit, malformed reply,
     replay divergence, missing configuration)."""
 
-    def __init__(self, message: str, *, fix: str | None = None, notes: list[str] | None = None, code: str = "GS507"):
-        super().__init__([error(code, message, fix=fix, notes=list(notes or []))])
+    def __init__(self, message: str, *, fix: str | None = None, notes: list[str] | None = None, code: str = "GS507",
+                 loc: Location | None = None):
+        super().__init__([error(code, message, fix=fix, notes=list(notes or []), loc=loc)])
 
 
 class ProposerConfigError(ProposerError):
@@ -438,12 +439,14 @@ class ReplayProposer:
 
         self.path = str(path)
         self.transcript = read_transcript(self.path)
-        self.exchanges = [r for r in self.transcript.records if r.get("kind") == "attempt" and "reply" in r]
+        recorded = [(r, n) for r, n in zip(self.transcript.records, self.transcript.record_lines) if r.get("kind") == "attempt" and "reply" in r]
+        self.exchanges = [r for r, _ in recorded]
+        self.exchange_lines = [n for _, n in recorded]  # where each exchange stands in the transcript
         self.strict = strict
         self.check = check
         self.notes: list[str] = []
         self._next = 0
-        self.model = self.transcript.header.get("model", "replay")
+        self.model = self.transcript.header.get("model") or "replay"  # null: a proposer without a model name
 
     def propose(self, request: ProposalRequest) -> Proposal:
         if self._next >= len(self.exchanges):
@@ -451,8 +454,10 @@ class ReplayProposer:
                 f"replay of {self.path}: the recording has {len(self.exchanges)} exchange(s); attempt "
                 f"{self._next + 1} was not recorded",
                 fix="the session diverged from the recording: re-record it",
+                loc=Location(self.path, self.exchange_lines[-1] if self.exchange_lines else self.transcript.header_line, 1),
             )
         rec = self.exchanges[self._next]
+        here = Location(self.path, self.exchange_lines[self._next], 1)
         self._next += 1
         if self.check:
             got, want = request.messages_hash(), rec.get("messages_hash")
@@ -462,18 +467,19 @@ class ReplayProposer:
                     f"than the recording (messages hash {got}, recorded {want})",
                     fix="the input graph, the goal, an earlier reply or the diagnostics differ from the "
                     "recorded session; re-record the transcript",
+                    loc=here,
                 )
             got_s, want_s = request.system_hash(), rec.get("system_hash")
             if want_s is not None and got_s != want_s:
                 note = f"attempt {rec.get('attempt')}: system prompt differs from the recording ({got_s} vs {want_s})"
                 if self.strict:
-                    raise ProposerError(f"replay of {self.path}: {note}", fix="re-record the transcript")
+                    raise ProposerError(f"replay of {self.path}: {note}", fix="re-record the transcript", loc=here)
                 self.notes.append(note)
         return Proposal(
             text=str(rec["reply"]),
             usage=Usage.from_dict(rec.get("usage")),
             latency_s=0.0,
-            model=str(rec.get("model", self.model)),
+            model=str(rec.get("model") or self.model),
             stop_reason=rec.get("stop_reason"),
         )
 

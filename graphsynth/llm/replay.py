@@ -14,7 +14,7 @@ import os
 import sys
 from typing import IO, Any
 
-from graphsynth.diagnostics import GraphsynthError, error
+from graphsynth.diagnostics import GraphsynthError, Location, error
 from graphsynth.fileio import FileError, check_writable, exit_code, report, write_atomic
 from graphsynth.llm.context import context_source
 from graphsynth.llm.driver import RewriteResult, rewrite
@@ -64,17 +64,25 @@ def replay_transcript(
                 f"replay of {path}: the given graph (hash {got}) is not the recorded input "
                 f"(hash {h.get('input_hash')})",
                 fix="replay without an input file to use the recorded graph",
+                loc=Location(str(path), t.header_line, 1),
             )
     flags = h.get("flags", {})
     goal = h["goal"]
     prefix = ("[preserve-semantics] " if flags.get("preserve_semantics") else "") + (
         "[change-interface] " if not flags.get("keep_interface", True) else ""
     )
+    try:
+        menu = resolve_menu(h.get("menu_source", ""))
+        if context is None:
+            context = context_source(h.get("context_source", ""))
+    except ValueError as e:  # a menu or context the header names that does not exist
+        raise ProposerError(f"{path}:{t.header_line}: {e}", loc=Location(str(path), t.header_line, 1)) from None
     feedback = h.get("feedback", "full")
     if feedback not in FEEDBACK_STYLES:
         raise ProposerError(
             f"replay of {path}: the header names an unknown feedback style {str(feedback)[:40]!r}",
             fix=f"the recorded session used one of {', '.join(FEEDBACK_STYLES)}; the transcript is corrupt",
+            loc=Location(str(path), t.header_line, 1),
         )
     proposer = ReplayProposer(path)
     result = rewrite(
@@ -83,9 +91,9 @@ def replay_transcript(
         proposer,
         attempts=int(h.get("attempts", 4)),
         transcript=transcript_out,
-        menu=resolve_menu(h.get("menu_source", "")),
+        menu=menu,
         menu_source=h.get("menu_source", ""),
-        context=context if context is not None else context_source(h.get("context_source", "")),
+        context=context,
         context_source=h.get("context_source", ""),
         feedback=feedback,
         # Sessions recorded before the driver repaired by itself have no "repair" key.

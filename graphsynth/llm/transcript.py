@@ -33,7 +33,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import IO, Any, Self
 
-from graphsynth.diagnostics import Diagnostic, GraphsynthError, error
+from graphsynth.diagnostics import Diagnostic, GraphsynthError, Location, error
 from graphsynth.fileio import FileError, check_writable, read_text, umask
 from graphsynth.llm.proposer import ProposerConfigError, ProposerError
 
@@ -60,7 +60,9 @@ class TranscriptWriteError(ProposerConfigError):
 class Transcript:
     path: str
     header: dict[str, Any] = field(default_factory=dict)
+    header_line: int = 1
     records: list[dict[str, Any]] = field(default_factory=list)
+    record_lines: list[int] = field(default_factory=list)  # the line of each record, for diagnostics
 
     @property
     def result(self) -> dict[str, Any] | None:
@@ -75,7 +77,10 @@ class Transcript:
 
 
 def read_transcript(path: str | os.PathLike[str]) -> Transcript:
-    """Read a transcript; malformed files raise :class:`ProposerError` with the line number."""
+    """Read a transcript; a malformed file raises :class:`ProposerError` located at the line
+    (and, for JSON syntax, the column) at fault.  Each record is checked against what a replay
+    reads from it (:data:`FIELDS`): a transcript is input like any other, and a field of the
+    wrong type must be a diagnostic, not a traceback far away in the replay."""
     p = str(path)
     try:
         lines = read_text(p, what="transcript").split("\n")
@@ -86,26 +91,87 @@ def read_transcript(path: str | os.PathLike[str]) -> Transcript:
         if not line.strip():
             continue
         if len(line) > MAX_LINE_CHARS:
-            raise ProposerError(f"{p}:{n}: transcript line too long ({len(line)} chars)")
+            raise ProposerError(f"{p}:{n}: transcript line too long ({len(line)} chars)", loc=Location(p, n, 1))
         try:
             obj = json.loads(line)
         except ValueError as e:
+            col = getattr(e, "colno", 1)
             raise ProposerError(
-                f"{p}:{n}: not a JSON object ({e})", fix="the transcript is corrupt or truncated"
+                f"{p}:{n}: not a JSON object ({e})", fix="the transcript is corrupt or truncated", loc=Location(p, n, col)
             ) from None
         if not isinstance(obj, dict) or "kind" not in obj:
-            raise ProposerError(f"{p}:{n}: expected an object with a 'kind' field")
+            raise ProposerError(f"{p}:{n}: expected an object with a 'kind' field", loc=Location(p, n, 1))
         if obj["kind"] == "header":
             if obj.get("version") != FORMAT_VERSION:
                 raise ProposerError(
-                    f"{p}:{n}: transcript format version {obj.get('version')}, expected {FORMAT_VERSION}"
+                    f"{p}:{n}: transcript format version {_show(obj.get('version'))}, expected {FORMAT_VERSION}",
+                    loc=Location(p, n, 1),
                 )
+            _check_record(obj, p, n)
             t.header = obj
+            t.header_line = n
         else:
+            _check_record(obj, p, n)
             t.records.append(obj)
+            t.record_lines.append(n)
     if not t.header:
-        raise ProposerError(f"{p}: no header line", fix='a transcript starts with a {"kind": "header"} line')
+        raise ProposerError(f"{p}: no header line", fix='a transcript starts with a {"kind": "header"} line',
+                            loc=Location(p, 1, 1))
     return t
+
+
+MAX_ATTEMPTS = 10_000
+_NONE = type(None)
+FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "header": {"goal": (str,), "input_ir": (str,), "input_hash": (str,), "attempts": (int,), "flags": (dict,),
+               "menu_source": (str,), "context_source": (str,), "model": (str, _NONE)},
+    "attempt": {"reply": (str,), "messages_hash": (str, _NONE), "system_hash": (str, _NONE), "usage": (dict, _NONE),
+                "model": (str, _NONE), "stop_reason": (str, _NONE), "attempt": (int,), "verdict": (str, _NONE)},
+    "result": {"output_hash": (str, _NONE)},
+}
+"""Per kind of record, the fields a replay reads and the types they must have (other fields are
+kept and not read).  A header needs ``goal`` and ``input_ir``; ``attempts`` is 1 to
+:data:`MAX_ATTEMPTS`, ``flags`` maps names to booleans, ``usage`` holds non-negative integer
+token counts and a ``cost_usd`` number or null."""
+_REQUIRED = {"header": ("goal", "input_ir")}
+_USAGE_COUNTS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "calls")
+
+
+def _show(v: Any) -> str:
+    text = json.dumps(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_record(obj: dict[str, Any], p: str, n: int) -> None:
+    kind = obj["kind"]
+
+    def bad(key: str, want: str) -> ProposerError:
+        return ProposerError(f"{p}:{n}: {kind} field '{key}' must be {want}, got {_show(obj.get(key))}",
+                             fix="the transcript is corrupt or was edited by hand", loc=Location(p, n, 1))
+
+    fields = FIELDS.get(kind) if isinstance(kind, str) else None
+    if fields is None:
+        return
+    for key in _REQUIRED.get(kind, ()):
+        if key not in obj:
+            raise ProposerError(f"{p}:{n}: {kind} has no '{key}' field", loc=Location(p, n, 1))
+    for key, types in fields.items():
+        if key not in obj:
+            continue
+        v = obj[key]
+        if isinstance(v, bool) and bool not in types or not isinstance(v, types):
+            raise bad(key, " or ".join("null" if t is _NONE else t.__name__ for t in types))
+    if "attempts" in fields and "attempts" in obj and not 1 <= obj["attempts"] <= MAX_ATTEMPTS:
+        raise bad("attempts", f"1 to {MAX_ATTEMPTS}")
+    if "flags" in obj and not all(isinstance(k, str) and isinstance(v, bool) for k, v in obj["flags"].items()):
+        raise bad("flags", "an object of true/false values")
+    usage = obj.get("usage") if kind == "attempt" else None
+    if usage:
+        counts_ok = all(isinstance(usage.get(k, 0), int) and not isinstance(usage.get(k, 0), bool)
+                        and 0 <= usage.get(k, 0) < 1 << 62 for k in _USAGE_COUNTS)
+        cost = usage.get("cost_usd")
+        if not counts_ok or not (cost is None or isinstance(cost, (int, float)) and not isinstance(cost, bool)):
+            raise bad("usage", "token counts (integers >= 0) and a cost_usd number or null")
 
 
 class TranscriptWriter:
