@@ -300,7 +300,7 @@ def _located_transcript(diags: list[Diagnostic], text: str | bytes) -> list[str]
 
 
 def _run_pipeline(m: Any, passes: list[Any]) -> Any:
-    from graphsynth.passes.registry import run_pipeline
+    from graphsynth.pipeline import run_pipeline
 
     return run_pipeline(m, passes)
 

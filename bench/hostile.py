@@ -361,7 +361,7 @@ def lower_constants(n: int) -> tuple[int, Callable[[], str]]:
         from graphsynth.backend.lower import lower
         from graphsynth.diagnostics import GraphsynthError
         from graphsynth.grammar.parser import parse_ir
-        from graphsynth.passes.registry import run_pipeline
+        from graphsynth.pipeline import run_pipeline
 
         try:
             m = run_pipeline(parse_ir(text), "fold-constants,canonicalize,dce")
@@ -386,7 +386,7 @@ def fold_attention(n: int) -> tuple[int, Callable[[], str]]:
     def run() -> str:
         from graphsynth.diagnostics import GraphsynthError
         from graphsynth.grammar.parser import parse_ir
-        from graphsynth.passes.registry import run_pipeline
+        from graphsynth.pipeline import run_pipeline
 
         try:
             run_pipeline(parse_ir(text), "fold-constants")
@@ -585,7 +585,7 @@ def fused_text(n: int) -> str:
     text = "graph G(x: f32[B, 64], w: f32[64, 64]) -> f32[B, 64] {\n" + "".join(f"  {b}\n" for b in body) + f"  return %{n - 1}\n}}\n"
     from graphsynth.grammar.parser import parse_ir
     from graphsynth.grammar.printer import print_ir
-    from graphsynth.passes.registry import run_pipeline
+    from graphsynth.pipeline import run_pipeline
 
     return print_ir(run_pipeline(parse_ir(text), "fuse-elementwise"))
 
