@@ -296,7 +296,7 @@ def _folded_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnost
     return _with_line(
         error(
             "GS110",
-            f"module {mark.path}: folded text (printed with depth=k) is a read-only view: "
+            f"module: folded module '{mark.path}' is a read-only view (printed with depth=k): "
             f"{hidden} not in the text, so it cannot be parsed",
             loc=Location(filename, e.line, mark.column),
             op="module",

@@ -33,7 +33,7 @@
 
 // NEG: graphsynth-opt: error: --depth must be 0 or more, got -1
 
-// REREAD:      <stdin>:4:26: error[GS110]: module blocks.0: folded text (printed with depth=k) is a read-only view: the 2 ops inside it are not in the text, so it cannot be parsed
+// REREAD:      <stdin>:4:26: error[GS110]: module: folded module 'blocks.0' is a read-only view (printed with depth=k): the 2 ops inside it are not in the text, so it cannot be parsed
 // REREAD-NEXT:   module blocks.0 : Block(x) -> (%1: f32[B, 8])  // 2 ops folded
 // REREAD-NEXT: {{^                         \^$}}
 // REREAD-NEXT:   help: print without folding
