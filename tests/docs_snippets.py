@@ -1,10 +1,11 @@
 """Code blocks of README.md and docs/*.md, read from the Markdown and run as a reader would.
 
-The fence's info string says what a block is and how it is checked (the convention is stated
-in README.md, "Code in these docs"):
+A document is one session: its blocks run top to bottom in one scratch directory holding a copy
+of ``examples/``, so a later block sees what earlier ones defined or wrote.  The fence's info
+string says what a block is and how it is checked (README.md, "Quick start", says the same):
 
-- ``python``: run.  The ``python`` blocks of one document run in order in one interpreter, so
-  a later block sees what earlier ones defined, as when a reader pastes them into one session.
+- ``python``: run in one interpreter per document (as when a reader pastes the blocks into one
+  session).
 - ``bash``: run with ``bash -euo pipefail``.  Lines that install (``pip install ...``) are not
   run: the snippet test runs inside the environment they build, and ``.ci/run`` runs the
   README's install and test command on a clean clone.
@@ -15,8 +16,9 @@ in README.md, "Code in these docs"):
 - ``text``: not run (output listings, illustrations, IR with elisions).
 
 ``file=PATH`` after ``python`` or ``gs`` marks an excerpt: the block must occur verbatim in
-that file, which is itself run elsewhere (and is not run again here).  Every document, python
-block and shell command runs in a scratch directory holding a copy of ``examples/``.
+that file, which runs elsewhere; a python excerpt is not run again here.
+
+``python tests/docs_snippets.py BLOCKS.json`` is the runner the test starts for one document.
 """
 
 from __future__ import annotations
@@ -45,7 +47,15 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"{self.doc.relative_to(ROOT)}:{self.line}"
+        return f"{display(self.doc)}:{self.line}"
+
+
+def display(doc: Path) -> str:
+    """``docs/x.md`` for the repository's documents, the path itself for others."""
+    try:
+        return str(doc.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(doc)
 
 
 def blocks(doc: Path) -> list[Block]:
@@ -147,3 +157,67 @@ def output_matches(expected: list[str], got: list[str]) -> bool:
         return j < len(act) and exp[i] == act[j] and match(i + 1, j + 1)
 
     return match(0, 0)
+
+
+# -- the runner: one document, top to bottom, in the current directory ------------------------------
+
+
+class SnippetFailure(Exception):
+    """A block did not do what the document shows."""
+
+
+def run_shell(block: Block) -> None:
+    import subprocess
+
+    script = "set -euo pipefail\n" + "\n".join(cmd for _line, cmd in shell_lines(block)) + "\n"
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise SnippetFailure(f"{block.where}: exit {proc.returncode}\n{script}--- stdout\n{proc.stdout[-4000:]}--- stderr\n{proc.stderr[-4000:]}")
+
+
+def run_console(block: Block) -> None:
+    import subprocess
+
+    steps = console_steps(block)
+    if not steps:
+        raise SnippetFailure(f"{block.where}: empty console block")
+    for step in steps:
+        proc = subprocess.run(["bash", "-c", step.command], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        got = (proc.stdout + proc.stderr).splitlines()
+        where = f"{display(block.doc)}:{step.line}: $ {step.command}"
+        printed = f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}--- stderr\n{proc.stderr[-4000:]}"
+        if not any(x.strip() for x in step.expected):
+            if proc.returncode != 0 or got:
+                raise SnippetFailure(f"{where}\nshown without output, but:\n{printed}")
+        elif not output_matches(step.expected, got):
+            shown = "\n".join(step.expected)
+            raise SnippetFailure(f"{where}\n--- shown in the document\n{shown}\n--- printed\n{printed}")
+
+
+def run_document(blocks_to_run: list[Block]) -> None:
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    for block in blocks_to_run:
+        print(f"--- {block.where} ({block.kind})", flush=True)
+        if block.kind == "python":
+            # Blank lines in front, so that tracebacks give the line in the Markdown file.
+            code = compile("\n" * (block.line - 1) + block.code, display(block.doc), "exec")
+            exec(code, namespace)
+        elif block.kind == "bash":
+            run_shell(block)
+        elif block.kind == "console":
+            run_console(block)
+
+
+def runnable(doc: Path) -> list[Block]:
+    """The blocks of ``doc`` that run, in order (excerpts, IR and text are checked elsewhere)."""
+    return [b for b in blocks(doc) if b.kind in ("python", "bash", "console") and "file" not in b.attrs]
+
+
+if __name__ == "__main__":
+    import sys
+
+    try:
+        run_document(runnable(Path(sys.argv[1])))
+    except SnippetFailure as e:
+        print(e, file=sys.stderr)
+        sys.exit(1)
