@@ -61,7 +61,19 @@ Codes are stable, grouped by the room that reports them:
   died), GS914 the proposer produced no graph (no mutation applies, proposer error), GS915
   filtered by the zero-cost proxy, GS916 not an archive (missing, corrupt, other schema or
   networkx version), GS917 bad search argument (proposer, executor, option), GS918 report cannot
-  be written, GS919 the archive holds a different run.
+  be written, GS919 the archive holds a different run.  Training dynamics (graphsynth.train:
+  recording, rules, diagnosis, designers): GS920 bad argument (architecture, loss name, budget),
+  GS921 a model reply holds no JSON object (or one too large or too deeply nested), GS922 a reply
+  departs from its schema (names the JSON path; also steps or modules the run does not have),
+  GS923 a hyper-parameter document outside the search space or repeating a trained
+  configuration, GS924 a loss graph with the wrong interface (logits f32[B, C] and integer
+  targets [B] in, one f32[] out, no parameters), GS925 a loss graph that would allocate too much,
+  does not lower, or has a non-finite or zero gradient on a probe batch, GS926 not a training
+  archive or no such run, GS927 a training report cannot be written, GS928 the monitor cannot read
+  per-module statistics (warning), GS929 a designer round without a valid proposal (warning),
+  GS930 an optional dependency is missing (optuna); GS931-GS938 the rules' findings, as warnings:
+  divergence, exploding gradients, vanishing gradients, dead units, plateau, oscillation,
+  overfitting, slow start.
 """
 
 from __future__ import annotations

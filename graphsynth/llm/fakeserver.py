@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -23,7 +24,8 @@ from typing import Any, Self
 class Step:
     """One scripted answer.
 
-    - ``text``: a normal 200 reply whose single text block is this string;
+    - ``text``: a normal 200 reply whose single text block is this string, or a function of the
+      request body returning it (a scripted "model" that answers what it is asked);
     - ``status`` (with ``body``/``headers``): an HTTP error such as 429 or 500;
     - ``raw``: these exact bytes as a 200 body (a truncated JSON document, say);
     - ``delay``: seconds to wait before answering (longer than the client timeout = a timeout);
@@ -33,7 +35,7 @@ class Step:
       when ``drip_body_only`` (the headers arrive at once).
     """
 
-    text: str | None = None
+    text: str | Callable[[dict[str, Any]], str] | None = None
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -198,7 +200,7 @@ class FakeServer:
                 if step.status != 200:
                     self._send(step.status, step.body or {}, step.headers)
                     return
-                text = step.text or ""
+                text = step.text(body) if callable(step.text) else (step.text or "")
                 usage = step.usage or server._usage(body, text)
                 msg = {
                     "id": f"msg_fake_{len(server.requests)}",

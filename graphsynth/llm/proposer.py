@@ -115,6 +115,12 @@ class ProposalRequest:
     """A ``time.monotonic()`` value by which the reply is needed (the rewrite's wall-clock budget),
     or None.  Not part of the question: it changes no hash.  Proposers that talk to a service
     stop by it; the driver discards a reply that arrives later."""
+    images: list[dict[str, str]] = field(default_factory=list)
+    """Pictures sent with the first user turn, before its text: ``{"media_type": "image/png",
+    "data": <base64>}`` each (image content blocks of the Messages API).  They are in
+    :meth:`prompt_hash` but not in :meth:`messages_hash`: a picture is drawn from numbers the text
+    already carries, and a replay should not fail because a plotting library drew a pixel
+    differently."""
 
     def system_hash(self) -> str:
         return _sha(self.system)
@@ -122,9 +128,12 @@ class ProposalRequest:
     def messages_hash(self) -> str:
         return _sha(json.dumps(self.messages, sort_keys=True, ensure_ascii=True))
 
+    def images_hash(self) -> str:
+        return _sha(json.dumps(self.images, sort_keys=True, ensure_ascii=True)) if self.images else ""
+
     def prompt_hash(self) -> str:
-        """Identifies the whole prompt (system + messages)."""
-        return _sha(self.system_hash() + self.messages_hash())
+        """Identifies the whole prompt (system + messages, and the images when there are any)."""
+        return _sha(self.system_hash() + self.messages_hash() + self.images_hash())
 
 
 def _sha(text: str) -> str:
@@ -233,9 +242,12 @@ class AnthropicProposer:
         messages: list[dict[str, Any]] = []
         for i, m in enumerate(request.messages):
             block: dict[str, Any] = {"type": "text", "text": m["content"]}
+            pictures: list[dict[str, Any]] = []
             if i == 0:
                 block["cache_control"] = {"type": "ephemeral"}
-            messages.append({"role": m["role"], "content": [block]})
+                pictures = [{"type": "image", "source": {"type": "base64", "media_type": im["media_type"], "data": im["data"]}}
+                            for im in request.images]
+            messages.append({"role": m["role"], "content": [*pictures, block]})
         kwargs: dict[str, Any] = {
             "model": self.model,
             "max_tokens": min(request.max_tokens, self.max_tokens),

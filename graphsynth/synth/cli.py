@@ -1,6 +1,6 @@
 """graphsynth-synth: closed-loop architecture synthesis from the shell.
 
-    graphsynth-synth run TASK --proposer evolution --budget 50 --seed 0 --db run.sqlite [--executor ray] [--workers K]
+    graphsynth-synth run TASK --proposer evolution --budget 50 --seed 0 --db run.sqlite [--executor ray] [--workers K] [--tune K]
     graphsynth-synth resume --db run.sqlite
     graphsynth-synth report --db run.sqlite [--db other.sqlite] --out report/
     graphsynth-synth bench --tasks digits,mnist1d,sequence --proposers random,evolution --seeds 3 --budget 30
@@ -13,6 +13,7 @@ Exit codes: 0 done, 1 diagnostics (printed MLIR-style, or as JSON with --diagnos
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -49,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--model", default=None, help="model of the anthropic proposer (default: $GRAPHSYNTH_MODEL)")
         sp.add_argument("--base-url", default=None, help="Messages API base URL of the anthropic proposer")
 
+    def tuning(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--tune", type=int, default=0, metavar="K",
+                        help="after the search, tune the K best candidates' hyper-parameters and loss (graphsynth.train designers)")
+        sp.add_argument("--tune-budget", type=int, default=4, help="trainings per tuned candidate (its default configuration included)")
+        sp.add_argument("--tune-method", choices=("designer", "optuna"), default="designer")
+        sp.add_argument("--tune-proposer", choices=("anthropic", "replay"), default="anthropic", help="the designers' model (--model and --base-url apply to it too)")
+        sp.add_argument("--tune-transcript", default=None, help="JSONL of the designers' sessions (anthropic: written; replay: read)")
+        sp.add_argument("--tune-no-diagnose", action="store_true", help="designers without the vision diagnosis")
+
     r = sub.add_parser("run", help="start (or continue) a search")
     r.add_argument("task", help="a shipped task name (graphsynth-synth tasks) or a task .toml file")
     r.add_argument("--proposer", default="evolution", choices=("random", "evolution", "anthropic", "replay"))
@@ -65,12 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--population", type=int, default=DEFAULTS["population"])
     execution(r)
     llm(r)
+    tuning(r)
 
     s = sub.add_parser("resume", help="continue the run recorded in an archive")
     s.add_argument("--db", required=True)
     s.add_argument("--budget", type=int, default=None, help="raise the run's budget")
     execution(s)
     llm(s)
+    tuning(s)
 
     rep = sub.add_parser("report", help="Markdown table and pictures of one or more runs")
     rep.add_argument("--db", action="append", required=True, help="an archive (repeat to compare runs)")
@@ -111,6 +123,37 @@ def _summary(archive: Any) -> str:
     return "\n".join(parts)
 
 
+def _tune_proposer(args: argparse.Namespace) -> object:
+    """The designers' proposer, made before the search so a missing key or transcript is found
+    before any training (None when there is no tuning stage or it needs no model)."""
+    if not args.tune or args.tune_method != "designer":
+        return None
+    from graphsynth.llm.proposer import make_proposer
+
+    if args.tune_proposer == "replay":
+        if not args.tune_transcript:
+            raise SystemExit(f"{PROG}: --tune-proposer replay needs --tune-transcript FILE")
+        return make_proposer("replay", transcript=args.tune_transcript)
+    return make_proposer("anthropic", model=args.model, base_url=args.base_url)
+
+
+def _tune(args: argparse.Namespace, db: str, proposer: object = None) -> int:
+    """The optional tuning stage after a run (``--tune K``)."""
+    if not args.tune:
+        return 0
+    from graphsynth.synth.tune import tune
+
+    entries = tune(db, args.tune, args.tune_budget, method=args.tune_method, proposer=proposer,
+                   transcript=args.tune_transcript if args.tune_proposer == "anthropic" else None, diagnose=not args.tune_no_diagnose, log=lambda m: print(m, file=sys.stderr))
+    def num(v: object) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else "-"
+
+    for e in entries:
+        print(f"tuned #{e['candidate']} ({e['method']}, {e['trainings']} trainings): {e['metric']} {num(e['default'])} -> {num(e['after'])}, "
+              f"loss {e['loss']}, hp {json.dumps(e['hp'], sort_keys=True)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -134,20 +177,22 @@ def _run(args: argparse.Namespace) -> int:
     if args.cmd == "run":
         from graphsynth.synth.search import search
 
+        tuner = _tune_proposer(args)
         a = search(args.task, args.proposer, args.budget, args.seed, args.db, args.executor, args.workers,
                    max_proposals=args.max_proposals, proposer_options=_llm_options(args),
                    progress=False if args.no_progress else None, ray_address=args.ray_address, batch=args.batch,
                    attempts=args.attempts, near_threshold=args.near_threshold, prefilter=args.prefilter,
                    selection=args.selection, population=args.population)
         print(_summary(a))
-        return 0
+        return _tune(args, a.path, tuner)
     if args.cmd == "resume":
         from graphsynth.synth.search import resume
 
+        tuner = _tune_proposer(args)
         a = resume(args.db, args.executor, args.workers, progress=False if args.no_progress else None,
                    proposer_options=_llm_options(args), ray_address=args.ray_address, budget=args.budget)
         print(_summary(a))
-        return 0
+        return _tune(args, a.path, tuner)
     if args.cmd == "report":
         from graphsynth.synth.report import report
 

@@ -17,6 +17,9 @@ test arrays).  Sources are a plain table (:data:`SOURCES`), keyed by the name a 
 
 The validation split is carved from the training split by a fixed permutation (``split_seed``),
 so every worker, executor and resumed run sees the same examples in the same order.
+
+Every source also takes ``train_subset = N``: only the first N training examples are kept (the
+validation and test splits are unchanged), e.g. to provoke and study overfitting.
 """
 
 from __future__ import annotations
@@ -212,9 +215,12 @@ def load_data(spec: dict[str, Any], base: Path | None = None) -> Dataset:
     fn = SOURCES.get(source) if isinstance(source, str) else None
     if fn is None:
         raise task_error("GS904", f"[data] unknown source {source!r}", expected=" | ".join(SOURCES), got=repr(source))
-    opts = {k: v for k, v in spec.items() if k != "source"}
+    opts = {k: v for k, v in spec.items() if k not in ("source", "train_subset")}
+    subset = _int_opt(spec, "train_subset", 0, 0, MAX_SAMPLES, str(source)) if "train_subset" in spec else 0
     cached = _read_cache(key) if source in ("mnist1d", "sequence") else None
     ds = cached if cached is not None else fn(opts, base)
+    if subset and cached is None:
+        ds = Dataset(ds.x_train[:subset].copy(), ds.y_train[:subset].copy(), ds.x_val, ds.y_val, ds.x_test, ds.y_test, ds.classes)
     if len(ds.x_train) > MAX_SAMPLES or int(np.prod(ds.feature_shape)) > MAX_FEATURES:
         raise task_error("GS904", f"[data] {source}: {len(ds.x_train)} examples of shape {list(ds.feature_shape)} exceed the limits "
                          f"({MAX_SAMPLES} examples, {MAX_FEATURES} features)")

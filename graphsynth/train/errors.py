@@ -29,3 +29,8 @@ def diagnostic_from_dict(d: dict[str, Any]) -> Diagnostic:
     if isinstance(loc, dict) and {"file", "line", "column"} <= set(loc):
         kw["loc"] = Location(str(loc["file"]), int(loc["line"]), int(loc["column"]))
     return Diagnostic(**kw)
+
+
+def warning(code: str, message: str, **kw: Any) -> Diagnostic:
+    """A diagnostic of severity ``warning`` (a finding, or a degraded recording)."""
+    return Diagnostic("warning", code, message, **kw)

@@ -26,9 +26,17 @@ from +-1/sqrt(fan_in) (fan_in = the product of all dims but the first: torch's d
 ``nn.Linear``/``nn.Conv*``), and parameters of rank <= 1 start at zero.  So a normalisation weight
 must say ``init="ones"``.
 
+Learning-rate schedule (``schedule``, ``warmup_steps``): the rate of step ``s`` (0-based) of a
+run of ``T`` steps is ``lr * warmup(s) * decay(p)`` with ``warmup(s) = min(1, (s + 1) / warmup_steps)``
+and ``p = (s - warmup_steps) / (T - warmup_steps)`` clipped to [0, 1]: ``constant`` 1, ``cosine``
+``(1 + cos(pi p)) / 2``, ``linear`` ``1 - p``, ``step`` 1, then 0.1 from ``p = 0.5`` and 0.01 from
+``p = 0.75``.  ``grad_clip`` > 0 rescales the gradients to at most that global L2 norm before
+each step (0: off).
+
 ``callbacks`` are objects with any of ``on_start(net, module, optimizer)``,
-``on_step(step, loss, net, optimizer)`` (after the optimizer step) and
-``on_eval(epoch, step, metrics)``; recording tools hook in there.
+``on_backward(step, net, optimizer)`` (after the backward, before clipping and the optimizer
+step; ``step`` is the number the step will have), ``on_step(step, loss, net, optimizer)`` (after
+the optimizer step) and ``on_eval(epoch, step, metrics)``; recording tools hook in there.
 """
 
 from __future__ import annotations
@@ -52,6 +60,9 @@ HP_SCHEMA: dict[str, tuple[str, Any, Any]] = {
     "epochs": ("int", (1, 100_000), 5),
     "max_steps": ("int", (0, 10_000_000), 0),
     "log_every": ("int", (1, 1_000_000), 10),
+    "schedule": ("choice", ("constant", "cosine", "linear", "step"), "constant"),
+    "warmup_steps": ("int", (0, 1_000_000), 0),
+    "grad_clip": ("float", (0.0, 1e6), 0.0),
 }
 EVAL_BATCH = 1024
 
@@ -225,7 +236,7 @@ def train_candidate(task: Any, arch: Any, hp: dict[str, Any] | None = None, seed
         net = gs.lower(module)
         initialise(net, module)
         timings["lower_s"] = time.perf_counter() - t
-        params = sum(p.numel() for p in net.parameters())
+        n_params = sum(p.numel() for p in net.parameters())
         x_tr, y_tr = torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)
         opt = _optimizer(net, cfg)
         for cb in callbacks:
@@ -236,6 +247,11 @@ def train_candidate(task: Any, arch: Any, hp: dict[str, Any] | None = None, seed
         deadline = t_all + task.budget.time_per_candidate_s
         step, last_loss, train_s, eval_s = 0, float("nan"), 0.0, 0.0
         max_steps = cfg["max_steps"] or None
+        total_steps = cfg["epochs"] * -(-n // bs)
+        if max_steps:
+            total_steps = min(total_steps, max_steps)
+        params = list(net.parameters())
+        backward_hooks = [cb for cb in callbacks if hasattr(cb, "on_backward")]
         for epoch in range(cfg["epochs"]):
             t = time.perf_counter()
             net.train()
@@ -252,6 +268,13 @@ def train_candidate(task: Any, arch: Any, hp: dict[str, Any] | None = None, seed
                                    got=str(value), fix="a smaller lr, a normalisation, or ops that stay finite (log/sqrt of negatives, division by zero)")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                for cb in backward_hooks:
+                    cb.on_backward(step + 1, net, opt)
+                if cfg["grad_clip"] > 0:
+                    torch.nn.utils.clip_grad_norm_(params, cfg["grad_clip"])
+                rate = cfg["lr"] * lr_factor(cfg, step, total_steps)
+                for group in opt.param_groups:
+                    group["lr"] = rate
                 opt.step()
                 step += 1
                 total += value * len(idx)
@@ -296,8 +319,23 @@ def train_candidate(task: Any, arch: Any, hp: dict[str, Any] | None = None, seed
         return _failed("GS913", f"training raised {type(e).__name__}: {str(e)[:300]}", timings, curve)
     timings.update(train_s=train_s, eval_s=eval_s, total_s=time.perf_counter() - t_all)
     metrics = {"val_accuracy": val[0], "val_loss": val[1], "test_accuracy": test[0], "test_loss": test[1],
-               "train_loss": last_loss, "steps": step, "params": params}
+               "train_loss": last_loss, "steps": step, "params": n_params}
     return TrainResult("trained", metrics, curve, [], timings)
+
+
+def lr_factor(cfg: dict[str, Any], step: int, total: int) -> float:
+    """The multiplier of ``lr`` at 0-based ``step`` of ``total`` (see the module docstring)."""
+    warm = cfg.get("warmup_steps", 0) or 0
+    factor = min(1.0, (step + 1) / warm) if warm else 1.0
+    kind = cfg.get("schedule", "constant")
+    if kind == "constant":
+        return factor
+    p = min(1.0, max(0.0, (step - warm) / max(1, total - warm)))
+    if kind == "cosine":
+        return factor * 0.5 * (1.0 + math.cos(math.pi * p))
+    if kind == "linear":
+        return factor * (1.0 - p)
+    return factor * (0.01 if p >= 0.75 else 0.1 if p >= 0.5 else 1.0)
 
 
 def _optimizer(net: Any, cfg: dict[str, Any]) -> Any:
