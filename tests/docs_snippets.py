@@ -13,6 +13,7 @@ string says what a block is and how it is checked (README.md, "Quick start", say
   its expected output (stdout then stderr), compared line by line (``...`` on a line of its own
   stands for any number of lines).  A command shown without output must succeed silently.
 - ``gs``: IR text; it must parse and verify.
+- ``toml``, ``json``: a configuration file or a document; it must parse.
 - ``text``: not run (output listings, illustrations, IR with elisions).
 
 ``file=PATH`` after ``python`` or ``gs`` marks an excerpt: the block must occur verbatim in
@@ -30,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-KINDS = ("python", "bash", "console", "gs", "text")
+KINDS = ("python", "bash", "console", "gs", "toml", "json", "text")
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>```+|~~~+)(?P<info>.*)$")
 

@@ -2,14 +2,16 @@
 
 A block that stops working fails here with its file and line, so the docs cannot drift from
 the code.  Each document runs top to bottom in a scratch directory holding a copy of
-``examples/``, with the tools of this environment first on PATH.  The LLM guide's example asks
-the Messages API for an edit: here it talks to :class:`graphsynth.llm.fakeserver.FakeServer` on
-127.0.0.1, which answers with the replies of the shipped transcript recorded for that goal (only
-the remote service is stood in for; the SDK, the driver, the parser and the verifier are real).
+``examples/``, with the tools of this environment first on PATH.  Documents whose code asks the
+Messages API for something (an IR edit, a synthesis proposal, a diagnosis, a designer's change)
+talk to :class:`graphsynth.llm.fakeserver.FakeServer` on 127.0.0.1, which answers with scripted
+replies (see ``_service``): only the remote service is stood in for; the SDK, the drivers, the
+parser, the verifier and the trainings are real.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -20,13 +22,39 @@ from pathlib import Path
 import pytest
 from docs_snippets import DOCUMENTS, KINDS, ROOT, Block, all_blocks, output_matches, runnable
 
+from graphsynth.llm.fakeserver import FakeServer, Step, reply
+
 BLOCKS = all_blocks()
 TIMEOUT = 600
 RUNNER = Path(__file__).resolve().parent / "docs_snippets.py"
 
-# Documents whose Python talks to the Messages API -> the transcript whose replies the stand-in
-# service gives, in order.
-SERVICE_REPLIES = {"docs/llm.md": ROOT / "examples" / "llm" / "insert_block.jsonl"}
+# Documents that talk to the Messages API -> what the stand-in service answers, request by request:
+# the replies of a shipped transcript; edits of the digits task's seed (a wrong one first, so that
+# the diagnostics go back; the last applies to either parent a tournament may pick); or the
+# scripted designer that recorded the shipped design sessions, which answers what it is asked.
+SYNTHESIS_REPLIES = [
+    "<<<<<<< SEARCH\n%1: f32[B, 32] = relu(%0)\n=======\n%1: f32[B, 32] = relu(%7)\n>>>>>>> REPLACE",
+    "<<<<<<< SEARCH\n%1: f32[B, 32] = relu(%0)\n=======\n%1: f32[B, 32] = gelu(%0)\n>>>>>>> REPLACE",
+    "<<<<<<< SEARCH\nreturn %2\n=======\n%t: f32[B, 10] = tanh(%2)\nreturn %t\n>>>>>>> REPLACE",
+]
+DESIGNER_REQUESTS = 200  # more than training.md asks for; a request beyond them fails the run
+
+
+def _service(doc: str) -> list[Step] | None:
+    if doc == "docs/llm.md":
+        path = ROOT / "examples" / "llm" / "insert_block.jsonl"
+        lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        return [reply(a["reply"]) for a in lines if a.get("kind") == "attempt"]
+    if doc == "docs/synthesis.md":
+        return [reply(r) for r in SYNTHESIS_REPLIES]
+    if doc == "docs/training.md":
+        spec = importlib.util.spec_from_file_location("record_sessions", ROOT / "examples" / "train" / "record_sessions.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        model = module.ScriptedDesigner("digits")
+        return [Step(text=model) for _ in range(DESIGNER_REQUESTS)]
+    return None
 
 
 def _rel(doc: Path) -> str:
@@ -58,18 +86,16 @@ def test_every_block_says_what_it_is():
 def test_document_runs_top_to_bottom(doc: Path, tmp_path: Path):
     shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("__pycache__"))
     command = [sys.executable, str(RUNNER), str(doc)]
-    replies = SERVICE_REPLIES.get(_rel(doc))
-    if replies is None:
+    steps = _service(_rel(doc))
+    if steps is None:
         proc = subprocess.run(command, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
     else:
-        from graphsynth.llm.fakeserver import FakeServer, reply
-
-        lines = [json.loads(x) for x in replies.read_text(encoding="utf-8").splitlines() if x.strip()]
-        steps = [reply(a["reply"]) for a in lines if a.get("kind") == "attempt"]
+        scripted = len(steps)
         with FakeServer(steps) as server:
             env = dict(_env(), ANTHROPIC_API_KEY="sk-ant-snippet-test", ANTHROPIC_BASE_URL=server.url)
             proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
         assert server.requests, "the document's code never reached the Messages API"
+        assert len(server.requests) <= scripted, f"{len(server.requests)} requests, {scripted} scripted replies"
     assert proc.returncode == 0, f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-8000:]}"
 
 
@@ -80,6 +106,14 @@ def test_ir_blocks_parse_and_verify(block: Block):
 
     module = parse_ir(block.code, filename=block.where)
     assert verify(module) == [], block.where
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.kind in ("toml", "json")], ids=lambda b: b.where)
+def test_toml_and_json_blocks_parse(block: Block):
+    import tomllib
+
+    parsed = tomllib.loads(block.code) if block.kind == "toml" else json.loads(block.code)
+    assert isinstance(parsed, dict) and parsed, block.where
 
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if "file" in b.attrs], ids=lambda b: b.where)
