@@ -113,11 +113,12 @@ def self_test(max_examples: int = 40) -> str:
     raise AssertionError("the wrong pattern was not caught")
 
 
+if __name__ == "__main__" and sys.argv[1:] == ["--self-test"]:
+    print(self_test())
+    print("\nself-test passed: simplify-activations is sound; the wrong pattern was caught (above)")
+    sys.exit(0)
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--self-test"]:
-        print(self_test())
-        print("\nself-test passed: simplify-activations is sound; the wrong pattern was caught (above)")
-        sys.exit(0)
     # Importing this file registered the pass; graphsynth-opt's own main does the rest, so this
     # script is graphsynth-opt plus one pass (as mlir-opt tools are built around mlir::MlirOptMain).
     from graphsynth.cli import main

@@ -1,4 +1,4 @@
-// A two-layer perceptron with a symbolic batch dim B.
+// examples/mlp.gs: a two-layer perceptron with a symbolic batch dim B.
 graph MLP(x: f32[B, 784]) -> f32[B, 10] {
   param fc1.weight: f32[256, 784]
   param fc1.bias: f32[256]

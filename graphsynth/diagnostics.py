@@ -15,7 +15,9 @@ Codes are stable, grouped by the room that reports them:
   fullwidth or superscript digit, a Unicode space...: the grammar is ASCII), GS108 a number out
   of the supported range (integers in the text and dims are int64; MLIR literals and integer
   types are bounded too), GS109 nesting too deep (module blocks and regions, parentheses,
-  lists, MLIR brackets).  The limits are in ``graphsynth.dialects.limits``.
+  lists, MLIR brackets).  The limits are in ``graphsynth.dialects.limits``.  GS110 folded text
+  (``print_ir(m, depth=k)``, ``--depth``) is a read-only view: a folded module line cannot be
+  parsed (the caret is on its fold marker).
 - GS2xx structure: GS201 undefined value, GS202 duplicate name, GS203 use before definition,
   GS204 cycle, GS205 return does not match the signature, GS206 parameter declared twice or
   with conflicting types, GS207 unknown op, GS208 wrong number of operands/results,

@@ -158,6 +158,23 @@ def test_signal_while_reading(tmp_path: Path, sig: int, code: int, name: str) ->
     assert leftovers(tmp_path, {"in.gs", "out.gs"}) == []
 
 
+def _wait_for_cpu_time(p: subprocess.Popen, seconds: float, timeout: float = 120.0) -> None:
+    """Wait until ``p`` has run ``seconds`` of CPU time (past its start-up, into the work), so that
+    a loaded machine (parallel test workers) cannot deliver the signal before the tool started.
+    Without /proc, a fixed wait."""
+    stat = Path(f"/proc/{p.pid}/stat")
+    if not stat.exists():
+        time.sleep(1.5)
+        return
+    tick = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and p.poll() is None:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        if (int(fields[11]) + int(fields[12])) / tick >= seconds:  # utime + stime
+            return
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_in_the_middle_of_a_slow_run(tmp_path: Path, sig: int, code: int) -> None:
     """A 30k-op graph takes seconds to parse, verify and canonicalize: signal it half way."""
@@ -167,7 +184,7 @@ def test_signal_in_the_middle_of_a_slow_run(tmp_path: Path, sig: int, code: int)
     out.write_text("old\n")
     p = subprocess.Popen(command("opt", src, "-p", "canonicalize,cse", "-o", out, "--diagnostics=json"),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
-    time.sleep(1.5)
+    _wait_for_cpu_time(p, 1.0)
     p.send_signal(sig)
     stdout, stderr = p.communicate(timeout=120)
     assert p.returncode == code, stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from synth_util import tiny_task
@@ -61,12 +60,3 @@ def test_bench_table_at_equal_budget(tmp_path):
     text = table(results, 0.01)
     assert "tiny-digits" in text and "± " in text and "evals to seed+0.01" in text
     assert "of 1 tasks" in verdict(results)
-
-
-def test_docs_python_snippets_run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    doc = (Path(__file__).parent.parent / "docs" / "synthesis.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
-    assert len(blocks) >= 2
-    for block in blocks:
-        exec(compile(block, "docs/synthesis.md", "exec"), {})

@@ -4,8 +4,6 @@ schedule, the activation question, the tuning stage of a search, and the docs' s
 from __future__ import annotations
 
 import json
-import os
-import re
 import sqlite3
 from pathlib import Path
 
@@ -202,16 +200,6 @@ def test_search_with_a_tuning_stage(tmp_path, monkeypatch, capsys):
     from graphsynth.synth import Archive
 
     assert len(Archive(db).candidates("trained")) == 2  # the search's own rows are untouched
-
-
-def test_docs_python_snippets_run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    doc = (ROOT / "docs" / "training.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
-    assert len(blocks) >= 3
-    for block in blocks:
-        exec(compile(block, "docs/training.md", "exec"), {"__name__": "docs"})
-    assert os.path.exists(tmp_path / "report" / "report.md")
 
 
 def test_the_monitor_degrades_to_what_it_can_read():

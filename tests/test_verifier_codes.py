@@ -37,6 +37,7 @@ CASES: dict[str, tuple[str, int, str | None, str | None, str | None]] = {
     "GS107": ("  %0: f32[B, \uff14] = relu(x)\n", 2, None, None, None),
     "GS108": ("  %0: f32[B, 4] = mul(x, 99999999999999999999)\n", 2, "mul", "an integer in [", "99999999999999999999"),
     "GS109": ("".join(f"  module m{i} : M {{\n" for i in range(40)) + "  }\n" * 40, 34, "module", None, None),
+    "GS110": ("  module m : Linear(x) -> (%0: f32[B, 4])  // 1 ops folded\n", 2, "module", "'{'", "a folded module"),
     "GS201": ("  %0: f32[B, 4] = relu(%7)\n", 2, "relu", None, None),
     "GS202": ("  %0: f32[B, 4] = relu(x)\n  %0: f32[B, 4] = relu(x)\n", 3, "relu", None, None),
     "GS203": ("  %0: f32[B, 4] = relu(%1)\n  %1: f32[B, 4] = relu(x)\n", 2, "relu", None, None),

@@ -45,6 +45,7 @@ from graphsynth.dialects.shapes import mod as gs_mod
 from graphsynth.dialects.shapes import mul as gs_mul
 from graphsynth.dialects.shapes import sub as gs_sub
 from graphsynth.grammar.fastpath import FastReader, Stop
+from graphsynth.grammar.printer import find_fold_marker
 
 # The type words of the grammar come from the dtype table (one place for the dtypes).
 _GRAMMAR = (Path(__file__).parent / "gs.lark").read_text().replace("@DTYPES@", DTYPE_PATTERN)
@@ -345,6 +346,9 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnost
         if expected:
             msg += f"; expected {_describe_expected(expected)}"
         return _with_line(error("GS102", msg, loc=loc, expected=_describe_expected(expected) or None, got="end of input"))
+    folded = _folded_diagnostic(e, text, filename)
+    if folded is not None:
+        return folded
     loc = Location(filename, e.line if e.line > 0 else 1, e.column if e.column > 0 else 1)
     if isinstance(e, UnexpectedCharacters):
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
@@ -366,6 +370,47 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnost
             loc=loc,
             expected=_describe_expected(expected),
             got=got,
+        )
+    )
+
+
+def _folded_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnostic | None:
+    """GS110 when the parser stopped at the fold marker of a folded module line.
+
+    ``print_ir(m, depth=k)`` (``graphsynth-opt --depth=k``) prints a module below depth ``k`` as
+    one line with its interface; the ops inside are not in the text.  Reading such a line as
+    anything would yield a different module from the one printed, so it is refused, located on
+    the marker, with every other folded line of the text listed in the notes.
+    """
+    if e.line < 1 or e.column < 1:
+        return None
+    lines = text.split("\n")
+    if e.line > len(lines):
+        return None
+    mark = find_fold_marker(lines[e.line - 1])
+    if mark is None or e.column < mark.column:
+        return None
+    if mark.ops is None:
+        hidden = "the ops inside it are"
+    else:
+        hidden = f"the {mark.ops} op inside it is" if mark.ops == 1 else f"the {mark.ops} ops inside it are"
+    others = [i for i, line in enumerate(lines, start=1) if i != e.line and find_fold_marker(line) is not None]
+    notes = []
+    if others:
+        shown = ", ".join(str(i) for i in others[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
+        notes.append(f"other folded modules: line{'s' if len(others) > 1 else ''} {shown}")
+    return _with_line(
+        error(
+            "GS110",
+            f"module: folded module '{mark.path}' is a read-only view (printed with depth=k): "
+            f"{hidden} not in the text, so it cannot be parsed",
+            loc=Location(filename, e.line, mark.column),
+            op="module",
+            value=mark.path,
+            expected="'{' and the module's ops",
+            got="a folded module",
+            fix="print without folding (print_ir(m) with depth=None; graphsynth-opt without --depth) to get text that parses",
+            notes=notes,
         )
     )
 

@@ -1,16 +1,20 @@
 """gs IR -> text: deterministic, one op per line, a type on every value, foldable by depth.
 
 The printer is the inverse of the parser: ``print_ir(parse_ir(t))`` reproduces ``t`` for any
-text the printer wrote.  Module blocks are rebuilt from each op's ``scope`` and the graph's
-module table; with ``depth=k`` a module nested deeper than ``k`` levels prints as one line with
-its interface (what flows in, what flows out), which is how large graphs fit in a prompt.
+text the printer wrote without ``depth``.  Module blocks are rebuilt from each op's ``scope`` and
+the graph's module table; with ``depth=k`` a module nested deeper than ``k`` levels prints as one
+line with its interface (what flows in, what flows out), which is how large graphs fit in a
+prompt.  Folded text is a read-only view, like MLIR's elided output: the ops inside a folded
+module are not in it, so the parser refuses it with its own diagnostic (GS110) rather than read
+something other than the module that was printed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Operation, SSAValue
@@ -18,7 +22,8 @@ from xdsl.ir import Operation, SSAValue
 from graphsynth.dialects import gs
 from graphsynth.dialects.attrs import KINDS, format_scalar
 
-__all__ = ["GraphPrinter", "TextMap", "format_attr", "format_scalar", "print_ir", "print_ir_mapped"]
+__all__ = ["FoldMarker", "GraphPrinter", "TextMap", "find_fold_marker", "format_attr", "format_scalar", "print_ir",
+           "print_ir_mapped"]
 
 
 def print_ir(module: ModuleOp | gs.GraphOp, depth: int | None = None) -> str:
@@ -60,6 +65,35 @@ def print_ir_mapped(module: ModuleOp | gs.GraphOp, depth: int | None = None) -> 
         texts.append(text)
         offset += text.count("\n") + 1  # graphs are joined by one more newline
     return "\n".join(texts), whole
+
+
+class FoldMarker(NamedTuple):
+    """Where a line of text is a folded module (see :func:`find_fold_marker`)."""
+
+    column: int  # 1-based column of the marker: the '(' of the interface, or the '{' of '{ ... }'
+    path: str
+    cls: str
+    ops: int | None  # how many ops the fold hides, when the line says so
+
+
+# A folded module line as ``print_ir(m, depth=k)`` writes it (``module PATH : Class(ins) ->
+# (outs)  // N ops folded``), or as prompt outlines elide a module (``module PATH : Class { ... }``).
+# Folded text is a read-only view: the ops inside are not in it.  Kept beside ``_folded`` so that
+# the form the printer writes and the form the parser recognises (GS110) cannot drift apart.
+_FOLD_LINE = re.compile(
+    r"[ \t]*module[ \t]+(?P<path>[A-Za-z0-9_.]+)[ \t]*:[ \t]*(?P<cls>[A-Za-z_][A-Za-z0-9_.]*)[ \t]*"
+    r"(?P<marker>\(|\{[ \t]*\.\.\.)"
+)
+_FOLD_COUNT = re.compile(r"//[ \t]*(\d{1,9})[ \t]+(?:ops|lines) folded")
+
+
+def find_fold_marker(line: str) -> FoldMarker | None:
+    """The fold marker of ``line`` when it is a folded module line, else None."""
+    m = _FOLD_LINE.match(line)
+    if m is None:
+        return None
+    count = _FOLD_COUNT.search(line, m.end())
+    return FoldMarker(m.start("marker") + 1, m.group("path"), m.group("cls"), int(count.group(1)) if count else None)
 
 
 def format_attr(kind: str, v: Any) -> str:
@@ -212,7 +246,7 @@ class GraphPrinter:
         ins = ", ".join(self.name(v) for v in inputs)
         outs = ", ".join(f"{self.name(v)}: {v.type}" for v in outputs)
         n = sum(1 for _ in ops)
-        return f"module {path} : {cls}({ins}) -> ({outs})  // {n} ops folded"
+        return f"module {path} : {cls}({ins}) -> ({outs})  // {n} ops folded"  # see _FOLD_LINE
 
     def _print_op(self, op: Operation, lines: list[str], indent: int) -> None:
         pad = "  " * indent

@@ -8,11 +8,13 @@ fresh virtual environment, with graphsynth installed or straight from the checko
 - ``filecheck``      -> ``python -m filecheck`` (the ``filecheck`` package, a FileCheck clone),
 - ``not``            -> lit's built-in (inverts the exit status: ``not graphsynth-opt bad.gs``).
 
-Temporary files (``%t``) go to a directory outside the source tree.
+Temporary files (``%t``) go to a directory outside the source tree, one per checkout (several
+checkouts' suites may run at once on one machine and must not share ``%t`` files).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import sys
@@ -30,7 +32,10 @@ config.name = "graphsynth"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".gs", ".mlir"]
 config.test_source_root = os.path.dirname(os.path.abspath(__file__))
-config.test_exec_root = os.path.join(tempfile.gettempdir(), f"graphsynth-lit-{os.getuid() if hasattr(os, 'getuid') else 0}")
+_CHECKOUT = hashlib.sha256(ROOT.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+config.test_exec_root = os.path.join(
+    tempfile.gettempdir(), f"graphsynth-lit-{os.getuid() if hasattr(os, 'getuid') else 0}-{_CHECKOUT}"
+)
 config.excludes = ["Inputs", "lit.cfg.py"]
 
 # A word on its own (not part of a path or a longer name), so that `%s` paths under

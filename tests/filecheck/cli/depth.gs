@@ -5,6 +5,8 @@
 // RUN: graphsynth-opt %s --depth=1 | filecheck %s --check-prefix=ONE
 // RUN: graphsynth-opt %s --depth=0 | filecheck %s --check-prefix=ZERO
 // RUN: not graphsynth-opt %s --depth=-1 2>&1 | filecheck %s --check-prefix=NEG
+// Folded text is a read-only view: reading it back is GS110 on the first fold marker.
+// RUN: graphsynth-opt %s --depth=0 | not graphsynth-opt 2>&1 | filecheck %s --check-prefix=REREAD
 
 // FULL:      module blocks.0 : Block {
 // FULL-NEXT:   module blocks.0.fc : Linear {
@@ -30,6 +32,12 @@
 // ZERO-NEXT: return %4
 
 // NEG: graphsynth-opt: error: --depth must be 0 or more, got -1
+
+// REREAD:      <stdin>:4:26: error[GS110]: module: folded module 'blocks.0' is a read-only view (printed with depth=k): the 2 ops inside it are not in the text, so it cannot be parsed
+// REREAD-NEXT:   module blocks.0 : Block(x) -> (%1: f32[B, 8])  // 2 ops folded
+// REREAD-NEXT: {{^                         \^$}}
+// REREAD-NEXT:   help: print without folding
+// REREAD-NEXT:   note: other folded modules: line 5
 
 graph Stack(x: f32[B, 8]) -> f32[B, 8] {
   param blocks.0.fc.weight: f32[8, 8]
