@@ -87,7 +87,7 @@ LAYERS = [
     {"testing"},
     {"train"},
     {"synth"},
-    {"cli", "dspy"},
+    {"cli", "dspy", "plugins"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
