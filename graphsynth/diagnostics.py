@@ -27,6 +27,8 @@ Codes are stable, grouped by the room that reports them:
   large (a dim whose expanded form, or an integer computed from dims, exceeds the limit),
   GS308 a type or attribute whose materialised size exceeds the budget (an MLIR ``dense``
   attribute with too many elements, an integer type too wide).
+  GS330 a count attribute provably larger than the dim it takes from (topk's ``k`` above the
+  size of ``dim``).
 - GS4xx passes: GS401 a pass's output does not verify, GS402 a pass raised, GS403 a pattern
   reported a change that left the IR identical, GS404 unknown pass or option,
   GS405 a module named by a pass option does not exist (or the path it would create is taken),
