@@ -54,6 +54,7 @@ CASES: dict[str, tuple[str, int, str | None, str | None, str | None]] = {
     "GS304": ("  %0: f32[B, 4] = add(x, y)\n", 2, "add", "B or 1", "S"),
     "GS305": ("  %0: f32[B, 5] = relu(x)\n", 2, "relu", "f32[B, 4]", "f32[B, 5]"),
     "GS306": ("  %0: f32[B, 4] = softmax(x, dim=3)\n", 2, "softmax", "dim in [-2, 1]", "3"),
+    "GS330": ("  %0: f32[B, 5], %1: i64[B, 5] = topk(x, k=5)\n", 2, "topk", "k <= 4", "5"),
     "GS307": ("  %0: f32[B, " + "*".join(f"(B+{i})" for i in range(40)) + "] = relu(x)\n", 2, None, None, None),
 }
 # GS308 (an attribute or type that would materialise too much) has no text form: MLIR input only
