@@ -9,12 +9,13 @@
     net   = gs.lower(m2)
 
 Importing this package does not import torch or sympy: the verifier is embeddable in compilers
-that use neither.  The torch-facing functions load torch on first use.
+that use neither.  Every function loads its module on first use (PEP 562), so ``import
+graphsynth`` costs only the diagnostics; the torch-facing functions load torch then.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphsynth.diagnostics import (
     Diagnostic,
@@ -25,14 +26,22 @@ from graphsynth.diagnostics import (
     PassError,
     VerificationError,
 )
-from graphsynth.grammar.parser import parse_ir
-from graphsynth.grammar.printer import print_ir
-from graphsynth.pipeline import run_pipeline
-from graphsynth.verifier import verify
+
+if TYPE_CHECKING:
+    from graphsynth.backend.lower import lower
+    from graphsynth.frontend.importer import import_torch
+    from graphsynth.grammar.parser import parse_ir
+    from graphsynth.grammar.printer import print_ir
+    from graphsynth.pipeline import run_pipeline
+    from graphsynth.verifier import verify
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "parse_ir": ("graphsynth.grammar.parser", "parse_ir"),
+    "print_ir": ("graphsynth.grammar.printer", "print_ir"),
+    "verify": ("graphsynth.verifier", "verify"),
+    "run_pipeline": ("graphsynth.pipeline", "run_pipeline"),
     "import_torch": ("graphsynth.frontend.importer", "import_torch"),
     "lower": ("graphsynth.backend.lower", "lower"),
 }
@@ -48,7 +57,9 @@ def __getattr__(name: str) -> Any:
 
     if name in _LAZY:
         module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value  # later lookups skip this function
+        return value
     if name in _SUBPACKAGES:
         return importlib.import_module(f"graphsynth.{name}")
     raise AttributeError(f"module 'graphsynth' has no attribute '{name}'")

@@ -362,7 +362,6 @@ def process_module(module: Any, args: argparse.Namespace, timer: Timer | None = 
     """Verify a module, run the pipeline and print it (whatever the module came from: a file,
     --import or --replay)."""
     from graphsynth.diagnostics import PassError
-    from graphsynth.pipeline import parse_pipeline, run_pipeline
     from graphsynth.verifier import verify
 
     t = timer or _NoTimer()
@@ -371,6 +370,8 @@ def process_module(module: Any, args: argparse.Namespace, timer: Timer | None = 
     if diags:
         return Result("", diags)
     if args.passes:
+        from graphsynth.pipeline import parse_pipeline, run_pipeline  # the pass table loads only when asked for
+
         hooks = [_after_pass_printer(args)] if args.print_ir_after_all else []
         try:
             passes: list[Any] = parse_pipeline(args.passes)

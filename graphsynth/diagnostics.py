@@ -36,6 +36,8 @@ Codes are stable, grouped by the room that reports them:
   GS313 a symbol declaration allows no value (``min < 1``, ``max < min``, ``step < 1``, no
   multiple of the step in the range), is malformed or names a symbol twice, GS314 a declared
   symbol that no graph input has in its type.
+  GS330 a count attribute provably larger than the dim it takes from (topk's ``k`` above the
+  size of ``dim``).
 - GS4xx passes: GS401 a pass's output does not verify, GS402 a pass raised, GS403 a pattern
   reported a change that left the IR identical, GS404 unknown pass or option,
   GS405 a module named by a pass option does not exist (or the path it would create is taken),

@@ -111,6 +111,12 @@ case("cast_f64", one("x: f32[B, S]", "f64[B, S]", "%0: f64[B, S] = cast(x, dtype
 case("cast_i64", one("x: f32[B, S]", "i64[B, S]", "%0: i64[B, S] = cast(x, dtype=i64)"), lambda t: t["x"].long(), grad=False)
 case("cast_bool_f32", one("x: bool[B, S]", "f32[B, S]", "%0: f32[B, S] = cast(x, dtype=f32)"), lambda t: t["x"].float(), grad=False)
 
+case("log1p", one("x: f32[B, S]", "f32[B, S]", "%0: f32[B, S] = log1p(x)"),
+     lambda t: torch.log(1 + t["x"].double()).float(), gens={"x": positive})
+case("log1p_tiny", one("x: f32[B, S]", "f32[B, S]", "%0: f32[B, S] = log1p(x)"),
+     lambda t: (t["x"].double() - t["x"].double() ** 2 / 2 + t["x"].double() ** 3 / 3).float(),
+     gens={"x": lambda shape, dtype, g: (torch.randn(shape, generator=g, dtype=torch.float64) * 1e-6).to(dtype)}, tol=1e-6)
+
 # -- elementwise, two inputs -----------------------------------------------------------------------
 ARITH = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b}
 for _op, _ref in ARITH.items():
@@ -258,6 +264,21 @@ case("avg_pool2d_default", one("x: f32[B, 3, H, W]", "f32[B, 3, H//2, W//2]", "%
      lambda t: F.avg_pool2d(t["x"], 2), bindings=CONV_B)
 case("adaptive_avg_pool2d", one("x: f32[B, 3, H, W]", "f32[B, 3, 2, 3]", "%0: f32[B, 3, 2, 3] = adaptive_avg_pool2d(x, output_size=[2, 3])"),
      lambda t: F.adaptive_avg_pool2d(t["x"], (2, 3)), bindings=CONV_B)
+SEQ_B = ({"B": 2, "S": 7}, {"B": 3, "S": 10})
+case("max_pool1d", one("x: f32[B, 3, S]", "f32[B, 3, (S+1)//2]",
+                       "%0: f32[B, 3, (S+1)//2] = max_pool1d(x, kernel_size=[3], stride=[2], padding=[1])"),
+     lambda t: F.max_pool2d(t["x"].unsqueeze(2), (1, 3), (1, 2), (0, 1)).squeeze(2), bindings=SEQ_B)
+case("max_pool1d_dilated_2d_input", one("x: f32[3, S]", "f32[3, S-2]", "%0: f32[3, S-2] = max_pool1d(x, kernel_size=[2], stride=[1], dilation=[2])"),
+     lambda t: torch.maximum(t["x"][:, :-2], t["x"][:, 2:]), bindings=SEQ_B)
+case("avg_pool1d", one("x: f32[B, 3, S]", "f32[B, 3, S//2]", "%0: f32[B, 3, S//2] = avg_pool1d(x, kernel_size=[2])"),
+     lambda t: (t["x"][..., 0:2 * (t["x"].shape[-1] // 2):2] + t["x"][..., 1:2 * (t["x"].shape[-1] // 2):2]) / 2, bindings=SEQ_B)
+case("avg_pool1d_padded", one("x: f32[B, 3, S]", "f32[B, 3, (S+1)//2]",
+                              "%0: f32[B, 3, (S+1)//2] = avg_pool1d(x, kernel_size=[3], stride=[2], padding=[1], count_include_pad=false)"),
+     lambda t: F.avg_pool2d(t["x"].unsqueeze(2), (1, 3), (1, 2), (0, 1), count_include_pad=False).squeeze(2), bindings=SEQ_B)
+case("adaptive_avg_pool1d", one("x: f32[B, 3, S]", "f32[B, 3, 4]", "%0: f32[B, 3, 4] = adaptive_avg_pool1d(x, output_size=[4])"),
+     lambda t: F.adaptive_avg_pool2d(t["x"].unsqueeze(2), (1, 4)).squeeze(2), bindings=SEQ_B)
+case("adaptive_avg_pool1d_to_one", one("x: f32[B, 3, S]", "f32[B, 3, 1]", "%0: f32[B, 3, 1] = adaptive_avg_pool1d(x, output_size=[1])"),
+     lambda t: t["x"].double().mean(-1, keepdim=True).float(), bindings=SEQ_B)
 
 case("interpolate_nearest_scale", one("x: f32[B, 3, H, W]", "f32[B, 3, 2*H, 2*W]",
                                       "%0: f32[B, 3, 2*H, 2*W] = interpolate(x, size=[2*H, 2*W], scales=[2.0, 2.0])"),
@@ -363,6 +384,9 @@ case("attention_bool_mask", one("q: f32[B, 2, S, 4], k: f32[B, 2, 3, 4], v: f32[
      lambda t: _attn(t["q"], t["k"], t["v"], mask=t["m"]),
      gens={"m": lambda shape, dtype, g: torch.ones(shape, dtype=torch.bool).tril()})
 
+case("one_hot", one("i: i64[B, S]", "i64[B, S, 4]", "%0: i64[B, S, 4] = one_hot(i, num_classes=4)"),
+     lambda t: (t["i"].unsqueeze(-1) == torch.arange(4)).long(), gens={"i": ints(0, 4)}, grad=False)
+
 # -- shape manipulation -------------------------------------------------------------------------------
 case("reshape", one("x: f32[B, S, 6]", "f32[B, S, 2, 3]", "%0: f32[B, S, 2, 3] = reshape(x, shape=[B, S, 2, 3])"),
      lambda t: t["x"].reshape(t["x"].shape[0], t["x"].shape[1], 2, 3))
@@ -432,6 +456,13 @@ case("tril", one("x: f32[B, S, S]", "f32[B, S, S]", "%0: f32[B, S, S] = tril(x)"
 case("triu", one("x: f32[B, S, S]", "f32[B, S, S]", "%0: f32[B, S, S] = triu(x, diagonal=1)"),
      lambda t: t["x"] * (1 - torch.ones(t["x"].shape[-2:]).tril()))
 
+case("flip", one("x: f32[B, S, 3]", "f32[B, S, 3]", "%0: f32[B, S, 3] = flip(x, dims=[1, -1])"),
+     lambda t: t["x"][:, torch.arange(t["x"].shape[1] - 1, -1, -1)][..., [2, 1, 0]])
+case("roll", one("x: f32[B, S, 3]", "f32[B, S, 3]", "%0: f32[B, S, 3] = roll(x, shifts=[1, -1], dims=[1, 2])"),
+     lambda t: torch.cat([t["x"][:, -1:], t["x"][:, :-1]], 1)[..., [1, 2, 0]])
+case("roll_flat", one("x: f32[B, 3]", "f32[B, 3]", "%0: f32[B, 3] = roll(x, shifts=[2])"),
+     lambda t: torch.cat([t["x"].flatten()[-2:], t["x"].flatten()[:-2]]).reshape(t["x"].shape))
+
 # -- reductions and scans ---------------------------------------------------------------------------
 case("sum", one("x: f32[B, S, 3]", "f32[B, 1, 3]", "%0: f32[B, 1, 3] = sum(x, dims=[1], keepdim=true)"),
      lambda t: t["x"].double().sum(1, keepdim=True).float())
@@ -456,6 +487,26 @@ case("cumsum", one("x: f32[B, S]", "f32[B, S]", "%0: f32[B, S] = cumsum(x, dim=1
      lambda t: torch.stack([t["x"][:, : j + 1].sum(1) for j in range(t["x"].shape[1])], 1))
 case("cumsum_bool", one("x: bool[B, S]", "i64[B, S]", "%0: i64[B, S] = cumsum(x, dim=-1)"),
      lambda t: torch.stack([t["x"][:, : j + 1].long().sum(1) for j in range(t["x"].shape[1])], 1), grad=False)
+
+case("topk", one("x: f32[B, S]", "f32[B, 2], i64[B, 2]", "%v: f32[B, 2], %i: i64[B, 2] = topk(x, k=2)")
+     .replace("return %v", "return %v, %i"),
+     lambda t: tuple(r[:, :2] for r in torch.sort(t["x"], 1, descending=True)))
+case("topk_smallest_dim0_symbolic_k", one("x: f32[B, S]", "f32[B, S]", "%v: f32[B, S], %i: i64[B, S] = topk(x, k=B, dim=0, largest=false)"),
+     lambda t: torch.sort(t["x"], 0).values)
+case("sort", one("x: f32[B, S]", "f32[B, S], i64[B, S]", "%v: f32[B, S], %i: i64[B, S] = sort(x, dim=0, descending=true)")
+     .replace("return %v", "return %v, %i"),
+     lambda t: tuple(torch.topk(t["x"], t["x"].shape[0], 0)))
+case("argsort", one("x: f32[B, S]", "i64[B, S]", "%0: i64[B, S] = argsort(x, stable=true)"),
+     lambda t: torch.topk(t["x"], t["x"].shape[1], 1, largest=False).indices, grad=False)
+case("cumprod", one("x: f32[B, S]", "f32[B, S]", "%0: f32[B, S] = cumprod(x, dim=1)"),
+     lambda t: torch.stack([t["x"][:, : j + 1].prod(1) for j in range(t["x"].shape[1])], 1))
+case("cumprod_int", one("x: i32[B, S]", "i64[B, S]", "%0: i64[B, S] = cumprod(x, dim=0)"),
+     lambda t: torch.stack([t["x"][: j + 1].long().prod(0) for j in range(t["x"].shape[0])], 0), grad=False)
+case("logsumexp", one("x: f32[B, S, 3]", "f32[B, 1, 3]", "%0: f32[B, 1, 3] = logsumexp(x, dims=[1], keepdim=true)"),
+     lambda t: t["x"].double().exp().sum(1, keepdim=True).log().float())
+case("logsumexp_large", one("x: f32[B, S]", "f32[]", "%0: f32[] = logsumexp(x)"),
+     lambda t: (t["x"].double().max() + (t["x"].double() - t["x"].double().max()).exp().sum().log()).float(),
+     gens={"x": lambda shape, dtype, g: (torch.randn(shape, generator=g, dtype=torch.float64) * 50 + 200).to(dtype)})
 
 # -- creation ------------------------------------------------------------------------------------------
 case("arange", one("x: i64[S]", "i64[S]", """

@@ -60,6 +60,7 @@ CASES: dict[str, tuple[str, int, str | None, str | None, str | None]] = {
     "GS312": ("  param a: f32[4]\n  param b: f32[4] = a\n  param c: f32[4] = b\n", 4, "param", None, None),
     "GS313": ("  symbol S: [5, 2]\n", 2, "symbol", None, "[5, 2]"),
     "GS314": ("  symbol T: [2, 8]\n", 1, "graph", None, None),
+    "GS330": ("  %0: f32[B, 5], %1: i64[B, 5] = topk(x, k=5)\n", 2, "topk", "k <= 4", "5"),
     "GS307": ("  %0: f32[B, " + "*".join(f"(B+{i})" for i in range(40)) + "] = relu(x)\n", 2, None, None, None),
 }
 # GS308 (an attribute or type that would materialise too much) has no text form: MLIR input only

@@ -425,3 +425,6 @@ def _masked_fill_check(s: Step) -> str | None:
 
 register(gs.MaskedFill, Emitter(_masked_fill, _masked_fill_check))
 
+
+
+register(gs.Log1p, _unary_float(lambda g, x, d: g.log1p(x, d)))

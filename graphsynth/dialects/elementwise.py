@@ -642,3 +642,13 @@ class MaskedFill(GsOp):
     rule = masked_fill_rule
     traits = traits_def(Elementwise())
 
+
+
+@gs_op
+class Log1p(GsOp):
+    """log(1 + x), accurate for small x"""
+
+    name = "gs.log1p"
+    args = "input"
+    rule = float_unary
+    traits = traits_def(Elementwise())

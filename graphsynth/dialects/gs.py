@@ -5,14 +5,14 @@ every fact about it (operands, attributes, shape rule, doc, rule text for models
 traits, canonicalization patterns) in the module of its family:
 
 =========================================  ================================================
-:mod:`graphsynth.dialects.elementwise`     relu, gelu, add, mul, where, cast, dropout ...
+:mod:`graphsynth.dialects.elementwise`     relu, gelu, add, mul, where, cast, log1p ...
 :mod:`graphsynth.dialects.linalg`          linear, linear_act, matmul, addmm, conv1d/2d,
                                            attention
-:mod:`graphsynth.dialects.pool`            pooling, interpolate
+:mod:`graphsynth.dialects.pool`            1-d and 2-d pooling, interpolate
 :mod:`graphsynth.dialects.norm`            layer/rms/batch/group norm, softmax
-:mod:`graphsynth.dialects.shape`           reshape, permute, concat, slice, split, pad ...
-:mod:`graphsynth.dialects.index`           embedding, index_select, gather, index
-:mod:`graphsynth.dialects.reduce`          sum, mean, amax, var, argmax, cumsum ...
+:mod:`graphsynth.dialects.shape`           reshape, permute, concat, slice, split, flip, roll ...
+:mod:`graphsynth.dialects.index`           embedding, index_select, gather, index, one_hot
+:mod:`graphsynth.dialects.reduce`          sum, mean, var, argmax, cumsum, topk, sort ...
 :mod:`graphsynth.dialects.creation`        arange, full, full_like, constant
 :mod:`graphsynth.dialects.call`            call (between graphs of a module)
 =========================================  ================================================

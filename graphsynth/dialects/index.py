@@ -1,13 +1,15 @@
-"""Lookups by integer index tensors: embedding, index_select, gather_rows, index, gather.
+"""Lookups by integer index tensors: embedding, index_select, gather_rows, index, gather; and
+one_hot, which encodes them.
 
-They select elements and compute nothing (``DataMovement``: 0 FLOPs); an index may repeat, so
-none is injective.
+The lookups select elements and compute nothing (``DataMovement``: 0 FLOPs); an index may repeat,
+so none is injective.  one_hot costs one compare per output element.
 """
 
 from __future__ import annotations
 
 from xdsl.irdl import traits_def
 
+from graphsynth.dialects import cost
 from graphsynth.dialects.attrs import AttrSpec as A
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import INT_DTYPES, RuleContext, Sig, broadcast, norm_dim, shape_rule
@@ -135,3 +137,26 @@ class Gather(GsOp):
     attrs = (A("dim", "int"),)
     rule = gather_rule
     traits = traits_def(DataMovement())
+
+
+@shape_rule("integer indices [...] -> i64 [..., num_classes]: 1 where the class equals the index")
+def one_hot_rule(ctx: RuleContext) -> list[Sig]:
+    idx = ctx.tensor(0)
+    if idx.dtype not in INT_DTYPES:
+        raise ctx.fail(f"has dtype {idx.dtype}; one_hot needs integer class indices", 0, code="GS303", expected="i64",
+                       got=idx.dtype)
+    k = ctx.attrs["num_classes"]
+    if isinstance(k, int) and k < 1:
+        raise ctx.fail(f"num_classes must be >= 1, got {k}", code="GS306", expected="num_classes >= 1", got=str(k))
+    return [Sig(idx.shape + (k,), "i64")]
+
+
+@gs_op
+class OneHot(GsOp):
+    """one-hot encoding of integer class indices (torch.nn.functional.one_hot)"""
+
+    name = "gs.one_hot"
+    args = "input"
+    attrs = (A("num_classes", "dim"),)
+    rule = one_hot_rule
+    flops = cost.per_output_element

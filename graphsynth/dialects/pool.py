@@ -153,3 +153,92 @@ class Interpolate(GsOp):
     flops = interpolate_flops
 
 
+
+
+# -- 1-d pooling (sequence models: [N, C, L]) --------------------------------------------------------
+
+
+def _one(ctx: RuleContext, name: str, default: int | None = None) -> int:
+    """A 1-d pooling attribute: one integer (a list of one, as torch writes it)."""
+    v = ctx.attrs.get(name)
+    if v is None or (not isinstance(v, int) and len(v) == 0):
+        if default is None:
+            raise ctx.fail(f"{name} needs one entry", code="GS306", expected="[k]", got="[]")
+        return default
+    if isinstance(v, int):
+        return v
+    if len(v) != 1:
+        raise ctx.fail(f"{name} {list(v)} must have one entry for 1-d pooling", code="GS306",
+                       expected="one entry", got=f"{len(v)} entries")
+    return int(v[0])
+
+
+@shape_rule("[N, C, L] -> [N, C, (L+2p-d(k-1)-1)//s+1]; stride defaults to kernel_size; p <= k//2")
+def pool1d(ctx: RuleContext) -> list[Sig]:
+    x = ctx.rank(0, (2, 3))
+    kernel = _one(ctx, "kernel_size")
+    stride = _one(ctx, "stride", kernel)
+    pad = _one(ctx, "padding", 0)
+    dil = _one(ctx, "dilation", 1)
+    if ctx.attrs.get("ceil_mode"):
+        raise ctx.fail("ceil_mode=true is not supported", code="GS306")
+    for what, v, lo in (("kernel_size", kernel, 1), ("stride", stride, 1), ("dilation", dil, 1), ("padding", pad, 0)):
+        if v < lo:
+            raise ctx.fail(f"{what} must be >= {lo}, got {v}", code="GS306", expected=f"{what} >= {lo}", got=str(v))
+    if pad > kernel // 2:
+        raise ctx.fail(f"padding {pad} must be at most half the kernel size {kernel}", code="GS306",
+                       expected=f"padding <= {kernel // 2}", got=str(pad))
+    length = conv_out(x.shape[-1], kernel, stride, pad, dil)
+    if isinstance(length, int) and length < 1:
+        raise ctx.fail(
+            f"has length {x.shape[-1]}; a window of {dil * (kernel - 1) + 1} (padding {pad}) does not fit it", 0,
+            code="GS301", expected=f"length >= {dil * (kernel - 1) + 1 - 2 * pad}", got=str(x.shape[-1]),
+        )
+    return [Sig(x.shape[:-1] + (length,), x.dtype)]
+
+
+@shape_rule("[N, C, L] -> [N, C, output_size]")
+def adaptive_pool1d(ctx: RuleContext) -> list[Sig]:
+    x = ctx.rank(0, (2, 3))
+    size = _one(ctx, "output_size")
+    if size < 1:
+        raise ctx.fail(f"output_size must be >= 1, got {size}", code="GS306", expected="output_size >= 1", got=str(size))
+    return [Sig(x.shape[:-1] + (size,), x.dtype)]
+
+
+@gs_op
+class MaxPool1d(GsOp):
+    """1-d max pooling over the last dim"""
+
+    name = "gs.max_pool1d"
+    args = "input"
+    attrs = (A("kernel_size", "ints"), A("stride", "ints", None), A("padding", "ints", (0,)),
+             A("dilation", "ints", (1,)), A("ceil_mode", "bool", False))
+    rule = pool1d
+    flops = window_flops
+    traits = traits_def(Pooling())
+
+
+@gs_op
+class AvgPool1d(GsOp):
+    """1-d average pooling over the last dim"""
+
+    name = "gs.avg_pool1d"
+    args = "input"
+    attrs = (A("kernel_size", "ints"), A("stride", "ints", None), A("padding", "ints", (0,)),
+             A("ceil_mode", "bool", False), A("count_include_pad", "bool", True))
+    rule = pool1d
+    flops = window_flops
+    traits = traits_def(Pooling())
+
+
+@gs_op
+class AdaptiveAvgPool1d(GsOp):
+    """1-d average pooling of the last dim to a fixed output size"""
+
+    name = "gs.adaptive_avg_pool1d"
+    args = "input"
+    attrs = (A("output_size", "ints"),)
+    rule = adaptive_pool1d
+    flops = cost.per_element(1, "in")
+    traits = traits_def(Pooling())

@@ -425,3 +425,66 @@ class Triu(GsOp):
     attrs = (A("diagonal", "int", 0),)
     rule = triangle_rule
     traits = traits_def(DataMovement())
+
+
+# -- permutations of the elements along dims: flip, roll ---------------------------------------------
+
+
+def _distinct_dims(ctx: RuleContext, dims: tuple[int, ...], rank: int, name: str = "dims") -> list[int]:
+    """Normalised dims, each in range and named once."""
+    seen: list[int] = []
+    for d in dims:
+        k = norm_dim(d, rank, ctx, name=name)
+        if k in seen:
+            raise ctx.fail(f"{name} names dim {k} twice", code="GS306", expected="distinct dims", got=str(list(dims)))
+        seen.append(k)
+    return seen
+
+
+@shape_rule("result like input; the elements along each of dims in reverse order")
+def flip_rule(ctx: RuleContext) -> list[Sig]:
+    x = ctx.tensor(0)
+    _distinct_dims(ctx, tuple(ctx.attrs["dims"]), len(x.shape))
+    return [x]
+
+
+@shape_rule("result like input; elements shifted along dims (one shift per dim), or flattened when dims=None")
+def roll_rule(ctx: RuleContext) -> list[Sig]:
+    x = ctx.tensor(0)
+    shifts = tuple(ctx.attrs["shifts"])
+    dims = ctx.attrs.get("dims")
+    if not shifts:
+        raise ctx.fail("roll needs at least one shift", code="GS306", expected="one shift or more", got="[]")
+    if dims is None:
+        if len(shifts) != 1:
+            raise ctx.fail(f"a roll of the flattened input takes one shift, got {len(shifts)}", code="GS306",
+                           expected="one shift", got=str(list(shifts)))
+    else:
+        if len(dims) != len(shifts):
+            raise ctx.fail(f"roll takes one shift per dim: {len(shifts)} shifts for {len(dims)} dims", code="GS306",
+                           expected=f"{len(dims)} shifts", got=str(len(shifts)))
+        for d in dims:
+            norm_dim(d, len(x.shape), ctx, name="dims")
+    return [x]
+
+
+@gs_op
+class Flip(GsOp):
+    """the elements along each of dims in reverse order"""
+
+    name = "gs.flip"
+    args = "input"
+    attrs = (A("dims", "ints"),)
+    rule = flip_rule
+    traits = traits_def(DataMovement(injective=True))
+
+
+@gs_op
+class Roll(GsOp):
+    """the elements shifted cyclically along dims (torch.roll)"""
+
+    name = "gs.roll"
+    args = "input"
+    attrs = (A("shifts", "ints"), A("dims", "ints", None))
+    rule = roll_rule
+    traits = traits_def(DataMovement(injective=True))

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from xdsl.dialects.builtin import ArrayAttr, IntAttr, StringAttr
 from xdsl.ir import Attribute, ParametrizedAttribute, TypeAttribute
 from xdsl.irdl import irdl_attr_definition
-from xdsl.parser import AttrParser
-from xdsl.printer import Printer
 from xdsl.utils.exceptions import ParseError as XParseError
 from xdsl.utils.lexer import Span
 
@@ -23,6 +22,10 @@ from graphsynth.dialects import rules
 from graphsynth.dialects.attrs import dim_attr
 from graphsynth.dialects.limits import LimitError
 from graphsynth.dialects.shapes import BoundedMemo, Dim, Shape, check_dim, format_shape, parse_dim
+
+if TYPE_CHECKING:  # xDSL's text parser and printer load only when MLIR syntax is read or written
+    from xdsl.parser import AttrParser
+    from xdsl.printer import Printer
 
 
 @irdl_attr_definition

@@ -4,7 +4,7 @@ Each handler reads the node's arguments by schema name (``a``), emits gs ops thr
 :class:`~graphsynth.frontend.convert.Converter` and binds the node's value with ``c.set``.
 ``out=n`` on the last emit checks the gs shape rule against torch.export's metadata.  Ops with
 no gs op of their own are written with the ops that exist, exactly (``einsum`` as
-permute/reshape/matmul, ``roll`` as slice/concat, ``hardswish`` as its formula, ``diff`` as
+permute/reshape/matmul, ``hardswish`` as its formula, ``diff`` as
 slice/sub...), so the op set stays small and every backend sees only gs ops.
 """
 
@@ -319,6 +319,11 @@ def _to(c: Converter, n: Any, a: dict[str, Any]) -> None:
     _cast_to(c, n, x, dtype)
 
 
+@handles("log1p", emits=(gs.Log1p,))
+def _log1p(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    c.set(n, c.e1(gs.Log1p, [c.t(a["self"])], out=n))
+
+
 # -- linear algebra ---------------------------------------------------------------------------
 
 
@@ -424,15 +429,9 @@ def _avg_pool(c: Converter, n: Any, a: dict[str, Any]) -> None:
     c.set(n, c.e1(gs.AvgPool2d, [c.t(a["self"])], attrs, out=n))
 
 
-@handles("adaptive_avg_pool2d", "_adaptive_avg_pool2d", "adaptive_avg_pool1d", emits=(gs.AdaptiveAvgPool2d, gs.Mean))
+@handles("adaptive_avg_pool2d", "_adaptive_avg_pool2d", emits=(gs.AdaptiveAvgPool2d,))
 def _adaptive_pool(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    x = c.t(a["self"])
-    if c.op_name == "adaptive_avg_pool1d":
-        if tuple(a["output_size"]) != (1,):
-            raise Fail("adaptive_avg_pool1d to a size other than 1 has no gs op")
-        c.set(n, c.e1(gs.Mean, [x], {"dims": (-1,), "keepdim": True}, out=n))
-        return
-    c.set(n, c.e1(gs.AdaptiveAvgPool2d, [x], {"output_size": _ints(a["output_size"], 2)}, out=n))
+    c.set(n, c.e1(gs.AdaptiveAvgPool2d, [c.t(a["self"])], {"output_size": _ints(a["output_size"], 2)}, out=n))
 
 
 _UPSAMPLE = {
@@ -462,6 +461,36 @@ def _upsample(c: Converter, n: Any, a: dict[str, Any]) -> None:
         "scales": None if scales is None else [float(v) for v in scales],
     }
     c.set(n, c.e1(gs.Interpolate, [x], attrs, out=n))
+
+
+@handles("max_pool1d", "max_pool1d_with_indices", emits=(gs.MaxPool1d,))
+def _max_pool1d(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    kernel = _ints(a["kernel_size"], 1)
+    attrs = {"kernel_size": kernel, "stride": _ints(a["stride"], 1) if a.get("stride") else kernel,
+             "padding": _ints(a["padding"], 1), "dilation": _ints(a["dilation"], 1), "ceil_mode": bool(a["ceil_mode"])}
+    if attrs["stride"] == kernel:
+        attrs.pop("stride")
+    x = c.t(a["self"])
+    if c.op_name == "max_pool1d_with_indices":
+        c.set(n, (c.e1(gs.MaxPool1d, [x], attrs, out=[c.meta_sigs(n)[0]]), Unusable("max_pool1d's indices")))
+        return
+    c.set(n, c.e1(gs.MaxPool1d, [x], attrs, out=n))
+
+
+@handles("avg_pool1d", emits=(gs.AvgPool1d,))
+def _avg_pool1d(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    kernel = _ints(a["kernel_size"], 1)
+    attrs = {"kernel_size": kernel, "stride": _ints(a["stride"], 1) if a.get("stride") else kernel,
+             "padding": _ints(a["padding"], 1), "ceil_mode": bool(a["ceil_mode"]),
+             "count_include_pad": bool(a["count_include_pad"])}
+    if attrs["stride"] == kernel:
+        attrs.pop("stride")
+    c.set(n, c.e1(gs.AvgPool1d, [c.t(a["self"])], attrs, out=n))
+
+
+@handles("adaptive_avg_pool1d", emits=(gs.AdaptiveAvgPool1d,))
+def _adaptive_pool1d(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    c.set(n, c.e1(gs.AdaptiveAvgPool1d, [c.t(a["self"])], {"output_size": _ints(a["output_size"], 1)}, out=n))
 
 
 # -- normalisation, attention, lookups ------------------------------------------------------------
@@ -821,47 +850,15 @@ def _numel(shape: tuple[Dim, ...]) -> Dim:
     return total
 
 
-@handles("roll", emits=(gs.Concat, gs.Reshape, gs.Slice))
+@handles("roll", emits=(gs.Roll,))
 def _roll(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    """roll(x, s, d) = cat(x[-s:], x[:-s]) along d, one dim at a time (a flat roll when no
-    dims are given).  On a symbolic size the shift must be smaller than the size, as in Swin."""
-    x = c.t(a["self"])
-    shifts = list(_ints(a["shifts"], 1))
-    dims = list(_ints(a["dims"], 1)) if a.get("dims") else []
-    flat = not dims
-    if flat:
-        x = c.e1(gs.Reshape, [x], {"shape": (_numel(c.sig(x).shape),)})
-        dims = [0]
-    if len(shifts) != len(dims):
-        raise Fail("roll needs one shift per dim")
-    for shift, d in zip(shifts, dims):
-        size = c.sig(x).shape[d]
-        if isinstance(size, int):
-            shift %= size
-            if shift == 0:
-                continue
-            cut: Dim = size - shift
-        else:
-            cut = -shift  # x[-s:] then x[:-s]; for s < 0, x[|s|:] then x[:|s|]
-        head = c.e1(gs.Slice, [x], {"dim": d, "start": cut})
-        tail = c.e1(gs.Slice, [x], {"dim": d, "start": 0, "end": cut})
-        x = c.e1(gs.Concat, [head, tail], {"dim": d})
-    if flat:
-        x = c.e1(gs.Reshape, [x], {"shape": c.out_sig(n).shape})
-    c.set(n, x)
+    dims = _ints(a["dims"], 1) if a.get("dims") else None
+    c.set(n, c.e1(gs.Roll, [c.t(a["self"])], {"shifts": _ints(a["shifts"], 1), "dims": dims}, out=n))
 
 
-@handles("flip", emits=(gs.Arange, gs.IndexSelect, gs.Neg))
+@handles("flip", emits=(gs.Flip,))
 def _flip(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    """flip(x, d) = index_select(x, d, [size-1, ..., 0]); the index is -arange(1-size, 1)."""
-    x = c.t(a["self"])
-    for d in _ints(a["dims"], 1):
-        size = c.sig(x).shape[d]
-        if size == 1:
-            continue
-        idx = c.e1(gs.Neg, [c.e1(gs.Arange, [], {"start": sub(1, size), "end": 1})])
-        x = c.e1(gs.IndexSelect, [x, idx], {"dim": d})
-    c.set(n, x)
+    c.set(n, c.e1(gs.Flip, [c.t(a["self"])], {"dims": _ints(a["dims"], 1)}, out=n))
 
 
 @handles("outer", "ger", emits=(gs.Mul, gs.Unsqueeze))
@@ -872,14 +869,12 @@ def _outer(c: Converter, n: Any, a: dict[str, Any]) -> None:
     c.set(n, c.e1(gs.Mul, [lhs, rhs], out=n))
 
 
-@handles("one_hot", emits=(gs.Arange, gs.Cast, gs.Eq, gs.Unsqueeze))
+@handles("one_hot", emits=(gs.OneHot,))
 def _one_hot(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    x = c.t(a["self"])
     k = int(a["num_classes"])
     if k < 0:
         raise Fail("one_hot without num_classes has a data-dependent shape", fix="pass num_classes")
-    hit = c.e1(gs.Eq, [c.e1(gs.Unsqueeze, [x], {"dim": -1}), c.e1(gs.Arange, [], {"end": k})])
-    c.set(n, c.e1(gs.Cast, [hit], {"dtype": "i64"}, out=n))
+    c.set(n, c.e1(gs.OneHot, [c.t(a["self"])], {"num_classes": k}, out=n))
 
 
 @handles("any", "all", emits=(gs.Eq, gs.Ne, gs.Sum))
@@ -1085,6 +1080,39 @@ def _argmax(c: Converter, n: Any, a: dict[str, Any]) -> None:
 def _cumsum(c: Converter, n: Any, a: dict[str, Any]) -> None:
     dt = a.get("dtype")
     c.set(n, c.e1(gs.Cumsum, [c.t(a["self"])], {"dim": int(a["dim"]), "dtype": None if dt is None else dtype_name(dt)}, out=n))
+
+
+@handles("cumprod", emits=(gs.Cumprod,))
+def _cumprod(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    dt = a.get("dtype")
+    c.set(n, c.e1(gs.Cumprod, [c.t(a["self"])], {"dim": int(a["dim"]), "dtype": None if dt is None else dtype_name(dt)}, out=n))
+
+
+@handles("logsumexp", emits=(gs.Logsumexp,))
+def _logsumexp(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    attrs = {"dims": _dims_arg(a.get("dim")), "keepdim": bool(a.get("keepdim", False))}
+    c.set(n, c.e1(gs.Logsumexp, [c.t(a["self"])], attrs, out=n))
+
+
+@handles("topk", emits=(gs.TopK,))
+def _topk(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    attrs = {"k": c.dim(a["k"]), "dim": int(a.get("dim", -1)), "largest": bool(a.get("largest", True)),
+             "sorted": bool(a.get("sorted", True))}
+    c.set(n, tuple(c.emit(gs.TopK, [c.t(a["self"])], attrs, out=c.meta_sigs(n))))
+
+
+@handles("sort", emits=(gs.Sort,))
+def _sort(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    """sort(x, dim, descending) and its stable overload (stable: bool | None)."""
+    x = c.t(a["self"])
+    attrs = {"dim": int(a.get("dim", -1)), "descending": bool(a.get("descending", False)), "stable": bool(a.get("stable") or False)}
+    c.set(n, tuple(c.emit(gs.Sort, [x], attrs, out=c.meta_sigs(n))))
+
+
+@handles("argsort", emits=(gs.Argsort,))
+def _argsort(c: Converter, n: Any, a: dict[str, Any]) -> None:
+    attrs = {"dim": int(a.get("dim", -1)), "descending": bool(a.get("descending", False)), "stable": bool(a.get("stable") or False)}
+    c.set(n, c.e1(gs.Argsort, [c.t(a["self"])], attrs, out=n))
 
 
 # -- creation ---------------------------------------------------------------------------------

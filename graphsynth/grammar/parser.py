@@ -13,14 +13,13 @@ import gc
 import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.tree import Meta
 from xdsl.dialects.builtin import ArrayAttr, FileLineColLoc, IntAttr, ModuleOp, StringAttr
 from xdsl.ir import Block, Region, SSAValue
-from xdsl.parser.core import ForwardDeclaredValue
 
 from graphsynth.diagnostics import (
     MACHINE_APPLICABLE,
@@ -46,6 +45,9 @@ from graphsynth.dialects.shapes import mul as gs_mul
 from graphsynth.dialects.shapes import sub as gs_sub
 from graphsynth.grammar.fastpath import FastReader, Stop
 from graphsynth.grammar.printer import find_fold_marker
+
+if TYPE_CHECKING:
+    from xdsl.parser.core import ForwardDeclaredValue
 
 # The type words of the grammar come from the dtype table (one place for the dtypes).
 _GRAMMAR = (Path(__file__).parent / "gs.lark").read_text().replace("@DTYPES@", DTYPE_PATTERN)
@@ -686,6 +688,8 @@ class _Builder:
             return self.env[name]
         fwd = self.forward.get(name)
         if fwd is None:
+            from xdsl.parser.core import ForwardDeclaredValue  # rare: a use before its definition
+
             fwd = ForwardDeclaredValue(expected_type or gs.tensor_type((), "f32"))
             self.forward[name] = fwd
             self.forward_site[name] = tok

@@ -37,7 +37,8 @@ from xdsl.ir import Block, Region
 
 from graphsynth.dialects import gs
 from graphsynth.dialects.shapes import Dim, SymDim, free_symbols, mul
-from graphsynth.testing.builders import BUILDERS, MIN_SYMBOL_VALUE, State, Value
+from graphsynth.testing.builders import BUILDERS
+from graphsynth.testing.building import MIN_SYMBOL_VALUE, State, Value
 
 __all__ = [
     "DEFAULT_OPS",

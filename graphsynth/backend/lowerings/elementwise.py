@@ -142,3 +142,6 @@ def _masked_fill(L: FxLowerer, a: list[Arg], s: list[Sig | None], k: dict[str, A
 
 
 register(gs.MaskedFill, _masked_fill)
+
+
+register(gs.Log1p, lambda L, a, s, k, out: L.call(torch.log1p, a[0]))

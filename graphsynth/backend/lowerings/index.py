@@ -53,3 +53,6 @@ def _index(L: FxLowerer, a: list[Arg], s: list[Sig | None], k: dict[str, Any], o
 register(gs.Index, _index)
 register(gs.Gather, lambda L, a, s, k, out: L.call(torch.gather, a[0], k["dim"], L.cast(a[1], s[1], "i64")))
 register(gs.GatherRows, lambda L, a, s, k, out: L.call(operator.getitem, a[0], a[1]))
+
+
+register(gs.OneHot, lambda L, a, s, k, out: L.call(torch._C._nn.one_hot, a[0], L.dim(k["num_classes"])))

@@ -58,3 +58,14 @@ def _interpolate(L: FxLowerer, a: list[Arg], s: list[Sig | None], k: dict[str, A
 
 
 register(gs.Interpolate, _interpolate)
+
+
+register(gs.MaxPool1d, lambda L, a, s, k, out: L.call(
+    torch.max_pool1d, a[0], list(k["kernel_size"]), list(k["stride"] or k["kernel_size"]), list(k["padding"]),
+    list(k["dilation"]), k["ceil_mode"],
+))
+register(gs.AvgPool1d, lambda L, a, s, k, out: L.call(
+    torch.avg_pool1d, a[0], list(k["kernel_size"]), list(k["stride"] or k["kernel_size"]), list(k["padding"]),
+    k["ceil_mode"], k["count_include_pad"],
+))
+register(gs.AdaptiveAvgPool1d, lambda L, a, s, k, out: L.call(torch.adaptive_avg_pool1d, a[0], list(k["output_size"])))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,3 +44,21 @@ register(gs.Argmax, lambda L, a, s, k, out: (
     L.call(torch.argmax, a[0]) if k["dim"] is None else L.call(torch.argmax, a[0], k["dim"], k["keepdim"])
 ))
 register(gs.Cumsum, lambda L, a, s, k, out: L.call(torch.cumsum, a[0], k["dim"], dtype=TORCH_DTYPES[out[0].dtype]))
+
+
+def _pair(L: FxLowerer, value: Arg) -> list[Arg]:
+    """The two results of a (values, indices) call."""
+    return [L.call(operator.getitem, value, 0), L.call(operator.getitem, value, 1)]
+
+
+register(gs.TopK, lambda L, a, s, k, out: _pair(L, L.call(
+    torch.topk, a[0], L.dim(k["k"]), k["dim"], k["largest"], k["sorted"]
+)))
+register(gs.Sort, lambda L, a, s, k, out: _pair(L, L.call(
+    torch.sort, a[0], stable=k["stable"], dim=k["dim"], descending=k["descending"]
+)))
+register(gs.Argsort, lambda L, a, s, k, out: L.call(
+    torch.argsort, a[0], stable=k["stable"], dim=k["dim"], descending=k["descending"]
+))
+register(gs.Cumprod, lambda L, a, s, k, out: L.call(torch.cumprod, a[0], k["dim"], dtype=TORCH_DTYPES[out[0].dtype]))
+register(gs.Logsumexp, lambda L, a, s, k, out: L.call(torch.logsumexp, a[0], _dims(k, s[0]), k["keepdim"]))

@@ -62,3 +62,9 @@ register(gs.Pad, lambda L, a, s, k, out: L.call(torch.constant_pad_nd, a[0], L.d
 register(gs.Repeat, lambda L, a, s, k, out: L.method("repeat", a[0], L.dim_list(k["repeats"])))
 register(gs.Tril, lambda L, a, s, k, out: L.call(torch.tril, a[0], k["diagonal"]))
 register(gs.Triu, lambda L, a, s, k, out: L.call(torch.triu, a[0], k["diagonal"]))
+
+
+register(gs.Flip, lambda L, a, s, k, out: L.call(torch.flip, a[0], list(k["dims"])))
+register(gs.Roll, lambda L, a, s, k, out: L.call(
+    torch.roll, a[0], list(k["shifts"]), list(k["dims"]) if k["dims"] is not None else []
+))
