@@ -678,9 +678,10 @@ def format_sig(sig: Sig) -> str:
 # verifier (and its value naming) assumes well-formed properties.
 
 # NAME and MODPATH of grammar/gs.lark: names may start with digits when a dotted segment that
-# starts with a letter follows (state_dict keys of nn.Sequential: 0.weight); inf and nan are numbers.
+# starts with a letter follows (state_dict keys of nn.Sequential: 0.weight); inf and nan are numbers
+# and None is the literal (a parameter named so would print as an argument left out).
 _NAME_RE = re.compile(
-    r"(?!(inf|nan)(?![A-Za-z0-9_.]))[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*"
+    r"(?!(inf|nan|None)(?![A-Za-z0-9_.]))[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*"
     r"|[0-9]+(\.[0-9]+)*\.(?![eE][-+]?[0-9]+(?![A-Za-z0-9_.]))[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*"
 )
 _MODPATH_RE = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*")

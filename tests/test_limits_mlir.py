@@ -192,3 +192,20 @@ def test_integer_attributes_beyond_int64_are_gs108(old: str, new: str) -> None:
     diags = verify(parse_mlir(text.replace(old, new), "ints.mlir"))
     assert [d.code for d in diags] == ["GS108"], [d.render() for d in diags]
     assert diags[0].loc is not None and diags[0].loc.file == "ints.mlir"
+
+
+@pytest.mark.parametrize("name", ["None", "inf", "nan"])
+@pytest.mark.parametrize("where", ["param", "input"])
+def test_names_the_text_form_reads_as_literals_are_refused(name: str, where: str) -> None:
+    """A parameter or input named like a literal (None, inf, nan) would print as that literal: a
+    bias named None reads back as a bias left out.  MLIR input can carry any name, so the
+    verifier refuses these, located, instead of letting the round trip change the graph."""
+    text = emit(parse_ir("graph G(x: f32[B, 4]) -> f32[B, 4] {\n  param w: f32[4]\n  %0: f32[B, 4] = add(x, w)\n  return %0\n}\n"),
+                "mlir")
+    old = '"w"' if where == "param" else '"x"'
+    assert old in text
+    diags = verify(parse_mlir(text.replace(old, f'"{name}"'), "in.mlir"))
+    assert [d.code for d in diags] == ["GS211"], [d.render() for d in diags]
+    assert repr(name) in diags[0].message and diags[0].loc is not None and diags[0].loc.file == "in.mlir"
+    # A longer name that merely starts so is a name.
+    assert verify(parse_mlir(text.replace(old, f'"{name}.weight"' if where == "param" else f'"{name}_x"'), "in.mlir")) == []
