@@ -55,7 +55,7 @@ def print_ir_mapped(module: ModuleOp | gs.GraphOp, depth: int | None = None) -> 
     whole = TextMap()
     offset = 0
     for g in graphs:
-        printer = GraphPrinter(g, depth)
+        printer = GraphPrinter(g, depth, mapped=True)
         text = printer.print()
         m = printer.map
         whole.modules.update({p: (a + offset, b + offset, c) for p, (a, b, c) in m.modules.items()})
@@ -104,14 +104,15 @@ def format_attr(kind: str, v: Any) -> str:
 class GraphPrinter:
     """Prints one graph; assigns fresh names only to values that have none (or a taken one)."""
 
-    def __init__(self, graph: gs.GraphOp, depth: int | None = None):
+    def __init__(self, graph: gs.GraphOp, depth: int | None = None, *, mapped: bool = False):
         self.graph = graph
         self.depth = depth
         self.names: dict[SSAValue, str] = {}
         self.taken: set[str] = set()
         self.counter = 0
         self.table = graph.module_table()
-        self.map = TextMap()  # filled by print()
+        self.mapped = mapped  # record where things are (print_ir_mapped); plain printing does not pay for it
+        self.map = TextMap()  # filled by print() when mapped
 
     # -- names --------------------------------------------------------------------
     def _claim(self, value: SSAValue, wanted: str | None, prefix: str = "%") -> None:
@@ -253,13 +254,15 @@ class GraphPrinter:
         if isinstance(op, (gs.ReturnOp, gs.YieldOp)):
             kw = "return" if isinstance(op, gs.ReturnOp) else "yield"
             vals = ", ".join(self.name(v) for v in op.operands)
-            self.map.uses[len(lines)] = [self.name(v) for v in op.operands]
+            if self.mapped:
+                self.map.uses[len(lines)] = [self.name(v) for v in op.operands]
             lines.append(f"{pad}{kw} {vals}".rstrip())
             return
         defs = ", ".join(f"{self.name(r)}: {r.type}" for r in op.results)
-        here = len(lines)
-        self.map.defs[here] = [(self.name(r), str(r.type)) for r in op.results]
-        self.map.uses[here] = [self.name(v) for v in op.operands]
+        if self.mapped:
+            here = len(lines)
+            self.map.defs[here] = [(self.name(r), str(r.type)) for r in op.results]
+            self.map.uses[here] = [self.name(v) for v in op.operands]
         if isinstance(op, gs.FusedOp):
             args = ", ".join(self.name(v) for v in op.operands)
             lines.append(f"{pad}{defs} = fused({args}) {{")
