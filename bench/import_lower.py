@@ -4,7 +4,7 @@ For each model of ``examples/models.py`` (small configs, random weights) this pr
 nodes of the exported graph, the time torch.export takes, graphsynth's conversion of the exported program to gs IR, the verifier, the
 lowering to a torch.fx GraphModule, the import time (export + conversion) per ATen node, and the forward time of the lowered module against the
 source model's eager forward, measured in the same run, interleaved, as the median of many calls
-(no_grad, the same inputs).  The target is a ratio <= 1.05 on CPU.
+(no_grad, the same inputs).  The target is a ratio <= 1.02 on CPU.
 
     python bench/import_lower.py [--models gpt2,bert] [--runs 200] [--threads N]
 """
@@ -148,9 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['model']:<12} {r['nodes']:>5} {r['ops']:>5} {ms(r['export']):>10} {ms(r['convert']):>11} {per * 1e3:>8.2f} {verify:>10} "
               f"{ms(r['lower']):>9} {r['eager'] * 1e3:>9.3f} {r['lowered'] * 1e3:>11.3f} {r['ratio']:>6.3f} {r['err']:>12.2e}")
     worst = max(r["ratio"] for r in rows)
-    print(f"\nworst lowered/eager forward ratio: {worst:.3f} (target <= 1.05), median of {args.runs} interleaved calls, "
+    print(f"\nworst lowered/eager forward ratio: {worst:.3f} (target <= 1.02), median of {args.runs} interleaved calls, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    return 0 if worst <= 1.05 else 1
+    return 0 if worst <= 1.02 else 1
 
 
 if __name__ == "__main__":

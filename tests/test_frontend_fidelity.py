@@ -98,19 +98,12 @@ def test_swin_with_dynamic_height_and_width() -> None:
                     ({"B": 2, "H16": 2, "W16": 3}, {"B": 3, "H16": 3, "W16": 1}), grads=True, tol=1e-4)
 
 
-def test_mixtral_imports_or_names_what_is_missing() -> None:
-    """Mixtral (batched_mm experts) either imports and matches, or the error names the ATen
-    op, the module path, the source line and what to do."""
+def test_mixtral_imports_and_matches() -> None:
+    """Mixtral (batched_mm experts: top-2 routing by topk, per-token expert-weight gathers, bmm)
+    imports, verifies, round-trips and matches, gradients included, at two bindings."""
     model, inputs, dyn = models.mixtral()
-    try:
-        module = import_torch(model, inputs, dyn)
-    except FrontendError as e:
-        (d,) = e.diagnostics
-        assert d.code == "GS602"
-        assert "aten.topk" in d.message and "model.layers.0.mlp.gate" in d.message
-        assert d.loc is not None and d.loc.file.endswith("modeling_mixtral.py")
-        assert "topk" in (d.source_line or "") and d.fix
-        return
+    module = import_torch(model, inputs, dyn)
+    assert any(op.name == "gs.topk" for op in module.walk())
     verify_clean(module)
     text_round_trip(module)
     compare_lowered(model, module, lambda b: models.fresh_inputs(inputs, b, dyn, seed=b["S"]),
