@@ -18,7 +18,7 @@ import io
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -335,16 +335,14 @@ def _read_input(path: str, limit: int | None = None) -> tuple[str, bytes]:
     return ("<stdin>" if path == "-" else path), data
 
 
-def _split(data: str | bytes) -> list[str | bytes]:
-    """Chunks keep their original line numbers (blank lines stand in for earlier chunks)."""
+def _split(data: str | bytes) -> Iterator[str | bytes]:
+    """Chunks keep their original line numbers (blank lines stand in for earlier chunks); made
+    one at a time, so that a file of many chunks never holds all their paddings at once."""
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
-    pieces = SPLIT_MARKER.split(text)
-    out = []
     line = 0
-    for piece in pieces:
-        out.append("\n" * line + piece)
+    for piece in SPLIT_MARKER.split(text):
+        yield "\n" * line + piece
         line += piece.count("\n")
-    return out
 
 
 def process(data: str | bytes, filename: str, fmt: str, args: argparse.Namespace, timer: Timer | None = None) -> Result:

@@ -263,25 +263,35 @@ def error(code: str, message: str, **kw) -> Diagnostic:
 # the backend) can show its line.  The parser and the tools that read text put it here; any
 # room that reports a located diagnostic reads it back.  Bounded: the oldest file goes first.
 
-_SOURCES: dict[str, list[str]] = {}
+_SOURCES: dict[str, tuple[int, list[str]]] = {}
 _MAX_SOURCES = 64
 
 
 def remember_source(filename: str, text: str) -> None:
-    """Keep the lines of ``text`` for diagnostics located in ``filename``."""
+    """Keep the lines of ``text`` for diagnostics located in ``filename``.
+
+    Leading blank lines are kept as a count: ``--split-input-file`` hands each chunk over with
+    blank lines standing in for the chunks before it, and splitting those again for every chunk
+    would make a file of many chunks cost quadratic time."""
     _SOURCES.pop(filename, None)
     if len(_SOURCES) >= _MAX_SOURCES:
         _SOURCES.pop(next(iter(_SOURCES)))
+    rest = text.lstrip("\n")
     # Lines as the parsers count them: at "\n" only (str.splitlines also breaks at \u2028 and
     # other separators that are not line breaks of the grammar).
-    _SOURCES[filename] = [line.removesuffix("\r") for line in text.split("\n")]
+    _SOURCES[filename] = (len(text) - len(rest), [line.removesuffix("\r") for line in rest.split("\n")])
 
 
 def source_line(loc: Location | None) -> str | None:
     """The text of the line ``loc`` points at, when its file was remembered."""
     if loc is None:
         return None
-    lines = _SOURCES.get(loc.file)
-    if lines and 0 < loc.line <= len(lines):
-        return lines[loc.line - 1]
+    kept = _SOURCES.get(loc.file)
+    if kept is None:
+        return None
+    blank, lines = kept
+    if 0 < loc.line <= blank:
+        return ""
+    if blank < loc.line <= blank + len(lines):
+        return lines[loc.line - 1 - blank]
     return None

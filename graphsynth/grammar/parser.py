@@ -218,7 +218,10 @@ def _read_tree(source: str, filename: str) -> Tree:
     syntax error that Lark meets at the end of that stretch may belong to what follows (a graph
     left open): then Lark reads on to the end of the text, as it would have."""
     graphs: list[Tree] = []
-    pos, line = 0, 1
+    # Leading blank lines (a --split-input-file chunk keeps its line numbers so) are stepped over
+    # at once: reading them line by line would make a file of many chunks quadratic.
+    pos = len(source) - len(source.lstrip("\n"))
+    line = 1 + pos
     while True:
         got, stop = _FAST.read_graphs(source, pos, line)
         graphs += got
