@@ -678,12 +678,15 @@ def format_sig(sig: Sig) -> str:
 # verifier (and its value naming) assumes well-formed properties.
 
 # NAME and MODPATH of grammar/gs.lark: names may start with digits when a dotted segment that
-# starts with a letter follows (state_dict keys of nn.Sequential: 0.weight); inf and nan are numbers
-# and None is the literal (a parameter named so would print as an argument left out).
-_NAME_RE = re.compile(
-    r"(?!(inf|nan|None)(?![A-Za-z0-9_.]))[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*"
+# starts with a letter follows (state_dict keys of nn.Sequential: 0.weight); inf and nan are numbers.
+_GRAPH_NAME_RE = re.compile(
+    r"(?!(inf|nan)(?![A-Za-z0-9_.]))[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*"
     r"|[0-9]+(\.[0-9]+)*\.(?![eE][-+]?[0-9]+(?![A-Za-z0-9_.]))[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*"
 )
+# Names that stand as operands (inputs, parameters) must not read as the None literal either: a
+# parameter named None would print as an argument left out.  (A graph's name only follows
+# ``graph`` and stands in callee strings, so it may be None.)
+_NAME_RE = re.compile(r"(?!None(?![A-Za-z0-9_.]))(?:" + _GRAPH_NAME_RE.pattern + ")")
 _MODPATH_RE = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*")
 _VALUE_RE = re.compile(r"[A-Za-z0-9_.$-]+")
 _DTYPES = frozenset(DTYPES)
@@ -820,7 +823,7 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
         d.source_line = source_line(d.loc)
         out.append(d)
 
-    if not _NAME_RE.fullmatch(g.sym_name.data):
+    if not _GRAPH_NAME_RE.fullmatch(g.sym_name.data):
         bad(g, "GS211", f"graph name {g.sym_name.data!r} is not a name (letters, digits, _ and dots: x, fc1.bias, 0.weight)")
     names = _strings(g.arg_names)
     if names is None:
