@@ -140,3 +140,31 @@ def test_the_pass_option_bounds_the_check(monkeypatch) -> None:
                                            f'preserve-semantics=true max-check-bytes=3000 timeout=10}}')
         assert "GS508" in srv.request_texts()[1]
     assert "clamp(%0" in print_ir(out)
+
+
+POOL = """\
+graph Pool(x: f32[B, 4, 2048, 2048]) -> f32[B, 4, 1024, 1024] {
+  %0: f32[B, 4, 1024, 1024] = max_pool2d(x, kernel_size=[2, 2], stride=[2, 2])
+  return %0
+}
+"""
+
+
+@pytest.mark.parametrize("window", [256, 1024])
+def test_an_edit_that_multiplies_the_work_is_refused_by_the_compute_budget(window: int) -> None:
+    """Allocation is not the only cost an edit can blow up: a pooling window of 256 x 256 on the
+    same tensors allocates no more and computes ~16,000 times as much.  The check refuses it
+    from the ops' cost formulas (GS508 at the op) before running anything."""
+    m = parse_ir(POOL)
+    checker = NumericChecker(m)
+    checker.prepare = lambda: None  # the budgets alone: no reference run of a 64 MB input here
+    checker._bindings = [{"B": 1}]
+    pad = window // 2 - 1
+    edited = parse_ir(POOL.replace("kernel_size=[2, 2], stride=[2, 2]",
+                                   f"kernel_size=[{window}, {window}], stride=[2, 2], padding=[{pad}, {pad}]")
+                      .replace("1024, 1024", f"{(2048 + 2 * pad - window) // 2 + 1}, {(2048 + 2 * pad - window) // 2 + 1}"))
+    t = time.perf_counter()
+    (d,) = checker.flops_over_budget(edited)
+    assert time.perf_counter() - t < 2.0
+    assert d.code == "GS508" and "FLOPs" in d.message and d.op == "max_pool2d" and d.loc is not None
+    assert checker.flops_over_budget(m) == []

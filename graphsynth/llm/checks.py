@@ -31,6 +31,11 @@ CHECK_FLOOR_BYTES = 256 << 20
 input graph takes (capped by what the machine has available, see
 :func:`graphsynth.backend.lower.default_max_param_bytes`)."""
 CHECK_GROWTH = 4
+CHECK_FLOOR_FLOPS = 10**9
+"""The check's compute budget is at least this many FLOPs (about a second on one core), and at
+least :data:`CHECK_GROWTH` times what the input graph computes: allocation is not the only cost
+a model's edit can blow up (a pooling window of 2048 x 2048 allocates little and runs for
+minutes)."""
 
 
 def interface(module: Any) -> dict[str, tuple[list[tuple[str, str]], list[str]]]:
@@ -172,6 +177,29 @@ def _where(binding: dict[str, int]) -> str:
     return ", ".join(f"{k}={v}" for k, v in binding.items()) or "static shapes"
 
 
+def _flops(cost: Any, module: Any, binding: dict[str, int]) -> int | None:
+    """The graph's FLOPs at ``binding`` from the ops' cost formulas (None when not countable)."""
+    try:
+        return cost(module, binding)[""].flops_value
+    except Exception:  # noqa: BLE001 - a graph the cost model cannot count is left to the byte budget
+        return None
+
+
+def _costliest(report: Any, module: Any, binding: dict[str, int]) -> tuple[Any, str]:
+    """The op of ``module`` with the most FLOPs in ``report`` and a phrase naming it."""
+    from graphsynth.dialects import gs
+    from graphsynth.dialects.cost import count_value
+
+    best = max(report.ops, key=lambda o: count_value(o.flops, binding), default=None)
+    if best is None:
+        return None, "?"
+    name = best.value.removeprefix("%")
+    for op in module.walk():
+        if isinstance(op, gs.GsOp) and name in (n.removeprefix("%") for n in gs.result_names(op) if n):
+            return op, f"{best.op} {best.value} ({count_value(best.flops, binding):.3g} FLOPs)"
+    return None, f"{best.op} {best.value}"
+
+
 class NumericChecker:
     """Compares a candidate graph with the original on random inputs at two symbol bindings.
 
@@ -190,6 +218,7 @@ class NumericChecker:
         self._state: dict[str, Any] | None = None
         self._bindings: list[dict[str, int]] | None = None
         self._base: Footprint | None = None
+        self._base_flops: int | None = None
 
     def budget(self) -> int:
         """The check's budget in bytes now (see the class docstring); raises
@@ -209,6 +238,32 @@ class NumericChecker:
                 f"running the input graph at {_where(base.binding)} would allocate {format_bytes(base.total)}, over "
                 f"the check's budget of {format_bytes(limit)}{biggest}", code="GS508")
         return limit
+
+    def flops_over_budget(self, candidate: Any) -> list[Diagnostic]:
+        """GS508 when running ``candidate`` at a check binding would take more FLOPs than the
+        compute budget (from each op's declared cost), else []."""
+        from graphsynth.query.costs import cost
+        from graphsynth.verifier import location
+
+        assert self._bindings is not None
+        if self._base_flops is None:
+            self._base_flops = max(_flops(cost, self.original, b) or 0 for b in self._bindings)
+        limit = max(CHECK_FLOOR_FLOPS, CHECK_GROWTH * self._base_flops)
+        for b in self._bindings:
+            total = _flops(cost, candidate, b)
+            if total is None or total <= limit:
+                continue
+            op, what = _costliest(cost(candidate, b), candidate, b)
+            return [error(
+                "GS508",
+                f"the numerical check of this graph would compute {total:.3g} FLOPs at {_where(b)}, over its budget "
+                f"of {limit:.3g}; the costliest op is {what}",
+                op=op.name.removeprefix("gs.") if op is not None else None,
+                loc=location(op) if op is not None else None,
+                expected=f"<= {limit} FLOPs", got=f"{total} FLOPs",
+                fix="keep the work of the edited ops close to the original graph's (window sizes, shapes)",
+            )]
+        return []
 
     def over_budget(self, candidate: Any) -> list[Diagnostic]:
         """GS508 when checking ``candidate`` would allocate more than the budget, else []."""
@@ -294,7 +349,7 @@ class NumericChecker:
 
         self.prepare()
         assert self._ref is not None and self._state is not None
-        too_big = self.over_budget(candidate)
+        too_big = self.over_budget(candidate) or self.flops_over_budget(candidate)
         if too_big:
             return too_big
         try:
