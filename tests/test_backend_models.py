@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-from backend_util import rel_err
+from backend_util import assert_outputs_and_grads_match
 
 from graphsynth.backend.lower import lower
 
@@ -36,25 +35,4 @@ def test_lowered_model_matches_source(imported) -> None:
     net = lower(module)
     assert list(net.state_dict()) == list(model.state_dict())
     net.load_state_dict(model.state_dict(), strict=True)  # tied weights are shared in the IR
-    for i, bindings in enumerate(BINDINGS[name]):
-        fresh = models.fresh_inputs(inputs, bindings, dyn, seed=i + 1)
-        tensors = {k: v for k, v in fresh.items() if isinstance(v, torch.Tensor)}
-        got = net(**tensors)
-        got = got if isinstance(got, tuple) else (got,)
-        want = torch.utils._pytree.tree_leaves(model(**fresh))
-        assert len(got) == len(want)
-        for a, b in zip(got, want):
-            assert rel_err(a, b) <= 1e-5, f"{name} at {bindings}: outputs differ"
-        g = torch.Generator().manual_seed(i)
-        weights = [torch.randn(b.shape, generator=g) for b in want]
-        sum((a * w).sum() for a, w in zip(got, weights)).backward()
-        sum((b * w).sum() for b, w in zip(want, weights)).backward()
-        ours = dict(net.named_parameters())
-        for k, p in model.named_parameters():
-            if p.grad is None:
-                assert ours[k].grad is None or not ours[k].grad.any(), f"{name}: {k} has a gradient only when lowered"
-                continue
-            assert ours[k].grad is not None, f"{name}: no gradient for {k}"
-            assert rel_err(ours[k].grad, p.grad) <= 1e-5, f"{name} at {bindings}: gradient of {k} differs"
-        net.zero_grad(set_to_none=True)
-        model.zero_grad(set_to_none=True)
+    assert_outputs_and_grads_match(name, net, model, inputs, dyn, BINDINGS[name], models.fresh_inputs)
