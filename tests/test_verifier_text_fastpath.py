@@ -190,8 +190,8 @@ def test_graph_by_graph_reading_agrees_with_lark(texts: list[str], data: st.Data
 
 
 def test_lark_reads_only_the_graph_the_fast_path_declines(monkeypatch) -> None:
-    """A syntax error in the last of many graphs: Lark is given that graph (the text before it
-    blanked to line breaks), not the file."""
+    """A syntax error in the last of many graphs: Lark is given that graph alone (no line breaks
+    standing in for the text before it), not the file, and the error has the file's line."""
     import graphsynth.grammar.parser as parser
     from graphsynth.diagnostics import ParseError
 
@@ -209,7 +209,7 @@ def test_lark_reads_only_the_graph_the_fast_path_declines(monkeypatch) -> None:
         parse_ir(bad, filename="t.gs")
     [d] = e.value.diagnostics
     assert (d.code, d.loc.line) == ("GS101", good.count("\n") + 2), d.render()
-    assert len(seen) == 1 and seen[0].count("\n") == bad.count("\n") - GRAPHS[0].count("\n")
+    assert len(seen) == 1 and seen[0].count("\n") <= 5
     assert len(seen[0].strip()) < 120
     seen.clear()
     fused = good + "graph F(x: f32[4]) -> f32[4] {\n  %0: f32[4] = fused(x) {\n  ^(%a: f32[4])\n  yield %a\n  } junk\n  return %0\n}\n"
