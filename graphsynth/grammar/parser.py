@@ -248,6 +248,9 @@ def _read_with_lark(source: str, stop: Stop, end: int, filename: str, first_line
     stops at the end of that stretch while more text follows it.  Lark reads the stretch alone
     (its first line indented to its column) and the positions are moved down by the lines above
     it, so that the cost is the stretch's, wherever it is in the file."""
+    located = _locate_with_lark(source, stop, end, filename)
+    if located is not None:
+        raise ParseError([located])
     text = " " * (stop.column - 1) + source[stop.pos : end]
     shift = stop.line - 1
     deep = _too_deep(text)
@@ -262,6 +265,34 @@ def _read_with_lark(source: str, stop: Stop, end: int, filename: str, first_line
     if shift:
         shift_lines(tree, shift)
     return tree
+
+
+def _locate_with_lark(source: str, stop: Stop, end: int, filename: str) -> Diagnostic | None:
+    """The syntax error of the graph the fast path declined, found by Lark reading the graph's
+    header and its body from the statement the fast path gave up in (the statements before it
+    were read, and the grammar's state after a whole statement of a graph's body is the state
+    at its start: Lark meets the same token there as in the whole text); None when that text
+    parses or the fast path stopped outside a statement of the graph's body.  A syntax error on
+    the last line of a graph of 10,000 ops costs the reading of that line, not of the graph."""
+    if stop.body_at is None or stop.stmt_at is None:
+        return None
+    (body_pos, _), (stmt_pos, stmt_line) = stop.body_at, stop.stmt_at
+    if not stop.pos <= body_pos < stmt_pos < end:
+        return None
+    head = " " * (stop.column - 1) + source[stop.pos : body_pos]
+    text = head + source[stmt_pos:end]
+    if _too_deep(text) is not None:
+        return None
+    try:
+        _LARK.parse(text)
+    except UnexpectedInput as e:
+        if end < len(source) and _at_end(e, text):
+            return None
+        k = head.count("\n")  # the header's lines; the body's follow from line stmt_line on
+        at_end = _at_end(e, text)
+        line = text.rstrip().count("\n") + 1 if at_end else e.line
+        return _syntax_diagnostic(e, text, filename, stop.line - 1 if 0 < line <= k else stmt_line - k - 1)
+    return None
 
 
 def shift_lines(tree: Tree, shift: int) -> None:
