@@ -333,10 +333,12 @@ class _GraphVerifier:
                 self.report(op, "GS207", f"unknown op '{op.name}' inside a gs graph")
 
     def check_types_bound(self, op: Operation, types: list[Any], what: str) -> bool:
-        bound = self.__dict__.setdefault("_bound_types", set())
+        # Types repeat on most lines: each distinct one is checked once, recognised by identity
+        # (types are interned; hashing one hashes all its parameters again).
+        bound: dict[int, Any] = self.__dict__.setdefault("_bound_types", {})
         for t in types:
-            if t in bound:
-                continue  # types repeat on most lines: check each distinct one once
+            if bound.get(id(t)) is t:
+                continue
             if not isinstance(t, gs.TensorType):
                 self.report(op, "GS211", f"{what} has type {t}, expected a gs tensor type")
                 return False
@@ -354,7 +356,7 @@ class _GraphVerifier:
                             fix="symbols are introduced by the types of the graph inputs",
                         )
                         return False
-            bound.add(t)
+            bound[id(t)] = t
         return True
 
     def verify_param(self, op: gs.ParamOp) -> None:
@@ -748,16 +750,22 @@ def _int_out_of_range(attr: Attribute) -> int | None:
 
 
 def _type_problem(t: Any) -> tuple[str, str] | None:
-    """(code, message) when ``t`` is not a type the text form writes and reads back."""
-    if t in _TYPES_OK:
+    """(code, message) when ``t`` is not a type the text form writes and reads back.
+
+    Types are interned, so the types found good are looked up by identity first: hashing an
+    xDSL attribute hashes all its parameters again, every time (thousands of graphs paid
+    that for every value of every op)."""
+    if _TYPES_OK_BY_ID.get(id(t)) is t or t in _TYPES_OK:
         return None
     problem = _type_problem_uncached(t)
     if problem is None and len(_TYPES_OK) < 1 << 16:
         _TYPES_OK.add(t)
+        _TYPES_OK_BY_ID[id(t)] = t  # holding t keeps its id from being reused
     return problem
 
 
 _TYPES_OK: set[Any] = set()
+_TYPES_OK_BY_ID: dict[int, Any] = {}
 
 
 def _type_problem_uncached(t: Any) -> tuple[str, str] | None:

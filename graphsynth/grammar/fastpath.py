@@ -119,10 +119,13 @@ class _Scan:
     # -- lexing ---------------------------------------------------------------------------
     def skip(self) -> None:
         """Blanks and a trailing comment (never a line break)."""
-        m = self.ws_re.match(self.text, self.pos)
-        if m:
-            self.pos = m.end()
-        if self.text.startswith("//", self.pos):
+        c = self.text[self.pos : self.pos + 1]
+        if c == " " or c == "\t":  # the grammar's WS: [ \t]+ (most tokens follow none or one blank)
+            m = self.ws_re.match(self.text, self.pos)
+            if m:
+                self.pos = m.end()
+                c = self.text[self.pos : self.pos + 1]
+        if c == "/" and self.text.startswith("//", self.pos):
             c = self.comment_re.match(self.text, self.pos)
             if c is None:
                 raise Decline  # '//' that is not a comment here: let Lark say what it is
