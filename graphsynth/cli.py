@@ -262,11 +262,11 @@ def _run(args: argparse.Namespace, timer: Timer | None) -> int:
         fmt = args.input_format or ("mlir" if filename.endswith(".mlir") else "gs")
         if args.apply_fixes:
             return _apply_fixes(data, filename, fmt, args, timer)
-        chunks = _split(data) if args.split_input_file else [data]
-        for chunk in chunks:
-            result = process(chunk, filename, fmt, args, timer)
+        chunks = _split(data) if args.split_input_file else [(1, data)]
+        for first_line, chunk in chunks:
+            result = process(chunk, filename, fmt, args, timer, first_line)
             if args.verify_diagnostics:
-                problems = check_expected(chunk, filename, result.diagnostics)
+                problems = check_expected(chunk, filename, result.diagnostics, first_line)
                 if problems:
                     failed = True
                     print(render_all(problems, args.diagnostics), file=sys.stderr)
@@ -335,22 +335,24 @@ def _read_input(path: str, limit: int | None = None) -> tuple[str, bytes]:
     return ("<stdin>" if path == "-" else path), data
 
 
-def _split(data: str | bytes) -> Iterator[str | bytes]:
-    """Chunks keep their original line numbers (blank lines stand in for earlier chunks); made
-    one at a time, so that a file of many chunks never holds all their paddings at once."""
+def _split(data: str | bytes) -> Iterator[tuple[int, str | bytes]]:
+    """(first line, text) of each chunk, made one at a time: a chunk is read on its own with the
+    line it starts at in the file, so that its diagnostics carry the file's line numbers and a
+    file of many chunks costs time linear in its length."""
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
-    line = 0
+    line = 1
     for piece in SPLIT_MARKER.split(text):
-        yield "\n" * line + piece
+        yield line, piece
         line += piece.count("\n")
 
 
-def process(data: str | bytes, filename: str, fmt: str, args: argparse.Namespace, timer: Timer | None = None) -> Result:
-    """Parse, run the pipeline, verify and print one chunk."""
+def process(data: str | bytes, filename: str, fmt: str, args: argparse.Namespace, timer: Timer | None = None,
+            first_line: int = 1) -> Result:
+    """Parse, run the pipeline, verify and print one chunk (which starts at line ``first_line``)."""
     t = timer or _NoTimer()
     try:
         with t.phase("Parse"):
-            module = _parse(data, filename, fmt)
+            module = _parse(data, filename, fmt, first_line)
     except GraphsynthError as e:
         return Result("", e.diagnostics)
     return process_module(module, args, timer)
@@ -425,12 +427,15 @@ class _TimedPass:
             p._ended = 0.0
 
 
-def _parse(data: str | bytes, filename: str, fmt: str):
+def _parse(data: str | bytes, filename: str, fmt: str, first_line: int = 1):
     from graphsynth.grammar.parser import parse_ir
 
     if fmt == "gs":
-        return parse_ir(data, filename=filename)
-    return parse_mlir(data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data, filename)
+        return parse_ir(data, filename=filename, first_line=first_line)
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    # xDSL's parser counts lines from the start of its text: a chunk of MLIR keeps its line
+    # numbers by blank lines standing in for the chunks before it.
+    return parse_mlir("\n" * (first_line - 1) + text, filename)
 
 
 def parse_mlir(text: str, filename: str):
@@ -533,7 +538,7 @@ def _after_pass_printer(args: argparse.Namespace):
     return hook
 
 
-def check_expected(data: str | bytes, filename: str, diags: list[Diagnostic]) -> list[Diagnostic]:
+def check_expected(data: str | bytes, filename: str, diags: list[Diagnostic], first_line: int = 1) -> list[Diagnostic]:
     """mlir-opt's --verify-diagnostics: every ``// expected-<severity>[@where] {{text}}`` comment
     must be matched by a diagnostic of that severity on the target line whose ``CODE: message``
     contains ``text``, and every error or warning must be expected.
@@ -545,7 +550,7 @@ def check_expected(data: str | bytes, filename: str, diags: list[Diagnostic]) ->
     """
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     expected: list[tuple[str, int | None, str, int]] = []  # (severity, target line, substring, comment line)
-    for i, line in enumerate(text.splitlines(), start=1):
+    for i, line in enumerate(text.splitlines(), start=first_line):
         for m in EXPECTED.finditer(line):
             offset = m.group(3)
             target: int | None = i

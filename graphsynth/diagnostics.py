@@ -267,19 +267,18 @@ _SOURCES: dict[str, tuple[int, list[str]]] = {}
 _MAX_SOURCES = 64
 
 
-def remember_source(filename: str, text: str) -> None:
-    """Keep the lines of ``text`` for diagnostics located in ``filename``.
-
-    Leading blank lines are kept as a count: ``--split-input-file`` hands each chunk over with
-    blank lines standing in for the chunks before it, and splitting those again for every chunk
-    would make a file of many chunks cost quadratic time."""
+def remember_source(filename: str, text: str, first_line: int = 1) -> None:
+    """Keep the lines of ``text`` for diagnostics located in ``filename``; ``text`` starts at
+    line ``first_line`` of the file (a ``--split-input-file`` chunk is read on its own, its
+    lines numbered as in the file, so that no chunk costs more than its own length)."""
     _SOURCES.pop(filename, None)
     if len(_SOURCES) >= _MAX_SOURCES:
         _SOURCES.pop(next(iter(_SOURCES)))
     rest = text.lstrip("\n")
     # Lines as the parsers count them: at "\n" only (str.splitlines also breaks at \u2028 and
-    # other separators that are not line breaks of the grammar).
-    _SOURCES[filename] = (len(text) - len(rest), [line.removesuffix("\r") for line in rest.split("\n")])
+    # other separators that are not line breaks of the grammar).  Leading blank lines are a count.
+    blank = first_line - 1 + len(text) - len(rest)
+    _SOURCES[filename] = (blank, [line.removesuffix("\r") for line in rest.split("\n")])
 
 
 def source_line(loc: Location | None) -> str | None:

@@ -369,3 +369,41 @@ def test_replay_output_to_a_file_and_through_a_pipeline(tmp_path: Path) -> None:
     assert out.read_text().startswith("graph ") and stat.S_IMODE(out.stat().st_mode) == 0o600
     r = run("opt", "--replay", TRANSCRIPT, "-p", "canonicalize", "--emit=mlir")
     assert r.returncode == 0 and r.stdout.startswith('"builtin.module"')
+
+
+def test_split_input_file_reads_each_chunk_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A chunk is parsed without text standing in for the chunks before it, so the characters
+    handed to the parser and the source store grow with the file, not with its square, and the
+    diagnostics still carry the file's lines with their source lines."""
+    import graphsynth.diagnostics as diagnostics
+    import graphsynth.grammar.parser as parser
+    from graphsynth.cli import main
+
+    chunk = "graph G(x: f32[B]) -> f32[B] {\n  return y\n}\n// -----\n"
+    handed: list[int] = []
+    stored: list[int] = []
+    real_parse, real_store = parser.parse_ir, diagnostics.remember_source
+
+    def parse(text: str, *a: object, **k: object) -> object:
+        handed.append(len(text))
+        return real_parse(text, *a, **k)
+
+    def store(filename: str, text: str, *a: object) -> None:
+        stored.append(len(text))
+        real_store(filename, text, *a)
+
+    monkeypatch.setattr(parser, "parse_ir", parse)
+    monkeypatch.setattr(parser, "remember_source", store)
+    for n in (50, 400):
+        src = tmp_path / f"chunks{n}.gs"
+        src.write_text(chunk * n)
+        handed.clear()
+        stored.clear()
+        assert main([str(src), "--split-input-file"]) == 1
+        err = capsys.readouterr().err
+        size = len(chunk) * n
+        assert len(handed) == n + 1 and sum(handed) <= size and sum(stored) <= size
+        errors = [line for line in err.splitlines() if "GS201" in line]
+        assert len(errors) == n
+        assert errors[-1].startswith(f"{src}:{4 * (n - 1) + 2}:10: error[GS201]"), errors[-1]
+        assert err.count("\n  return y\n         ^") == n

@@ -216,3 +216,30 @@ def test_cli_apply_fixes_reports_what_remains(tmp_path: Path) -> None:
 def test_cli_apply_fixes_usage() -> None:
     r = run_opt("--apply-fixes", "--split-input-file", "-", stdin=MLP)
     assert r.returncode == 2 and "--apply-fixes" in r.stderr
+
+
+def test_locating_fixes_compiles_no_pattern_per_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of wrong ops, each with its own result name: the spans their fix-its replace are
+    found without compiling a pattern per name (Python's pattern cache holds 512, so that made
+    every diagnostic past the 512th pay a compilation), and every one still gets its edit."""
+    import re as re_module
+
+    from graphsynth.grammar.parser import parse_ir
+    from graphsynth.verifier import verify
+
+    n = 2000
+    text = "graph G(x: f32[B, 4]) -> f32[B, 5] {\n" + "".join(f"  %{k}: f32[B, 5] = relu(x)\n" for k in range(n)) + "  return %0\n}\n"
+    m = parse_ir(text, "flood.gs")
+    compiled: list[object] = []
+    real = re_module._compile
+
+    def spy(pattern: object, flags: object) -> object:
+        compiled.append(pattern)
+        return real(pattern, flags)
+
+    monkeypatch.setattr(re_module, "_compile", spy)
+    diags = verify(m)
+    monkeypatch.undo()
+    assert len(diags) == n
+    assert all(d.edits and d.edits[0].new == "f32[B, 4]" for d in diags)
+    assert len(compiled) < 50, compiled[:5]

@@ -209,3 +209,33 @@ def test_names_the_text_form_reads_as_literals_are_refused(name: str, where: str
     assert repr(name) in diags[0].message and diags[0].loc is not None and diags[0].loc.file == "in.mlir"
     # A longer name that merely starts so is a name.
     assert verify(parse_mlir(text.replace(old, f'"{name}.weight"' if where == "param" else f'"{name}_x"'), "in.mlir")) == []
+
+
+def test_a_type_text_is_read_by_xdsl_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A graph repeats a few types: the lexer reads each distinct type text once (the reads do
+    not grow with the number of ops), later copies come from what it read, and a type the text
+    form refuses is refused at every copy, at its own position."""
+    from graphsynth.dialects import types
+
+    calls: list[int] = []
+    real = types.TensorType._parse_parameters.__func__
+
+    def spy(cls, parser):
+        calls.append(parser.pos)
+        return real(cls, parser)
+
+    monkeypatch.setattr(types.TensorType, "_parse_parameters", classmethod(spy))
+    reads = []
+    for n in (20, 200):
+        types._PARAMS_CACHE.clear()
+        calls.clear()
+        text = emit(parse_ir("graph G(x: f32[B, 7]) -> f32[B, 7] {\n" + "".join(
+            f"  %{k}: f32[B, 7] = relu({'x' if k == 0 else f'%{k - 1}'})\n" for k in range(n)) + f"  return %{n - 1}\n}}\n"), "mlir")
+        m = parse_mlir(text, "t.mlir")
+        assert verify(m) == [] and print_ir(m) == print_ir(parse_ir(print_ir(m)))
+        reads.append(len(calls))
+    assert reads[0] == reads[1] <= 2, reads
+    bad = module('"B+"')
+    for _ in range(2):
+        (d,) = refused(bad)
+        assert d.code == "GS105"

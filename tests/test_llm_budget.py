@@ -47,6 +47,9 @@ HUGE_EDITS = {
                      "%9 = full", 7),
     "symbolic": (block(RELU, RELU + "\n  %9: f32[B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B, 4] = "
                        "full(shape=[B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B*B, 4], value=0.0, dtype=f32)"), "%9 = full", 7),
+    # Operands and result of 32 KiB a row; running it holds an 8192 x 8192 score matrix per row.
+    "attention": (block(RELU, RELU + "\n  %7: f32[B, 8192, 1] = full(shape=[B, 8192, 1], value=0.5, dtype=f32)"
+                                     "\n  %8: f32[B, 8192, 1] = attention(%7, %7, %7)"), "the temporaries of attention %8", 8),
 }
 
 
@@ -130,6 +133,20 @@ def test_footprint_counts_state_twice_inputs_and_results() -> None:
     values = (3 * 16 + 3 * 8 + 3 * 8 + 3 * 4) * 4  # x, %0, %1, %2
     assert f.total == 3 * state + values
     assert f.largest[0][0] == 3 * 8 * 16 * 4 and "fc1.weight" in f.largest[0][2]
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_footprint_counts_what_an_op_declares_it_holds_while_it_runs(dtype: str) -> None:
+    """Attention's record declares its score matrix: the footprint grows with the square of the
+    sequence while its operands and result grow linearly."""
+    def extra(n: int) -> int:
+        text = (f"graph A(x: {dtype}[B, {n}, 1]) -> {dtype}[B, {n}, 1] {{\n"
+                f"  %0: {dtype}[B, {n}, 1] = attention(x, x, x)\n  return %0\n}}\n")
+        f = footprint(parse_ir(text), {"B": 3})
+        return f.total - 2 * 3 * n * (4 if dtype == "f32" else 2)  # less the input and the result
+    size = 4 if dtype == "f32" else 2
+    assert extra(100) == 2 * size * 3 * 100 * 100
+    assert extra(400) == 16 * extra(100)
 
 
 def test_the_pass_option_bounds_the_check(monkeypatch) -> None:

@@ -84,3 +84,30 @@ def test_long_cycle_is_reported_in_linear_time_with_a_short_chain() -> None:
     cycles = [d for d in diags if d.code == "GS204"]
     assert len(cycles) == 1 and "..." in cycles[0].relation and len(cycles[0].relation) < 200
     assert elapsed < 60  # a path copied per step would be n**2 = 9 million names
+
+
+def test_types_found_good_are_not_hashed_again(monkeypatch) -> None:
+    """Hashing an xDSL type hashes all its parameters: the verifier recognises a type it has
+    already checked by identity, so the hashes of types grow at most with the number of graphs,
+    not with the number of values."""
+    from graphsynth.dialects.types import TensorType
+
+    real = TensorType.__hash__
+    count = [0]
+
+    def counted(self: TensorType) -> int:
+        count[0] += 1
+        return real(self)
+
+    seen = []
+    for n in (200, 1600):
+        module = parse_ir(verify_scale.many_graphs(n))
+        values = sum(len(op.results) for op in module.walk())
+        monkeypatch.setattr(TensorType, "__hash__", counted)
+        count[0] = 0
+        assert verify(module) == []
+        monkeypatch.undo()
+        graphs = len(list(module.body.block.ops))
+        assert count[0] <= graphs + 10 < values, (count[0], graphs, values)
+        seen.append(count[0])
+    assert seen[1] <= 10 * seen[0]

@@ -6,6 +6,9 @@ list of *terms*, each a tuple of factors (ints and dims) whose product is a coun
 prints the way one writes it by hand (``2*B*S*768*3072``).  One multiply or one add is one FLOP
 (a multiply-accumulate is 2).  ``bytes`` counts memory traffic: the bytes of every tensor operand
 read and of every result written (:func:`moved_bytes`), unless the op declares otherwise.
+``workspace`` counts the bytes an op allocates while it runs besides its results (attention's
+score matrix): what running it holds at its peak is its operands, its results and that; ops
+without temporaries declare nothing (:func:`no_workspace`).
 
 Counts are summed as dims (canonical polynomials), which have a size limit
 (``graphsynth.dialects.limits.MAX_DIM_SIZE``): a sum or product over it is not expanded but kept
@@ -66,6 +69,11 @@ def free(ctx: CostContext) -> list[Term]:
 def per_output_element(ctx: CostContext) -> list[Term]:
     """One FLOP per element of each result (elementwise ops)."""
     return [tuple(o.shape) for o in ctx.out]
+
+
+def no_workspace(ctx: CostContext) -> list[Term]:
+    """No temporaries: the op allocates its results and nothing else."""
+    return []
 
 
 def moved_bytes(ctx: CostContext) -> list[Term]:

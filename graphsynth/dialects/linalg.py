@@ -12,6 +12,7 @@ from graphsynth.dialects.attrs import REQUIRED
 from graphsynth.dialects.attrs import AttrSpec as A
 from graphsynth.dialects.cost import CostContext, Term
 from graphsynth.dialects.dimtext import format_shape
+from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.dialects.elementwise import GELU_APPROXIMATIONS
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import (
@@ -200,6 +201,15 @@ def attention_flops(ctx: CostContext) -> list[Term]:
     return terms
 
 
+def attention_workspace(ctx: CostContext) -> list[Term]:
+    """The score matrix q k^T and the softmax weights, ..*L*S elements each, held at once."""
+    q, k = ctx.shape(0), ctx.shape(1)
+    if q is None or k is None or len(q) < 2 or len(k) < 2 or not ctx.out or len(ctx.out[0].shape) < 2:
+        return []
+    out = ctx.out[0]
+    return [(2 * DTYPES[out.dtype].itemsize, *out.shape[:-2], q[-2], k[-2])]
+
+
 def _attention_dropout(op: object) -> bool:
     return bool(op.attr_values().get("dropout_p"))  # type: ignore[attr-defined]
 
@@ -286,5 +296,6 @@ class Attention(GsOp):
     attrs = (A("is_causal", "bool", False), A("scale", "float", None), A("dropout_p", "float", 0.0))
     rule = attention_rule
     flops = attention_flops
+    workspace = attention_workspace
     traits = traits_def(Random(when=_attention_dropout))
 

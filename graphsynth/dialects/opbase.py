@@ -24,6 +24,9 @@ The class body says, in one place:
 - ``flops`` (and optionally ``bytes``): the cost formula, from a
   :class:`~graphsynth.dialects.cost.CostContext` to terms whose sum is the count; elementwise ops
   default to one FLOP per output element, data movement and creation ops to none;
+- ``workspace`` (optional): the bytes the op allocates while it runs besides its results (a
+  formula like ``flops``), for ops whose temporaries outgrow their operands and results
+  (attention's score matrix); what budgets of running a graph add to its tensors;
 - ``results``: 1, or -1 for as many as the rule returns;
 - ``traits``: xDSL traits (:mod:`graphsynth.dialects.traits`), canonicalization patterns among them.
 
@@ -87,6 +90,7 @@ class OpSpec:
     bytes: costs.Formula
     results: int = 1  # -1: as many as the rule returns
     elementwise: bool = False
+    workspace: costs.Formula = costs.no_workspace
     attr_index: dict[str, AttrSpec] = field(default_factory=dict, compare=False, hash=False)
 
     def signature(self) -> str:
@@ -164,7 +168,7 @@ def parse_args(text: str) -> tuple[ArgSpec, ...]:
     )
 
 
-_DECLARATION = ("args", "attrs", "rule", "rule_text", "flops", "bytes", "results")
+_DECLARATION = ("args", "attrs", "rule", "rule_text", "flops", "bytes", "workspace", "results")
 
 
 def gs_op(cls: type) -> type[GsOp]:
@@ -212,7 +216,7 @@ def gs_op(cls: type) -> type[GsOp]:
         raise TypeError(f"{cls.__qualname__}: argument and attribute names must be distinct (and not names/scope): {names}")
     spec = OpSpec(
         short, args, attrs, rule, doc, rule_text, flops, decl.get("bytes") or costs.moved_bytes,
-        results, elementwise,
+        results, elementwise, decl.get("workspace") or costs.no_workspace,
     )
     spec.attr_index.update({a.name: a for a in attrs})
     body["SPEC"] = spec

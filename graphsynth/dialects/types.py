@@ -8,6 +8,7 @@ Symbolic dims are stored as their canonical text so that two equal shapes are eq
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -68,7 +69,26 @@ class TensorType(ParametrizedAttribute, TypeAttribute):
     def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
         """MLIR syntax: every dim goes through the text form's own reading and range check
         (``parse_dim``, ``check_dim``), so both forms accept exactly the same types; a plain
-        int dim written as a string is stored as an int, as the text form stores it."""
+        int dim written as a string is stored as an int, as the text form stores it.
+
+        A graph repeats a few types thousands of times: the parameters read from one text are
+        kept by that text, and the same text again is taken from there, the lexer moved past it
+        (xDSL's lexer costs most of reading a type)."""
+        start = parser.pos
+        source = parser.lexer.input.content
+        seen = _PARAMS_TEXT.match(source, start)
+        if seen is not None:
+            hit = _PARAMS_CACHE.get(seen.group())
+            if hit is not None:
+                parser._resume_from(seen.end())
+                return hit
+        params = cls._parse_parameters(parser)
+        if seen is not None and not source[seen.end() : parser.pos].strip():
+            _PARAMS_CACHE.put(seen.group(), params, len(seen.group()))
+        return params
+
+    @classmethod
+    def _parse_parameters(cls, parser: AttrParser) -> tuple[Attribute, Attribute]:
         parser.parse_punctuation("<")
         dtype = parser.parse_identifier()
         parser.parse_punctuation(",")
@@ -99,6 +119,10 @@ class DimError(XParseError):
 
 # Interned types, bounded by the number of dims they hold (hostile input brings new ones).
 _TYPE_CACHE = BoundedMemo(1 << 21)
+# The parameters of MLIR-syntax types by their text (``<f32, ["B", 64]>``; strings without
+# escapes), bounded by the length of the texts held.
+_PARAMS_TEXT = re.compile(r'<[ \t]*[A-Za-z0-9_]+[ \t]*,[ \t]*\[(?:[^\]"\\\n]|"[^"\\\n]*")*\][ \t]*>')
+_PARAMS_CACHE = BoundedMemo(1 << 22)
 
 
 def tensor_type(shape: Sequence[Dim], dtype: str) -> TensorType:

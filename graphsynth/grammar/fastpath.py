@@ -55,13 +55,14 @@ class FastReader:
         graphs: list[Tree] = []
         while True:
             here = Stop(scan.pos, scan.line, scan.pos - scan.line_start + 1, scan.pos)
+            scan.body_at = scan.stmt_at = None
             try:
                 scan.blank_lines()
                 if scan.pos >= len(text):
                     return graphs, None
                 graphs.append(scan.graph())
             except (Decline, IndexError, RecursionError):
-                return graphs, Stop(here.pos, here.line, here.column, max(scan.pos, here.pos))
+                return graphs, Stop(here.pos, here.line, here.column, max(scan.pos, here.pos), scan.body_at, scan.stmt_at)
 
 
 class Stop(NamedTuple):
@@ -72,6 +73,10 @@ class Stop(NamedTuple):
     line: int
     column: int
     at: int
+    # (offset, line) of the start of the line where the graph's body begins, and of the line of the
+    # statement of that body (not of a nested block) being read when it declined; None before.
+    body_at: tuple[int, int] | None = None
+    stmt_at: tuple[int, int] | None = None
 
 
 _WORD = re.compile(r"[A-Za-z_]+")
@@ -103,6 +108,8 @@ class _Scan:
         self.nl_re = res["_NL"]
         self.ws_re = res["WS"]
         self.depth = 0  # blocks, lists, parentheses and signs around the current position
+        self.body_at: tuple[int, int] | None = None  # see Stop
+        self.stmt_at: tuple[int, int] | None = None
 
     def enter(self) -> None:
         self.depth += 1
@@ -112,10 +119,13 @@ class _Scan:
     # -- lexing ---------------------------------------------------------------------------
     def skip(self) -> None:
         """Blanks and a trailing comment (never a line break)."""
-        m = self.ws_re.match(self.text, self.pos)
-        if m:
-            self.pos = m.end()
-        if self.text.startswith("//", self.pos):
+        c = self.text[self.pos : self.pos + 1]
+        if c == " " or c == "\t":  # the grammar's WS: [ \t]+ (most tokens follow none or one blank)
+            m = self.ws_re.match(self.text, self.pos)
+            if m:
+                self.pos = m.end()
+                c = self.text[self.pos : self.pos + 1]
+        if c == "/" and self.text.startswith("//", self.pos):
             c = self.comment_re.match(self.text, self.pos)
             if c is None:
                 raise Decline  # '//' that is not a comment here: let Lark say what it is
@@ -193,6 +203,7 @@ class _Scan:
 
     # -- statements ------------------------------------------------------------------------
     def graph(self) -> Tree:
+        self.body_at = self.stmt_at = None
         line, col, pos = self.keyword("graph")
         name = self.token("NAME", self.name_re)
         self.lit("(")
@@ -227,17 +238,20 @@ class _Scan:
             children.append(Tree("result_types", types, _meta(first.line, first.column, first.start_pos)))
         self.lit("{")
         self.newline()
-        children.append(self.body())
+        self.body_at = (self.line_start, self.line)
+        children.append(self.body(top=True))
         self.lit("}")
         self.skip()
         if self.pos < len(self.text) and self.nl_re.match(self.text, self.pos) is None:
             raise Decline
         return Tree("graph", children, _meta(line, col, pos))
 
-    def body(self) -> Tree:
+    def body(self, top: bool = False) -> Tree:
         stmts: list[Tree] = []
         while True:
             c = self.peek()
+            if top:
+                self.stmt_at = (self.line_start, self.line)
             if c == "}":
                 break
             if c == "%":

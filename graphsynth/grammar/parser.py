@@ -141,9 +141,11 @@ def _split_dims(inner: str) -> list[str]:
     return parts
 
 
-def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
+def parse_ir(text: str, filename: str | None = None, first_line: int = 1) -> ModuleOp:
     """Parse the gs text form into a ``builtin.module`` holding one ``gs.graph`` per graph.
 
+    ``text`` starts at line ``first_line`` of ``filename`` (a ``--split-input-file`` chunk):
+    locations are the file's, and the cost is that of ``text`` alone.
     Raises ``ParseError`` whose ``.diagnostics`` locate every problem found.
     """
     filename = filename or "<input>"
@@ -151,15 +153,15 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise ParseError([error("GS103", f"input is not UTF-8 text (byte {e.start})", loc=_byte_loc(text, e.start, filename))]) from None
+            raise ParseError([error("GS103", f"input is not UTF-8 text (byte {e.start})", loc=_byte_loc(text, e.start, filename, first_line))]) from None
     text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark, as some editors write
-    remember_source(filename, text)
+    remember_source(filename, text, first_line)
     if not text.strip():
-        raise ParseError([error("GS104", "empty input: expected 'graph NAME(...) -> ... { ... }'", loc=Location(filename, 1, 1))])
+        raise ParseError([error("GS104", "empty input: expected 'graph NAME(...) -> ... { ... }'", loc=Location(filename, first_line, 1))])
     found = _BAD_CHAR.search(text)
     if found is not None:
         bad = found.start()
-        loc = _offset_loc(text, bad, filename)
+        loc = _offset_loc(text, bad, filename, first_line)
         raise ParseError([_with_line(error("GS103", f"invalid character {text[bad]!r} (binary data?)", loc=loc))])
     # Reading builds a million small objects for a big graph; the cyclic GC would re-scan all of
     # them again and again (half the parse time at 10k ops), and nothing built here is garbage.
@@ -167,7 +169,7 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
     gc.disable()
     try:
         source = text if text.endswith("\n") else text + "\n"
-        tree = _read_tree(source, filename)
+        tree = _read_tree(source, filename, first_line)
         builder = _Builder(filename)
         module = builder.build(tree)
     finally:
@@ -177,8 +179,9 @@ def parse_ir(text: str, filename: str | None = None) -> ModuleOp:
         raise ParseError(builder.diagnostics)
     if not tree.children:
         # Only comments: as empty as an empty file.  Point at the first comment.
-        first = next(i for i, line in enumerate(text.splitlines(), start=1) if line.strip())
-        loc = Location(filename, first, len(text.splitlines()[first - 1]) - len(text.splitlines()[first - 1].lstrip()) + 1)
+        lines = text.split("\n")
+        first = next(i for i, line in enumerate(lines) if line.strip())
+        loc = Location(filename, first_line + first, len(lines[first]) - len(lines[first].lstrip()) + 1)
         raise ParseError([_with_line(error("GS104", "no graph in the input: expected 'graph NAME(...) -> ... { ... }'", loc=loc))])
     return module
 
@@ -210,19 +213,16 @@ def build_module(tree: Tree, text: str, filename: str) -> ModuleOp:
     return module
 
 
-def _read_tree(source: str, filename: str) -> Tree:
+def _read_tree(source: str, filename: str, first_line: int = 1) -> Tree:
     """Lark's tree of ``source``: the fast path reads the graphs it can (several times faster than
     Lark), Lark each graph it declines.  Lark reads that graph alone, from the end of the graph
-    before it to the next line that starts with ``graph``, with the text before it blanked to
-    line breaks so that lines and columns are the file's; the tree is the one Lark would build
+    before it to the next line that starts with ``graph``, and its positions are then moved to
+    the lines and columns of the file (``source`` starts at line ``first_line``); the tree is the one Lark would build
     for the whole text (graphs are independent and the grammar splits at those line starts).  A
     syntax error that Lark meets at the end of that stretch may belong to what follows (a graph
     left open): then Lark reads on to the end of the text, as it would have."""
     graphs: list[Tree] = []
-    # Leading blank lines (a --split-input-file chunk keeps its line numbers so) are stepped over
-    # at once: reading them line by line would make a file of many chunks quadratic.
-    pos = len(source) - len(source.lstrip("\n"))
-    line = 1 + pos
+    pos, line = 0, first_line
     while True:
         got, stop = _FAST.read_graphs(source, pos, line)
         graphs += got
@@ -230,10 +230,10 @@ def _read_tree(source: str, filename: str) -> Tree:
             break
         nxt = _GRAPH_LINE.search(source, stop.at + 1)
         end = nxt.start() if nxt is not None else len(source)
-        part = _read_with_lark(source, stop, end, filename)
+        part = _read_with_lark(source, stop, end, filename, first_line)
         if part is None:
             end = len(source)
-            part = _read_with_lark(source, stop, end, filename)
+            part = _read_with_lark(source, stop, end, filename, first_line)
         graphs += part.children
         if end >= len(source):
             break
@@ -244,19 +244,73 @@ def _read_tree(source: str, filename: str) -> Tree:
 _GRAPH_LINE = re.compile(r"^graph[ \t]", re.M)
 
 
-def _read_with_lark(source: str, stop: Stop, end: int, filename: str) -> Tree | None:
+def _read_with_lark(source: str, stop: Stop, end: int, filename: str, first_line: int = 1) -> Tree | None:
     """Lark's tree of ``source[stop.pos:end]`` placed at its line and column; None when Lark
-    stops at the end of that stretch while more text follows it."""
-    text = "\n" * (stop.line - 1) + " " * (stop.column - 1) + source[stop.pos : end]
+    stops at the end of that stretch while more text follows it.  Lark reads the stretch alone
+    (its first line indented to its column) and the positions are moved down by the lines above
+    it, so that the cost is the stretch's, wherever it is in the file."""
+    located = _locate_with_lark(source, stop, end, filename)
+    if located is not None:
+        raise ParseError([located])
+    text = " " * (stop.column - 1) + source[stop.pos : end]
+    shift = stop.line - 1
     deep = _too_deep(text)
     if deep is not None:
-        raise ParseError([_deep_diagnostic(text, deep[0], deep[1], filename)])
+        raise ParseError([_deep_diagnostic(text, deep[0], deep[1], filename, shift)])
     try:
-        return _LARK.parse(text)
+        tree = _LARK.parse(text)
     except UnexpectedInput as e:
         if end < len(source) and _at_end(e, text):
             return None
-        raise ParseError([_syntax_diagnostic(e, text, filename)]) from None
+        raise ParseError([_syntax_diagnostic(e, text, filename, shift)]) from None
+    if shift:
+        shift_lines(tree, shift)
+    return tree
+
+
+def _locate_with_lark(source: str, stop: Stop, end: int, filename: str) -> Diagnostic | None:
+    """The syntax error of the graph the fast path declined, found by Lark reading the graph's
+    header and its body from the statement the fast path gave up in (the statements before it
+    were read, and the grammar's state after a whole statement of a graph's body is the state
+    at its start: Lark meets the same token there as in the whole text); None when that text
+    parses or the fast path stopped outside a statement of the graph's body.  A syntax error on
+    the last line of a graph of 10,000 ops costs the reading of that line, not of the graph."""
+    if stop.body_at is None or stop.stmt_at is None:
+        return None
+    (body_pos, _), (stmt_pos, stmt_line) = stop.body_at, stop.stmt_at
+    if not stop.pos <= body_pos < stmt_pos < end:
+        return None
+    head = " " * (stop.column - 1) + source[stop.pos : body_pos]
+    text = head + source[stmt_pos:end]
+    if _too_deep(text) is not None:
+        return None
+    try:
+        _LARK.parse(text)
+    except UnexpectedInput as e:
+        if end < len(source) and _at_end(e, text):
+            return None
+        k = head.count("\n")  # the header's lines; the body's follow from line stmt_line on
+        at_end = _at_end(e, text)
+        line = text.rstrip().count("\n") + 1 if at_end else e.line
+        return _syntax_diagnostic(e, text, filename, stop.line - 1 if 0 < line <= k else stmt_line - k - 1)
+    return None
+
+
+def shift_lines(tree: Tree, shift: int) -> None:
+    """Move every position in ``tree`` (Lark's metas and tokens) ``shift`` lines down."""
+    seen: set[int] = set()
+    for sub in tree.iter_subtrees():
+        meta = sub.meta
+        if not meta.empty and id(meta) not in seen:
+            seen.add(id(meta))
+            meta.line += shift
+            meta.end_line += shift
+        for child in sub.children:
+            if isinstance(child, Token) and child.line is not None and id(child) not in seen:
+                seen.add(id(child))
+                child.line += shift
+                if child.end_line is not None:
+                    child.end_line += shift
 
 
 # Brackets outside strings and comments (the grammar's own STRING and COMMENT terminals: ``//``
@@ -289,13 +343,13 @@ def _too_deep(text: str) -> tuple[int, str] | None:
 _STATEMENT_OP = re.compile(r"[ \t]*(?:(module|param|buffer|symbol|return)\b|[^=\n]*?=[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\()")
 
 
-def _deep_diagnostic(text: str, offset: int, message: str, filename: str) -> Diagnostic:
+def _deep_diagnostic(text: str, offset: int, message: str, filename: str, shift: int = 0) -> Diagnostic:
     """GS109 at the bracket that nests too deeply, attributed to the statement of its line (as
     the builder attributes its own nesting diagnostics: ``module: ...``, ``fused: ...``)."""
     start = text.rfind("\n", 0, offset) + 1
     m = _STATEMENT_OP.match(text, start, offset)
     op = (m.group(1) or m.group(2)) if m else None
-    return _with_line(error("GS109", f"{op}: {message}" if op else message, loc=_offset_loc(text, offset, filename), op=op))
+    return _with_line(error("GS109", f"{op}: {message}" if op else message, loc=_offset_loc(text, offset, filename, shift + 1), op=op))
 
 
 # Control characters other than tab and line breaks, and the replacement character that
@@ -303,14 +357,14 @@ def _deep_diagnostic(text: str, offset: int, message: str, filename: str) -> Dia
 _BAD_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 
 
-def _offset_loc(text: str, offset: int, filename: str) -> Location:
-    line = text.count("\n", 0, offset) + 1
+def _offset_loc(text: str, offset: int, filename: str, first_line: int = 1) -> Location:
+    line = text.count("\n", 0, offset) + first_line
     col = offset - (text.rfind("\n", 0, offset) + 1) + 1
     return Location(filename, line, col)
 
 
-def _byte_loc(data: bytes, offset: int, filename: str) -> Location:
-    line = data.count(b"\n", 0, offset) + 1
+def _byte_loc(data: bytes, offset: int, filename: str, first_line: int = 1) -> Location:
+    line = data.count(b"\n", 0, offset) + first_line
     col = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
     return Location(filename, line, col)
 
@@ -341,21 +395,22 @@ def _at_end(e: UnexpectedInput, text: str) -> bool:
     return tok.type == "_NL" and start is not None and not text[start:].strip()
 
 
-def _syntax_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnostic:
+def _syntax_diagnostic(e: UnexpectedInput, text: str, filename: str, shift: int = 0) -> Diagnostic:
+    """The diagnostic of Lark's error ``e`` in ``text``, which starts ``shift`` lines into the file."""
     if _at_end(e, text):
         # The end of the last line with text on it (trailing blank lines do not count).
         line = text.rstrip().count("\n") + 1
         last = text.rstrip().split("\n")[-1] if text.strip() else ""
-        loc = Location(filename, max(line, 1), len(last) + 1)
+        loc = Location(filename, max(line, 1) + shift, len(last) + 1)
         expected = getattr(e, "expected", None) or getattr(e, "accepts", None) or set()
         msg = "unexpected end of input (truncated file?)"
         if expected:
             msg += f"; expected {_describe_expected(expected)}"
         return _with_line(error("GS102", msg, loc=loc, expected=_describe_expected(expected) or None, got="end of input"))
-    folded = _folded_diagnostic(e, text, filename)
+    folded = _folded_diagnostic(e, text, filename, shift)
     if folded is not None:
         return folded
-    loc = Location(filename, e.line if e.line > 0 else 1, e.column if e.column > 0 else 1)
+    loc = Location(filename, (e.line if e.line > 0 else 1) + shift, e.column if e.column > 0 else 1)
     if isinstance(e, UnexpectedCharacters):
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
         if ch and not ch.isascii():
@@ -380,7 +435,7 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnost
     )
 
 
-def _folded_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnostic | None:
+def _folded_diagnostic(e: UnexpectedInput, text: str, filename: str, shift: int = 0) -> Diagnostic | None:
     """GS110 when the parser stopped at the fold marker of a folded module line.
 
     ``print_ir(m, depth=k)`` (``graphsynth-opt --depth=k``) prints a module below depth ``k`` as
@@ -400,7 +455,7 @@ def _folded_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnost
         hidden = "the ops inside it are"
     else:
         hidden = f"the {mark.ops} op inside it is" if mark.ops == 1 else f"the {mark.ops} ops inside it are"
-    others = [i for i, line in enumerate(lines, start=1) if i != e.line and find_fold_marker(line) is not None]
+    others = [i + shift for i, line in enumerate(lines, start=1) if i != e.line and find_fold_marker(line) is not None]
     notes = []
     if others:
         shown = ", ".join(str(i) for i in others[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
@@ -410,7 +465,7 @@ def _folded_diagnostic(e: UnexpectedInput, text: str, filename: str) -> Diagnost
             "GS110",
             f"module: folded module '{mark.path}' is a read-only view (printed with depth=k): "
             f"{hidden} not in the text, so it cannot be parsed",
-            loc=Location(filename, e.line, mark.column),
+            loc=Location(filename, e.line + shift, mark.column),
             op="module",
             value=mark.path,
             expected="'{' and the module's ops",

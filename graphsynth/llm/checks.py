@@ -127,8 +127,9 @@ def footprint(module: Any, binding: dict[str, int], keep: int = 3) -> Footprint:
     """Bytes the numerical check allocates for ``module`` at ``binding``, computed from the types
     before anything exists: every parameter and buffer three times (its zeros, the random values
     loaded into it, and the float32 temporary that draws them), every graph input, and every op
-    result (views counted as copies, values never freed: an upper bound of the peak).  Dims that
-    cannot be evaluated count as 0."""
+    result (views counted as copies, values never freed: an upper bound of the peak) with the
+    temporaries its op declares (``workspace`` in the op's record: attention's score matrix).
+    Dims that cannot be evaluated count as 0."""
     from graphsynth.backend.lower import tensor_bytes
     from graphsynth.dialects import gs
 
@@ -163,7 +164,30 @@ def footprint(module: Any, binding: dict[str, int], keep: int = 3) -> Footprint:
                 for r, rname in zip(op.results, gs.result_names(op)):
                     add(size(r.type), op, lambda r=r, rname=rname, op=op: f"%{rname or '?'} = "
                         f"{op.name.removeprefix('gs.')}(...): {_type_text(r.type)}")
+                add(_workspace_bytes(op, binding), op, lambda op=op: (
+                    f"the temporaries of {op.name.removeprefix('gs.')} {_results_text(op)}"))
     return Footprint(total, dict(binding), top)
+
+
+def _workspace_bytes(op: Any, binding: dict[str, int]) -> int:
+    """The bytes of the temporaries ``op`` declares, at ``binding`` (0 when a dim cannot be
+    evaluated)."""
+    from graphsynth.dialects.cost import count_value, total
+    from graphsynth.query.costs import op_workspace
+
+    terms = op_workspace(op)
+    if not terms:
+        return 0
+    try:
+        return max(count_value(total(terms), binding), 0)
+    except Exception:  # noqa: BLE001 - an unbound symbol or a division by zero counts as nothing, as for types
+        return 0
+
+
+def _results_text(op: Any) -> str:
+    from graphsynth.dialects import gs
+
+    return ", ".join(f"%{n}" for n in gs.result_names(op) if n) or "(no results)"
 
 
 def _type_text(t: Any) -> str:

@@ -231,6 +231,17 @@ def op_terms(op: Operation, callee: Callee = None) -> tuple[list[Term], bool, st
     return flops, True, spec.name, moved
 
 
+def op_workspace(op: Operation) -> list[Term]:
+    """Byte terms of what ``op`` allocates while it runs besides its results (the formula its
+    class declares as ``workspace``; none for ops that are not gs ops or cannot be counted)."""
+    if not isinstance(op, gs.GsOp):
+        return []
+    try:
+        return op.SPEC.workspace(_context(op, None))
+    except Unknown:
+        return []
+
+
 def _entry(op: Operation, callee: Callee) -> _Entry:
     terms, known, name, moved = op_terms(op, callee)
     return _Entry(terms, total(terms), known, name, total(moved))

@@ -214,10 +214,12 @@ class _GraphVerifier:
                 self.report(op, "GS207", f"unknown op '{op.name}' inside a gs graph")
 
     def check_types_bound(self, op: Operation, types: list[Any], what: str) -> bool:
-        bound = self.__dict__.setdefault("_bound_types", set())
+        # Types repeat on most lines: each distinct one is checked once, recognised by identity
+        # (types are interned; hashing one hashes all its parameters again).
+        bound: dict[int, Any] = self.__dict__.setdefault("_bound_types", {})
         for t in types:
-            if t in bound:
-                continue  # types repeat on most lines: check each distinct one once
+            if bound.get(id(t)) is t:
+                continue
             if not isinstance(t, gs.TensorType):
                 self.report(op, "GS211", f"{what} has type {t}, expected a gs tensor type")
                 return False
@@ -235,7 +237,7 @@ class _GraphVerifier:
                             fix="symbols are introduced by the types of the graph inputs",
                         )
                         return False
-            bound.add(t)
+            bound[id(t)] = t
         return True
 
     def verify_param(self, op: gs.ParamOp) -> None:

@@ -93,16 +93,22 @@ def _int_out_of_range(attr: Attribute) -> int | None:
 
 
 def type_problem(t: Any) -> tuple[str, str] | None:
-    """(code, message) when ``t`` is not a type the text form writes and reads back."""
-    if t in _TYPES_OK:
+    """(code, message) when ``t`` is not a type the text form writes and reads back.
+
+    Types are interned, so the types found good are looked up by identity first: hashing an
+    xDSL attribute hashes all its parameters again, every time (thousands of graphs paid
+    that for every value of every op)."""
+    if _TYPES_OK_BY_ID.get(id(t)) is t or t in _TYPES_OK:
         return None
     problem = _type_problem_uncached(t)
     if problem is None and len(_TYPES_OK) < 1 << 16:
         _TYPES_OK.add(t)
+        _TYPES_OK_BY_ID[id(t)] = t  # holding t keeps its id from being reused
     return problem
 
 
 _TYPES_OK: set[Any] = set()
+_TYPES_OK_BY_ID: dict[int, Any] = {}
 
 
 def _type_problem_uncached(t: Any) -> tuple[str, str] | None:
