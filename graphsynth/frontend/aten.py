@@ -20,6 +20,7 @@ from graphsynth.dialects import gs
 from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.shapes import Dim, add, compare, floordiv, mul, sub
 from graphsynth.dialects.traits import RightUnit
+from graphsynth.frontend.aten_dynamic import boolean_index, nonzero_columns  # also registers its handlers
 from graphsynth.frontend.handlers import BIG, Fail, Unusable, dtype_name, handles, register
 
 if TYPE_CHECKING:
@@ -276,10 +277,11 @@ for _n, _cls in _BINARY.items():
     register(_n, _binary, emits=(_cls, gs.Mul, gs.LogicalAnd, gs.LogicalOr, gs.Amax, gs.Amin, gs.Argmax, gs.Neg, gs.Arange, gs.Reshape))
 
 
-@handles("where", emits=(gs.Where, gs.Arange, gs.Reshape))
+@handles("where", emits=(gs.Where, gs.Arange, gs.Reshape, gs.Nonzero, gs.Select))
 def _where(c: Converter, n: Any, a: dict[str, Any]) -> None:
-    if "self" not in a:
-        raise Fail("torch.where(cond) with one argument (nonzero) has a data-dependent shape")
+    if "self" not in a:  # torch.where(cond): nonzero's columns, of a data-dependent length
+        c.set(n, nonzero_columns(c, n, c.t(a["condition"])))
+        return
     cond = c.t(a["condition"])
     like = _tensor_dtype(c, n, a["self"], a["other"])
     x, y = c.num(a["self"], like), c.num(a["other"], like)
@@ -759,15 +761,15 @@ def _unbind(c: Converter, n: Any, a: dict[str, Any]) -> None:
     c.set(n, tuple(c.e1(gs.Squeeze, [p], {"dims": (dim,)}, out=[o]) for p, o in zip(parts, outs)))
 
 
-@handles("index", emits=(gs.GatherRows, gs.Index))
+@handles("index", emits=(gs.GatherRows, gs.Index, gs.BooleanIndex))
 def _index(c: Converter, n: Any, a: dict[str, Any]) -> None:
     x = c.t(a["self"])
     idx = list(a["indices"])
     dims = [k for k, i in enumerate(idx) if i is not None]
     tensors = [c.t(idx[k]) for k in dims]
-    for t in tensors:
-        if c.sig(t).dtype == "bool":
-            raise Fail("boolean mask indexing x[mask] has a data-dependent shape", fix="use torch.where or masked_fill instead")
+    if any(c.sig(t).dtype == "bool" for t in tensors):  # x[mask]: a data-dependent length
+        c.set(n, boolean_index(c, n, x, idx))
+        return
     if dims == [0] and len(tensors) == 1:
         c.set(n, c.e1(gs.GatherRows, [x, tensors[0]], out=n))
         return

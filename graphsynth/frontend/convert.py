@@ -37,6 +37,7 @@ from graphsynth.diagnostics import Diagnostic, FrontendError, Location, error
 from graphsynth.dialects import gs, rules
 from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.ranges import SymbolRange, assuming
+from graphsynth.dialects.unbacked import defined_symbol
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
 from graphsynth.frontend import aten  # noqa: F401 - the ATen handlers, registered in HANDLERS
@@ -418,13 +419,24 @@ class Converter:
         are left out, so a graph keeps taking a batch of one."""
         import sympy
 
+        from torch.utils._sympy.symbol import SymT, symbol_is_type
+
         out: dict[str, SymbolRange] = {}
         by_symbol = {k.name: v for k, v in getattr(self.ep, "range_constraints", {}).items() if isinstance(k, sympy.Symbol)}
         for sym, name in self.symbols.items():
             vr = by_symbol.get(sym)
-            if vr is None or name in out:
+            if name in out:
+                continue
+            if vr is None:
+                if symbol_is_type(sympy.Symbol(sym), SymT.UNBACKED_INT):
+                    out[name] = SymbolRange(0, None, unbacked=True)
                 continue
             lo, hi = _finite_int(vr.lower), _finite_int(vr.upper)
+            if symbol_is_type(sympy.Symbol(sym), SymT.UNBACKED_INT):
+                # A data-dependent size: what export knows of it (at least 0; an upper bound
+                # when a torch._check gave one).
+                out[name] = SymbolRange(max(lo or 0, 0), hi if hi is not None and hi < 2**62 else None, unbacked=True)
+                continue
             low = lo if lo is not None and lo > 2 else 1
             high = hi if hi is not None and hi < 2**62 else None
             r = SymbolRange(low, high)
@@ -819,6 +831,7 @@ class Converter:
             "modules": ArrayAttr([ArrayAttr([StringAttr(p), StringAttr(c), StringAttr(par)]) for p, (c, par) in modules.items()]),
         }
         used = set().union(*(free_symbols(d) for a in block.args for d in a.type.shape))
+        used |= {s for op in block.ops if (s := defined_symbol(op)) is not None}  # unbacked ones
         symbols = gs.symbols_attr({n: r for n, r in getattr(self, "ranges", {}).items() if n in used})
         if symbols is not None:
             props["symbols"] = symbols

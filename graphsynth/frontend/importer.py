@@ -738,4 +738,15 @@ def symbol_names(ep: Any, tensors: dict[str, Any], requests: list[DimRequest]) -
                             name += "_"
                         names[s.name] = name
                         taken.add(name)
+    # Data-dependent sizes (nonzero's count...) keep export's name (u0) as unbacked symbols of
+    # the IR, renamed only where a user's dim has that name.
+    from torch.utils._sympy.symbol import SymT, symbol_is_type
+
+    for s in sorted(getattr(ep, "range_constraints", {}), key=lambda s: str(s)):
+        if getattr(s, "name", None) and symbol_is_type(s, SymT.UNBACKED_INT) and s.name not in names:
+            name = s.name
+            while name in taken:
+                name += "_"
+            names[s.name] = name
+            taken.add(name)
     return names
