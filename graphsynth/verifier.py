@@ -36,6 +36,7 @@ from graphsynth.dialects.ranges import SymbolRange, assuming
 from graphsynth.dialects.rules import RuleContext, ShapeError, Sig
 from graphsynth.dialects.shapes import check_dim, compare, format_shape, free_symbols
 from graphsynth.dialects.traits import Elementwise
+from graphsynth.dialects.unbacked import order_problems
 
 
 def verify(module: ModuleOp | gs.GraphOp) -> list[Diagnostic]:
@@ -235,11 +236,17 @@ class _GraphVerifier:
                 self.report(g, "GS211", f"graph input #{a.index} has type {a.type}, expected a gs tensor type")
         if len(g.arg_names.data) != len(block.args):
             self.report(g, "GS211", f"graph declares {len(g.arg_names.data)} input names for {len(block.args)} inputs")
+        # Unbacked symbols are defined by ops, not inputs (graphsynth.dialects.unbacked).
+        self.input_symbols = set(self.symbols)
+        self.unbacked = {n for n, r in valid_symbol_ranges(g).items() if r.unbacked}
+        self.symbols |= self.unbacked
         self.check_symbol_declarations(g)
         self.params: dict[str, gs.ParamOp] = {}
         self.verify_block(block, top=True)
         self.check_aliases()
         self.check_order(block)
+        for p in order_problems(g, self.unbacked, self.input_symbols, lambda op: f" (line {_line(op)})"):
+            self.report(p.op, p.code, p.message, **p.extra)
         if self.diags and self.fixits:
             from graphsynth.fixits import suggest_fixes
 
@@ -263,7 +270,7 @@ class _GraphVerifier:
             if problem is not None:
                 self.report(g, "GS313", f"symbol '{name}': {r.text()} allows no value: {problem}", value=name,
                             got=r.text(), fix="declare [min, max] with 1 <= min <= max and step >= 1")
-            elif name not in self.symbols:
+            elif name not in self.symbols and not r.unbacked:
                 known = ", ".join(sorted(self.symbols)) or "none"
                 self.report(g, "GS314", f"symbol '{name}' is declared, but no graph input has it in its type (symbols: {known})",
                             value=name, fix=f"remove the declaration of '{name}', or use it in an input's type")
@@ -859,7 +866,7 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
     for entry in g.symbols.data if g.symbols is not None else ():
         decl = gs.symbol_entry(entry)
         if decl is None:
-            bad(g, "GS313", f"symbols entry {shorten(str(entry), 120)} must be [name, min, max or 'inf', step]")
+            bad(g, "GS313", f"symbols entry {shorten(str(entry), 120)} must be [name, min, max or 'inf', step] (and 'unbacked' for a symbol an op defines)")
         elif not _SYMBOL_RE.fullmatch(decl[0]):
             bad(g, "GS313", f"symbol name {decl[0]!r} is not a symbol (letters, digits and _, not starting with a digit)")
         elif any(not MIN_INT <= v <= MAX_INT for v in (decl[1].min, decl[1].max or 0, decl[1].step)):

@@ -99,19 +99,21 @@ def order_problems(graph: GraphOp, unbacked: set[str], input_symbols: set[str], 
                                     "the input's dim"}))
     defined: dict[str, Operation] = {}
     reported: set[str] = set()
+    if len(graph.body.blocks) != 1:
+        return problems
     block = graph.body.block
     for op in _ops(block):
+        if not unbacked:  # nothing to order: only a data-dependent op naming a backed symbol
+            name = defined_symbol(op)
+            if name is not None:
+                problems.append(_backed(op, name, unbacked, input_symbols))
+            continue
         if isinstance(op, ReturnOp):
             continue
         name = defined_symbol(op)
         if op.get_trait(DataDependentSize) is not None and name is not None:
             if name not in unbacked:
-                how = "bound by a graph input" if name in input_symbols else "not declared unbacked"
-                problems.append(Problem(op, "GS334", f"size={name} must be an unbacked symbol, but '{name}' is {how}: "
-                                        "the count this op gives depends on the data", {
-                                            "value": name, "expected": "an unbacked symbol", "got": name,
-                                            "fix": f"declare 'symbol u{len(unbacked)}: [0, inf] unbacked' and write "
-                                            f"size=u{len(unbacked)}"}))
+                problems.append(_backed(op, name, unbacked, input_symbols))
             elif name in defined:
                 problems.append(Problem(op, "GS333", f"defines the unbacked symbol '{name}', which another op already "
                                         f"defines{line(defined[name])}: each data-dependent size is its own symbol", {
@@ -135,6 +137,15 @@ def order_problems(graph: GraphOp, unbacked: set[str], input_symbols: set[str], 
         problems.append(Problem(graph, "GS332", f"no op defines the unbacked symbol '{sym}', but {where_used}", {
             "value": sym, "fix": f"give the op whose result size the data decides size={sym}, or remove the declaration"}))
     return problems
+
+
+def _backed(op: Operation, name: str, unbacked: set[str], input_symbols: set[str]) -> Problem:
+    how = "bound by a graph input" if name in input_symbols else "not declared unbacked"
+    fresh = next(f"u{k}" for k in range(len(unbacked) + len(input_symbols) + 1)
+                 if f"u{k}" not in unbacked and f"u{k}" not in input_symbols)
+    return Problem(op, "GS334", f"size={name} must be an unbacked symbol, but '{name}' is {how}: the count this op "
+                   "gives depends on the data", {"value": name, "expected": "an unbacked symbol", "got": name,
+                                                 "fix": f"declare 'symbol {fresh}: [0, inf] unbacked' and write size={fresh}"})
 
 
 def _definer(block: Block, sym: str, user: Operation, line: Any) -> str:

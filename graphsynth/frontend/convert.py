@@ -37,9 +37,9 @@ from graphsynth.diagnostics import Diagnostic, FrontendError, Location, error
 from graphsynth.dialects import gs, rules
 from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.ranges import SymbolRange, assuming
-from graphsynth.dialects.unbacked import defined_symbol
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
+from graphsynth.dialects.unbacked import defined_symbol
 from graphsynth.frontend import aten  # noqa: F401 - the ATen handlers, registered in HANDLERS
 from graphsynth.frontend.handlers import (
     BIG,
@@ -418,7 +418,6 @@ class Converter:
         2 (it specialises sizes 0 and 1) and its open upper end say nothing about the model and
         are left out, so a graph keeps taking a batch of one."""
         import sympy
-
         from torch.utils._sympy.symbol import SymT, symbol_is_type
 
         out: dict[str, SymbolRange] = {}
