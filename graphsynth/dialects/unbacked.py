@@ -111,6 +111,11 @@ def order_problems(graph: GraphOp, unbacked: set[str], input_symbols: set[str], 
         if isinstance(op, ReturnOp):
             continue
         name = defined_symbol(op)
+        if op.get_trait(DataDependentSize) is not None and name is None:
+            # Its size is a number or an expression: the op's rule reports it (GS334); the
+            # symbols of its type are not reported again.
+            reported |= _type_symbols(r.type for r in op.results)
+            continue
         if op.get_trait(DataDependentSize) is not None and name is not None:
             if name not in unbacked:
                 problems.append(_backed(op, name, unbacked, input_symbols))
