@@ -22,7 +22,7 @@ from graphsynth.dialects import cost
 from graphsynth.dialects.attrs import AttrSpec as A
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import RuleContext, ShapeError, Sig, broadcast, shape_rule
-from graphsynth.dialects.shapes import Dim, SymDim
+from graphsynth.dialects.symdim import Dim, SymDim
 from graphsynth.dialects.traits import DataDependentSize, DataMovement
 
 

@@ -25,8 +25,8 @@ from typing import Any
 from xdsl.ir import Block, Operation
 
 from graphsynth.dialects.dynamic import single_symbol
-from graphsynth.dialects.shapes import SymDim, free_symbols
 from graphsynth.dialects.structure import FusedOp, GraphOp, ParamOp, ReturnOp, result_names
+from graphsynth.dialects.symdim import SymDim, free_symbols
 from graphsynth.dialects.traits import DataDependentSize
 from graphsynth.dialects.types import TensorType
 

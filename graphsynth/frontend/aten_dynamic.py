@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from graphsynth.dialects import gs
 from graphsynth.dialects.dynamic import single_symbol
 from graphsynth.dialects.rules import Sig
-from graphsynth.dialects.shapes import Dim
+from graphsynth.dialects.symdim import Dim
 from graphsynth.frontend.handlers import Fail, handles
 
 if TYPE_CHECKING:

@@ -35,10 +35,11 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 
 from graphsynth.diagnostics import Diagnostic, FrontendError, Location, error
 from graphsynth.dialects import gs, rules
+from graphsynth.dialects.dimcompare import compare
 from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.ranges import SymbolRange, assuming
 from graphsynth.dialects.rules import Sig
-from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
+from graphsynth.dialects.symdim import Dim, SymDim, add, evaluate, free_symbols
 from graphsynth.dialects.unbacked import defined_symbol
 from graphsynth.frontend import aten  # noqa: F401 - the ATen handlers, registered in HANDLERS
 from graphsynth.frontend.handlers import (

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphsynth.dialects.ranges import SymbolRange
-from graphsynth.dialects.shapes import free_symbols
+from graphsynth.dialects.symdim import free_symbols
 from graphsynth.dialects.traits import DataDependentSize
 from graphsynth.dialects.unbacked import defined_symbol
 from graphsynth.query.graph_index import index
