@@ -544,7 +544,7 @@ class Converter:
                     source_line=line,
                     fix="graphsynth has no gs form for it yet: rewrite that line of the model with supported ops, or add an "
                     "op class (graphsynth/dialects/<family>.py), its lowering (graphsynth/backend/lowerings/) and an ATen "
-                    "handler (graphsynth/frontend/aten.py)",
+                    "handler (graphsynth/frontend/aten_<family>.py)",
                     notes=[f"fx node: {first.format_node()}"[:300]],
                 )
             )
