@@ -76,7 +76,7 @@ class SymbolRange:
         if self.min < self.floor:
             if self.unbacked:
                 return f"min {self.min} is below 0 (a size is never negative)"
-            return f"min {self.min} is below 1 (symbols are positive integers; a size that may be 0 is unbacked)"
+            return f"min {self.min} is below 1 (symbols are positive integers); a size that may be 0 is declared unbacked"
         if self.step < 1:
             return f"step {self.step} is below 1"
         if self.max is not None and self.max < self.min:
