@@ -33,11 +33,18 @@ Codes are stable, grouped by the room that reports them:
   Shared parameters and symbol declarations: GS310 a shared parameter (``param k: T = other``)
   names no parameter of the graph, GS311 it differs from the one it shares in type or kind (or
   has an ``init``), GS312 it shares one that is itself shared (a chain, or a cycle);
-  GS313 a symbol declaration allows no value (``min < 1``, ``max < min``, ``step < 1``, no
+  GS313 a symbol declaration allows no value (``min < 1``, or ``min < 0`` for an unbacked one,
+  ``max < min``, ``step < 1``, no
   multiple of the step in the range), is malformed or names a symbol twice, GS314 a declared
   symbol that no graph input has in its type.
   GS330 a count attribute provably larger than the dim it takes from (topk's ``k`` above the
   size of ``dim``).
+  Unbacked symbols (data-dependent sizes, ``symbol u0: [0, inf] unbacked``): GS331 a graph input
+  has an unbacked symbol in its type (an input would bind it), GS332 an op, parameter or
+  attribute uses an unbacked symbol before the op that defines it, or no op defines it, GS333 two
+  ops define the same unbacked symbol, GS334 the ``size`` of an op whose result size the data
+  decides (``nonzero``, ``masked_select``, ``boolean_index``) is not an unbacked symbol (a backed
+  or undeclared symbol, a number, an expression).
 - GS4xx passes: GS401 a pass's output does not verify, GS402 a pass raised, GS403 a pattern
   reported a change that left the IR identical, GS404 unknown pass or option,
   GS405 a module named by a pass option does not exist (or the path it would create is taken),
@@ -56,7 +63,9 @@ Codes are stable, grouped by the room that reports them:
   dynamic dim, GS604 lowering failed, GS605 what lowering would allocate (parameters, buffers,
   constants) exceeds the budget (``max_param_bytes``) or what torch can address, GS610 an input
   of a lowered module binds a symbol outside its declared range or step, or has a size that is
-  not ``c*S + k`` for a positive integer ``S`` (raised by ``forward``). GS620 a size condition
+  not ``c*S + k`` for a positive integer ``S`` (raised by ``forward``); GS611 an op's result
+  defines an unbacked symbol outside its declared range (the run-time count, raised by
+  ``forward`` where the op runs). GS620 a size condition
   torch.export kept as a run-time assertion (one it could not prove over the dims' ranges) fails
   for some value in those ranges, so the dims are not dynamic there.
 - GS7xx graph queries (graphsynth.query): GS701 unknown value or module, GS702 no path,

@@ -15,7 +15,7 @@ from xdsl.ir import SSAValue
 from graphsynth.backend.lower import TORCH_DTYPES, lower
 from graphsynth.dialects import gs
 from graphsynth.dialects.rules import RuleContext
-from graphsynth.dialects.shapes import compare, evaluate
+from graphsynth.dialects.shapes import SymDim, compare, evaluate, free_symbols
 from graphsynth.grammar.parser import parse_ir
 
 Gen = Callable[[tuple[int, ...], torch.dtype, torch.Generator], torch.Tensor]
@@ -80,6 +80,11 @@ class TypeChecker(fx.Interpreter):
         sig = n.meta.get("gs_type")
         if sig is not None:
             assert isinstance(out, torch.Tensor), f"{n.name}: expected a tensor, got {type(out)}"
+            for k, d in enumerate(sig.shape):
+                # An unbacked symbol (a data-dependent size) takes its value where it first
+                # appears alone as a dim, the way the lowered module binds it; later uses check it.
+                if isinstance(d, SymDim) and free_symbols(d) - set(self.bindings) and str(d) in free_symbols(d):
+                    self.bindings = {**self.bindings, str(d): out.shape[k]}
             want = concrete(sig.shape, self.bindings)
             assert tuple(out.shape) == want, f"{n.name}: shape {tuple(out.shape)}, IR says {sig} = {want}"
             assert out.dtype == TORCH_DTYPES[sig.dtype], f"{n.name}: dtype {out.dtype}, IR says {sig.dtype}"

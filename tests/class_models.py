@@ -194,6 +194,47 @@ class TinyMoE(nn.Module):
         return out.view(b, s, h)
 
 
+class SparseExpert(nn.Module):
+    """One Mixtral expert: w2(silu(w1(x)) * w3(x))."""
+
+    def __init__(self, hidden: int, inter: int):
+        super().__init__()
+        self.w1 = nn.Linear(hidden, inter, bias=False)
+        self.w2 = nn.Linear(inter, hidden, bias=False)
+        self.w3 = nn.Linear(hidden, inter, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class SparseMoE(nn.Module):
+    """The classic transformers Mixtral sparse block: top-2 routing, then for each expert
+    ``torch.where(expert_mask[e])`` (a data-dependent number of tokens: an unbacked symbol per
+    expert), a gather of those tokens, the expert, and ``index_add_`` of the weighted rows back."""
+
+    def __init__(self, hidden: int = 8, inter: int = 12, experts: int = 4, top_k: int = 2):
+        super().__init__()
+        self.experts_n = experts
+        self.top_k = top_k
+        self.gate = nn.Linear(hidden, experts, bias=False)
+        self.experts = nn.ModuleList([SparseExpert(hidden, inter) for _ in range(experts)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, s, h = x.shape
+        t = x.view(-1, h)
+        weights = F.softmax(self.gate(t), dim=1, dtype=torch.float)
+        weights, chosen = torch.topk(weights, self.top_k, dim=-1)
+        weights = (weights / weights.sum(dim=-1, keepdim=True)).to(t.dtype)
+        out = torch.zeros((b * s, h), dtype=t.dtype, device=t.device)
+        expert_mask = F.one_hot(chosen, num_classes=self.experts_n).permute(2, 1, 0)
+        for e in range(self.experts_n):
+            idx, top_x = torch.where(expert_mask[e])
+            current = t[None, top_x].reshape(-1, h)
+            rows = self.experts[e](current) * weights[top_x, idx, None]
+            out.index_add_(0, top_x, rows.to(t.dtype))
+        return out.reshape(b, s, h)
+
+
 def _seq(model: nn.Module, hidden: int, b: int = 2, s: int = 5) -> tuple:
     torch.manual_seed(0)
     return (model.eval(), {"x": torch.randn(b, s, hidden)}, {"x": {0: "B", 1: "S"}},
@@ -237,12 +278,18 @@ def tiny_moe() -> tuple:
     return _seq(TinyMoE(), 8)
 
 
+def sparse_moe() -> tuple:
+    torch.manual_seed(0)
+    return _seq(SparseMoE(), 8)
+
+
 def in_place() -> tuple:
     torch.manual_seed(0)
     return _seq(InPlace(), 8)
 
 
-FACTORIES = ("explicit_attention", "relative_positions", "unfold_conv", "ceil_pool", "size_as_value", "in_place", "tiny_moe")
+FACTORIES = ("explicit_attention", "relative_positions", "unfold_conv", "ceil_pool", "size_as_value", "in_place", "tiny_moe",
+             "sparse_moe")
 
 
 def fresh(example: dict[str, Any], dynamic_dims: dict[str, Any], binding: dict[str, int], seed: int) -> dict[str, Any]:

@@ -444,6 +444,26 @@ case("gather_i32", one("x: f32[B, S], i: i32[2, S]", "f32[2, S]", "%0: f32[2, S]
      lambda t: torch.stack([t["x"][t["i"][r].long(), torch.arange(t["x"].shape[1])] for r in range(2)]), gens={"i": ints(0, 2)})
 case("gather_rows", one("x: f32[7, 4], i: i64[B, S]", "f32[B, S, 4]", "%0: f32[B, S, 4] = gather_rows(x, i)"),
      lambda t: torch.stack([t["x"][int(j)] for j in t["i"].flatten()]).reshape(*t["i"].shape, 4), gens={"i": ints(0, 7)})
+# -- data-dependent sizes: an unbacked symbol the op defines, used by the ops after it -----------
+case("nonzero", one("x: f32[B, S]", "i64[u0, 2]", """
+    symbol u0: [0, inf] unbacked
+    %m: bool[B, S] = gt(x, 0)
+    %0: i64[u0, 2] = nonzero(%m, size=u0)"""), lambda t: torch.nonzero(t["x"] > 0), grad=False)
+case("masked_select", one("x: f32[B, S], m: bool[S]", "f32[u0]", """
+    symbol u0: [0, inf] unbacked
+    %s: f32[u0] = masked_select(x, m, size=u0)
+    %0: f32[u0] = mul(%s, %s)"""), lambda t: torch.masked_select(t["x"], t["m"]) ** 2)
+case("boolean_index", one("x: f32[B, S, 4], m: bool[B, S]", "f32[u0]", """
+    symbol u0: [0, inf] unbacked
+    %r: f32[u0, 4] = boolean_index(x, m, size=u0)
+    %0: f32[u0] = sum(%r, dims=[1])"""), lambda t: t["x"][t["m"]].sum(1))
+case("boolean_index_dim1", one("x: f32[3, B, S], m: bool[B]", "f32[3, u7, S]", """
+    symbol u7: [0, 64] unbacked
+    %0: f32[3, u7, S] = boolean_index(x, m, dim=1, size=u7)"""), lambda t: t["x"][:, t["m"]])
+case("index_add", one("x: f32[B, S], i: i64[4], v: f32[4, S]", "f32[B, S]", "%0: f32[B, S] = index_add(x, i, v, dim=0)"),
+     lambda t: t["x"].index_add(0, t["i"], t["v"]), gens={"i": ints(0, 2)})
+case("index_add_alpha", one("x: f32[B, S], i: i32[3], v: f32[B, 3]", "f32[B, S]", "%0: f32[B, S] = index_add(x, i, v, dim=1, alpha=0.5)"),
+     lambda t: t["x"].index_add(1, t["i"].long(), t["v"], alpha=0.5), gens={"i": ints(0, 3)})
 case("pad", one("x: f32[B, S]", "f32[B, S+3]", "%0: f32[B, S+3] = pad(x, pad=[1, 2], value=0.5)"),
      lambda t: torch.cat([torch.full((t["x"].shape[0], 1), 0.5), t["x"], torch.full((t["x"].shape[0], 2), 0.5)], 1))
 case("pad_two_dims", one("x: f32[B, S, 4]", "f32[B, S+2, 6]", "%0: f32[B, S+2, 6] = pad(x, pad=[1, 1, 0, 2])"),

@@ -63,7 +63,8 @@ def test_every_op_has_a_known_flop_count():
     for case in _backend_cases():
         module = parse_ir(case.ir)
         seen |= {type(op) for op in module.walk() if isinstance(op, gs.GsOp)}
-        report = cost(module, {"B": 2, "S": 3, "T": 4, "H": 5, "W": 6, "C": 7, "N": 8, "L": 9, "D": 10, "K": 11})
+        # u0, u7: the unbacked symbols of the data-dependent ops' cases (an estimate of the count).
+        report = cost(module, {"B": 2, "S": 3, "T": 4, "H": 5, "W": 6, "C": 7, "N": 8, "L": 9, "D": 10, "K": 11, "u0": 3, "u7": 3})
         assert not report.unknown, (case.name, report.unknown)
     missing = sorted(cls.SPEC.name for cls in gs.OP_CLASSES if cls not in seen)
     assert not missing, f"ops without a backend case: {missing}"
@@ -156,8 +157,7 @@ def test_the_fx_lowerer_never_names_triton():
 
 
 # Modules still over the size limit; the list may only shrink.
-OVERSIZED = {"frontend/aten.py", "frontend/convert.py", "grammar/parser.py", "frontend/importer.py",
-             "dialects/elementwise.py", "backend/triton.py", "testing/soundness.py"}
+OVERSIZED = {"grammar/parser.py", "dialects/elementwise.py", "backend/triton.py", "testing/soundness.py"}
 LIMIT = 600
 
 

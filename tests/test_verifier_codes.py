@@ -61,6 +61,12 @@ CASES: dict[str, tuple[str, int, str | None, str | None, str | None]] = {
     "GS313": ("  symbol S: [5, 2]\n", 2, "symbol", None, "[5, 2]"),
     "GS314": ("  symbol T: [2, 8]\n", 1, "graph", None, None),
     "GS330": ("  %0: f32[B, 5], %1: i64[B, 5] = topk(x, k=5)\n", 2, "topk", "k <= 4", "5"),
+    "GS331": ("  symbol B: [0, inf] unbacked\n  %0: i64[B, 2] = nonzero(x, size=B)\n", 1, "graph", None, None),
+    "GS332": ("  symbol u0: [0, inf] unbacked\n  %0: f32[u0] = full(shape=[u0], value=1.0, dtype=f32)\n"
+              "  %1: f32[u0] = masked_select(x, x, size=u0)\n", 3, "full", None, None),
+    "GS333": ("  symbol u0: [0, inf] unbacked\n  %0: i64[u0, 2] = nonzero(x, size=u0)\n"
+              "  %1: i64[u0, 2] = nonzero(y, size=u0)\n", 4, "nonzero", None, None),
+    "GS334": ("  %0: i64[S, 2] = nonzero(x, size=S)\n", 2, "nonzero", "an unbacked symbol", "S"),
     "GS307": ("  %0: f32[B, " + "*".join(f"(B+{i})" for i in range(40)) + "] = relu(x)\n", 2, None, None, None),
 }
 # GS308 (an attribute or type that would materialise too much) has no text form: MLIR input only

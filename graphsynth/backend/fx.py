@@ -27,7 +27,8 @@ What the lowered module looks like:
   are computed at run time: each symbol is bound once to a dim of a graph input
   (``x.size(k)``), and each dim expression becomes fx integer arithmetic, shared between ops.
   ``forward`` first checks each binding against the symbol's declared range and step (GS610,
-  :mod:`graphsynth.backend.guards`).
+  :mod:`graphsynth.backend.guards`).  An unbacked symbol (a data-dependent size) is bound where
+  the op that defines it runs, to its result's size, and checked there (GS611).
   Types drive the lowering everywhere a runtime value could disagree with them (squeeze removes
   exactly the dims the type says are 1; reshape uses reshape semantics, never ``view``).
 - ``gs.fused`` regions are inlined by default; the ``fused`` hook may turn a region into a call of
@@ -68,6 +69,7 @@ from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.symdim import Dim, FloorDiv, SymDim
+from graphsynth.dialects.traits import DataDependentSize
 
 __all__ = ["FxLowerer", "lower_graph"]
 
@@ -436,7 +438,31 @@ class FxLowerer:
                 args.append(a)
                 sigs.append(None)
         out = [sig_of(r) for r in op.results]
-        return fn(self, args, sigs, op.attr_values(), out)
+        attrs = op.attr_values()
+        result = fn(self, args, sigs, attrs, out)
+        trait = op.get_trait(DataDependentSize)
+        if trait is not None:
+            self.bind_unbacked(op, trait.position(attrs), attrs["size"], result)
+        return result
+
+    def bind_unbacked(self, op: gs.GsOp, position: int, size: Any, result: Any) -> None:
+        """An op whose result size the data decides defines its unbacked symbol: bound to the
+        result's run-time size (the verifier proved no op uses it earlier), checked against the
+        declared range (GS611), and from then on computed like any symbol."""
+        from graphsynth.backend.guards import check_unbacked
+        from graphsynth.dialects.dynamic import single_symbol
+        from graphsynth.verifier import valid_symbol_ranges
+
+        name = single_symbol(size)
+        if name is None:
+            raise fail(op, f"size={size} is not an unbacked symbol")
+        node = result[0] if isinstance(result, (list, tuple)) else result
+        bound = self.g.call_method("size", (node, position))
+        self.symbols[name] = bound
+        r = valid_symbol_ranges(self.graph_op).get(name)
+        where = f"dim {position} of the result of {op.SPEC.name}" + (f" %{gs.result_names(op)[0]}" if gs.result_names(op)[0] else "")
+        low, high, step = (0, None, 1) if r is None else (r.low, r.high, r.step)
+        self.g.call_function(check_unbacked, (bound, name, where, low, high, step))
 
     def lower_fused(self, op: gs.FusedOp) -> list[Arg]:
         """A fused region: the hook's callable when it gives one, else the body inlined."""

@@ -15,7 +15,8 @@ from graphsynth.diagnostics import GraphsynthError, error
 
 
 class SymbolBindingError(GraphsynthError, ValueError):
-    """An input size binds a symbol to a value the graph does not allow (GS610)."""
+    """An input size binds a symbol to a value the graph does not allow (GS610), or an op's
+    result defines an unbacked symbol outside its declared range (GS611)."""
 
 
 def check_symbol(value: int, name: str, where: str, low: int, high: int | None, step: int) -> None:
@@ -39,3 +40,15 @@ def check_multiple(size: int, name: str, where: str, coeff: int, const: int) -> 
     raise SymbolBindingError([error("GS610", f"{where} is {size}, which is not {form} for any positive integer {name}",
                                     value=name, expected=form, got=str(size),
                                     fix=f"give an input whose {where} is {form} for some {name} >= 1")])
+
+
+def check_unbacked(value: int, name: str, where: str, low: int, high: int | None, step: int) -> None:
+    """Refuse the run-time count ``value`` that an op's result gives the unbacked symbol
+    ``name`` unless it lies in the declared range: the shapes after it were proved for that
+    range only."""
+    if value >= low and (high is None or value <= high) and value % step == 0:
+        return
+    bounds = f"[{low}, {'inf' if high is None else high}]" + (f" step {step}" if step != 1 else "")
+    raise SymbolBindingError([error("GS611", f"unbacked symbol {name} = {value} (from {where}) is outside its declared range {bounds}",
+                                    value=name, expected=bounds, got=str(value),
+                                    fix=f"widen the declaration 'symbol {name}: ... unbacked', or give inputs whose data keep {name} in {bounds}")])

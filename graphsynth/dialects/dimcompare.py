@@ -42,6 +42,13 @@ def compare(a: Dim, b: Dim) -> bool | None:
         from graphsynth.dialects.ranges import refine_compare
 
         return refine_compare(a, b)
+    if r is False:
+        # "Never equal" took every symbol as >= 1; an unbacked symbol may be 0 (2*u0 == u0
+        # there), so with one of those only the bounds decide.
+        from graphsynth.dialects.ranges import may_be_zero, refine_compare
+
+        if may_be_zero(a, b):
+            return refine_compare(a, b)
     return r  # type: ignore[return-value]
 
 

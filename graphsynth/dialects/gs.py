@@ -31,7 +31,7 @@ from typing import Any
 
 from xdsl.ir import Attribute, Dialect
 
-from graphsynth.dialects import call, creation, elementwise, index, linalg, norm, pool, reduce, shape
+from graphsynth.dialects import call, creation, dynamic, elementwise, index, linalg, norm, pool, reduce, shape
 from graphsynth.dialects.attrs import KINDS, REQUIRED, AttrSpec, dim_value, from_attr, scalar_attr
 from graphsynth.dialects.elementwise import GELU_APPROXIMATIONS
 from graphsynth.dialects.linalg import LINEAR_ACTIVATIONS
@@ -51,12 +51,13 @@ from graphsynth.dialects.structure import (
     set_result_names,
     set_scope,
     symbol_entry,
+    symbol_row,
     symbols_attr,
 )
 from graphsynth.dialects.traits import Activation, is_activation, is_data_movement, is_elementwise, is_random
 from graphsynth.dialects.types import DimError, TensorType, sig_type, tensor_type
 
-FAMILIES: tuple[ModuleType, ...] = (elementwise, linalg, pool, norm, shape, index, reduce, creation, call)
+FAMILIES: tuple[ModuleType, ...] = (elementwise, linalg, pool, norm, shape, index, dynamic, reduce, creation, call)
 """The modules that declare primitive ops, in the order the op reference lists them."""
 
 
@@ -150,6 +151,7 @@ __all__ = [
     "set_scope",
     "sig_type",
     "symbol_entry",
+    "symbol_row",
     "symbols_attr",
     "tensor_type",
     "to_attr",

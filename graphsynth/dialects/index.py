@@ -1,5 +1,5 @@
-"""Lookups by integer index tensors: embedding, index_select, gather_rows, index, gather; and
-one_hot, which encodes them.
+"""Lookups by integer index tensors: embedding, index_select, gather_rows, index, gather; their
+scatter, index_add; and one_hot, which encodes them.
 
 The lookups select elements and compute nothing (``DataMovement``: 0 FLOPs); an index may repeat,
 so none is injective.  one_hot costs one compare per output element.
@@ -137,6 +137,47 @@ class Gather(GsOp):
     attrs = (A("dim", "int"),)
     rule = gather_rule
     traits = traits_def(DataMovement())
+
+
+@shape_rule("index is 1-d integer of length N; source is input with dim replaced by N; the result has the input's type")
+def index_add_rule(ctx: RuleContext) -> list[Sig]:
+    x = ctx.tensor(0)
+    idx = ctx.rank(1, (0, 1))
+    src = ctx.tensor(2)
+    if idx.dtype not in INT_DTYPES:
+        raise ctx.fail(f"index has dtype {idx.dtype}, expected an integer dtype", 1, code="GS303", expected="i64", got=idx.dtype)
+    if src.dtype != x.dtype:
+        raise ctx.fail(f"source has dtype {src.dtype}, expected {x.dtype} (the input's)", 2, code="GS303", expected=x.dtype,
+                       got=src.dtype)
+    d = norm_dim(ctx.attrs["dim"], len(x.shape), ctx)
+    n = idx.shape[0] if idx.shape else 1
+    want = x.shape[:d] + (n,) + x.shape[d + 1 :]
+    if len(src.shape) != len(want):
+        raise ctx.fail(f"source has rank {len(src.shape)}, expected {len(want)} like the input", 2, code="GS302",
+                       expected=f"rank {len(want)}", got=f"rank {len(src.shape)}")
+    for j, (got, exp) in enumerate(zip(src.shape, want)):
+        ctx.eq(got, exp, arg=2, what=f"has shape {list(src.shape)}; dim {j}",
+               ref="the length of the index" if j == d else f"dim {j} of operand #0")
+    return [Sig(x.shape, x.dtype)]
+
+
+def _source_elements(ctx: cost.CostContext) -> list[cost.Term]:
+    """One add per element of the source (a scale by ``alpha`` adds one more)."""
+    s = ctx.shape(2)
+    if s is None:
+        return []
+    return [tuple(s)] if ctx.attrs.get("alpha", 1) == 1 else [(2, *s)]
+
+
+@gs_op
+class IndexAdd(GsOp):
+    """input with alpha * source added at the positions index gives along dim (torch.index_add)"""
+
+    name = "gs.index_add"
+    args = "input index source"
+    attrs = (A("dim", "int"), A("alpha", "float", 1.0))
+    rule = index_add_rule
+    flops = _source_elements
 
 
 @shape_rule("integer indices [...] -> i64 [..., num_classes]: 1 where the class equals the index")

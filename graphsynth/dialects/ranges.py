@@ -1,6 +1,9 @@
 """What a graph knows about its symbols: a range and a step, and the proofs that use them.
 
-Every symbol is a positive integer.  A graph may say more (``symbol S: [400, 4000] step 8``, as a
+Every symbol is a positive integer, except an *unbacked* one (``symbol u0: [0, inf]
+unbacked``): a size no graph input binds, that one op with a data-dependent output size
+(``nonzero``, ``masked_select``, ``x[mask]``) defines at run time, as torch.export's ``u0``; it may
+be 0.  A graph may say more (``symbol S: [400, 4000] step 8``, as a
 ``torch.export.Dim("S", min=400, max=4000)`` says, or a size that must be a multiple of 8): the
 values of ``S`` are the multiples of ``step`` in ``[min, max]``.  Those facts make proofs
 possible that positivity alone cannot give: ``(S-400)//320+1 >= 1``, ``S-1 >= 0`` for an
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 
 from graphsynth.dialects.limits import LimitError
 from graphsynth.dialects.memo import BoundedMemo
-from graphsynth.dialects.symdim import Dim, FloorDiv, SymDim, add, floordiv, mul, sub
+from graphsynth.dialects.symdim import Dim, FloorDiv, SymDim, add, floordiv, free_symbols, mul, sub
 
 Bound = int | float  # an int, or -inf/inf
 
@@ -43,6 +46,14 @@ class SymbolRange:
     min: int = 1
     max: int | None = None
     step: int = 1
+    # Bound by an op's result at run time (a data-dependent size), not by a graph input; its
+    # smallest allowed value is 0 instead of 1.
+    unbacked: bool = False
+
+    @property
+    def floor(self) -> int:
+        """The least value any symbol of this kind may take: 0 for unbacked, 1 otherwise."""
+        return 0 if self.unbacked else 1
 
     @property
     def low(self) -> int:
@@ -55,15 +66,17 @@ class SymbolRange:
         return None if self.max is None else self.max // self.step * self.step
 
     def is_default(self) -> bool:
-        return self.min <= 1 and self.max is None and self.step == 1
+        return self.min <= 1 and self.max is None and self.step == 1 and not self.unbacked
 
     def contains(self, v: int) -> bool:
         return v >= self.min and (self.max is None or v <= self.max) and v % self.step == 0
 
     def problem(self) -> str | None:
         """Why the declaration is not a set of positive integers, or None."""
-        if self.min < 1:
-            return f"min {self.min} is below 1 (symbols are positive integers)"
+        if self.min < self.floor:
+            if self.unbacked:
+                return f"min {self.min} is below 0 (a size is never negative)"
+            return f"min {self.min} is below 1 (symbols are positive integers); a size that may be 0 is declared unbacked"
         if self.step < 1:
             return f"step {self.step} is below 1"
         if self.max is not None and self.max < self.min:
@@ -74,26 +87,30 @@ class SymbolRange:
         return None
 
     def text(self) -> str:
-        """The text form: ``[400, 4000]``, ``[2, inf] step 8``."""
+        """The text form: ``[400, 4000]``, ``[2, inf] step 8``, ``[0, inf] unbacked``."""
         out = f"[{self.min}, {'inf' if self.max is None else self.max}]"
-        return out + (f" step {self.step}" if self.step != 1 else "")
+        return out + (f" step {self.step}" if self.step != 1 else "") + (" unbacked" if self.unbacked else "")
 
     def describe(self, name: str) -> str:
         """For messages: ``400 <= S <= 4000, a multiple of 8``."""
         parts = [f"{self.min} <= {name}" + ("" if self.max is None else f" <= {self.max}")]
         if self.step != 1:
             parts.append(f"a multiple of {self.step}")
+        if self.unbacked:
+            parts.append("defined by an op's result")
         return ", ".join(parts)
 
 
 class SymbolFacts:
     """The declared ranges of one graph, with the substitution that makes steps explicit."""
 
-    __slots__ = ("ranges", "key", "scaled", "intervals")
+    __slots__ = ("ranges", "key", "scaled", "intervals", "zeroable")
 
     def __init__(self, ranges: Mapping[str, SymbolRange]):
         self.ranges = {k: v for k, v in ranges.items() if not v.is_default()}
-        self.key = tuple(sorted((k, (v.min, v.max, v.step)) for k, v in self.ranges.items()))
+        self.key = tuple(sorted((k, (v.min, v.max, v.step, v.unbacked)) for k, v in self.ranges.items()))
+        # Symbols that may be 0 (unbacked ones): the canonical forms' proofs assume >= 1.
+        self.zeroable = frozenset(k for k, v in self.ranges.items() if v.low < 1)
         # S with step k is k*S' over S' in [ceil(low/k), high/k].
         self.scaled: dict[str, Dim] = {}
         self.intervals: dict[str, tuple[Bound, Bound]] = {}
@@ -102,9 +119,9 @@ class SymbolFacts:
             if r.step != 1:
                 inner = _scaled_name(name)
                 self.scaled[name] = mul(SymDim.symbol(inner), r.step)
-                self.intervals[inner] = (max(r.low // r.step, 1), math.inf if high is None else high // r.step)
+                self.intervals[inner] = (max(r.low // r.step, r.floor), math.inf if high is None else high // r.step)
             else:
-                self.intervals[name] = (max(r.low, 1), math.inf if high is None else high)
+                self.intervals[name] = (max(r.low, r.floor), math.inf if high is None else high)
 
     def __bool__(self) -> bool:
         return bool(self.ranges)
@@ -302,3 +319,13 @@ def binding_problem(name: str, value: int, r: SymbolRange) -> str | None:
     if r.contains(value):
         return None
     return f"symbol {name} = {value} is outside its declared range {r.text()} ({r.describe(name)})"
+
+
+def may_be_zero(a: Dim, b: Dim) -> bool:
+    """Whether ``a`` or ``b`` mentions a symbol that may be 0 (an unbacked one) under the facts
+    in force: then the canonical forms' sign arguments, which take every symbol as >= 1, prove
+    nothing (``2*u0 == u0`` when ``u0 = 0``), and only the bounds may decide."""
+    facts = FACTS.get()
+    if facts is None or not facts.zeroable:
+        return False
+    return any(not isinstance(d, int) and not free_symbols(d).isdisjoint(facts.zeroable) for d in (a, b))

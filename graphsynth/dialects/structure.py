@@ -46,13 +46,18 @@ class GraphOp(IRDLOperation):
     output_types = prop_def(ArrayAttr)
     modules = prop_def(ArrayAttr)
     # What the graph declares about its symbols: [[name, min, max, step], ...] (max is
-    # "inf" when unbounded); absent when nothing is declared.  See dialects/ranges.py.
+    # "inf" when unbounded; a fifth entry "unbacked" for a symbol an op's result defines at
+    # run time); absent when nothing is declared.  See dialects/ranges.py.
     symbols = opt_prop_def(ArrayAttr)
     body = region_def("single_block")
 
     @property
     def graph_name(self) -> str:
         return self.sym_name.data
+
+    def unbacked_symbols(self) -> set[str]:
+        """The symbols declared unbacked (defined by an op's result, not by an input)."""
+        return {n for n, r in self.symbol_ranges().items() if r.unbacked}
 
     def symbol_ranges(self) -> dict[str, SymbolRange]:
         """name -> declared range, for the well-formed entries (the verifier reports the
@@ -70,27 +75,32 @@ class GraphOp(IRDLOperation):
 
 
 UNBOUNDED = StringAttr("inf")  # the max of a symbol without an upper bound
+UNBACKED = StringAttr("unbacked")  # the fifth entry of a symbol an op's result defines
 
 
 def symbol_entry(entry: Attribute) -> tuple[str, SymbolRange] | None:
     """One entry of ``gs.graph``'s ``symbols``, or None when it is malformed."""
-    if not isinstance(entry, ArrayAttr) or len(entry.data) != 4:
+    if not isinstance(entry, ArrayAttr) or len(entry.data) not in (4, 5):
         return None
-    name, lo, hi, step = entry.data
+    if len(entry.data) == 5 and entry.data[4] != UNBACKED:
+        return None
+    name, lo, hi, step = entry.data[:4]
     if not (isinstance(name, StringAttr) and isinstance(lo, IntAttr) and isinstance(step, IntAttr)):
         return None
     if not (isinstance(hi, IntAttr) or hi == UNBOUNDED):
         return None
-    return name.data, SymbolRange(lo.data, hi.data if isinstance(hi, IntAttr) else None, step.data)
+    return name.data, SymbolRange(lo.data, hi.data if isinstance(hi, IntAttr) else None, step.data, len(entry.data) == 5)
+
+
+def symbol_row(name: str, r: SymbolRange) -> ArrayAttr:
+    """One entry of ``gs.graph``'s ``symbols``."""
+    row = [StringAttr(name), IntAttr(r.min), UNBOUNDED if r.max is None else IntAttr(r.max), IntAttr(r.step)]
+    return ArrayAttr(row + [UNBACKED] if r.unbacked else row)
 
 
 def symbols_attr(ranges: dict[str, SymbolRange]) -> ArrayAttr | None:
     """The ``symbols`` property for ``ranges`` (declared order; default ranges left out)."""
-    rows = [
-        ArrayAttr([StringAttr(n), IntAttr(r.min), UNBOUNDED if r.max is None else IntAttr(r.max), IntAttr(r.step)])
-        for n, r in ranges.items()
-        if not r.is_default()
-    ]
+    rows = [symbol_row(n, r) for n, r in ranges.items() if not r.is_default()]
     return ArrayAttr(rows) if rows else None
 
 

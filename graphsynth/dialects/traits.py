@@ -25,6 +25,11 @@ trait                   meaning (and who reads it)
 ``RightUnit(v)``        ``op(x, v) == x`` (``x + 0``, ``x * 1``, ``x / 1``, ``x ** 1``), when
 ``LeftUnit(v)``         ``when(op)`` allows it; ``LeftUnit``: ``op(v, x) == x`` (canonicalize,
                         the importer's no-op filter)
+``DataDependentSize``   one dim of the result is a count read from the data (``nonzero``,
+                        ``masked_select``, ``x[mask]``): the op's ``size`` attribute names the
+                        unbacked symbol it defines (``symbol u0: [0, inf] unbacked``); the
+                        verifier checks one op defines it before any use, the lowering binds it
+                        from the result's run-time size
 ``Random``              draws random numbers when ``when(op)`` says so (dropout in training,
                         attention with dropout_p): never folded, merged or moved; it replaces
                         ``Pure`` as the op's memory effect
@@ -134,6 +139,19 @@ class LeftUnit(OpTrait):
 
     value: int | float
     when: Callable[[Any], bool] = field(default=_always, compare=False)
+
+
+@dataclass(frozen=True)
+class DataDependentSize(OpTrait):
+    """Dim ``dim`` of result #0 (or the dim the attribute ``dim_attr`` gives) is a count that
+    depends on the values of the operands, and the attribute ``size`` names the unbacked symbol
+    the op defines for it."""
+
+    dim_attr: str | None = None
+
+    def position(self, attrs: dict[str, Any]) -> int:
+        """The dim of result #0 that the op's data decides."""
+        return int(attrs.get(self.dim_attr) or 0) if self.dim_attr else 0
 
 
 @dataclass(frozen=True)

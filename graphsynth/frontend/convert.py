@@ -25,32 +25,32 @@ What export hands over is not clean, and this module owns that:
 from __future__ import annotations
 
 import operator
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Block, Operation, SSAValue
 
-from graphsynth.diagnostics import Diagnostic, FrontendError, Location, error
+from graphsynth.diagnostics import Diagnostic, FrontendError, error
 from graphsynth.dialects import gs, rules
 from graphsynth.dialects.dimcompare import compare
 from graphsynth.dialects.dtypes import FLOAT_DTYPES
-from graphsynth.dialects.ranges import SymbolRange, assuming
+from graphsynth.dialects.ranges import assuming
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.symdim import Dim, SymDim, add, evaluate, free_symbols
 from graphsynth.frontend import aten  # noqa: F401 - the ATen handlers, registered in HANDLERS
+from graphsynth.frontend.assemble import Assembly, tied_keys
+from graphsynth.frontend.fxnodes import aten_name, bind, module_stack, packet_name, source_of
 from graphsynth.frontend.handlers import (
-    BIG,
     HANDLERS,
     Fail,
     Unusable,
     dtype_name,
-    functional_args,
     functional_name,
     has_handler,
 )
+from graphsynth.frontend.mutations import Mutations
 from graphsynth.frontend.symbols import SymbolError, value_to_dim
 
 FLOATS = FLOAT_DTYPES
@@ -66,80 +66,6 @@ class _Lazy:
     name: str
 
 
-# -- source locations of fx nodes ---------------------------------------------------------
-
-_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)\n\s*(.*)')
-
-
-def source_of(node: Any) -> tuple[Location | None, str | None]:
-    """The innermost user frame of a node's stack trace: (file:line, code)."""
-    trace = node.meta.get("stack_trace") if node is not None else None
-    if not trace:
-        return None, None
-    frames = _FRAME.findall(trace)
-    if not frames:
-        return None, None
-    # Prefer the innermost frame outside torch itself (the model's own code).
-    pick = frames[-1]
-    for f in reversed(frames):
-        if "/torch/" not in f[0]:
-            pick = f
-            break
-    return Location(pick[0], int(pick[1]), 1), pick[3]
-
-
-def module_stack(node: Any) -> tuple[tuple[str, str], ...] | None:
-    """``nn_module_stack`` as ((path, class name), ...), outermost first, without the root."""
-    st = node.meta.get("nn_module_stack")
-    if not st:
-        return None
-    out = []
-    for path, cls in st.values():
-        path = re.sub(r"@\d+$", "", str(path))
-        if not path:
-            continue
-        name = cls.__name__ if isinstance(cls, type) else str(cls).rsplit(".", 1)[-1]
-        if out and out[-1][0] == path:
-            continue
-        out.append((path, name))
-    return tuple(out)
-
-
-def aten_name(target: Any) -> str:
-    if isinstance(target, torch._ops.OpOverload):
-        return str(target)
-    if isinstance(target, torch._ops.HigherOrderOperator):
-        return target.name()
-    return getattr(target, "__name__", str(target))
-
-
-def packet_name(target: Any) -> str:
-    """``aten.add_.Tensor`` -> ``add_``; higher-order ops and Python functions by name."""
-    if isinstance(target, torch._ops.OpOverload):
-        return target._schema.name.split("::", 1)[-1]
-    if isinstance(target, torch._ops.HigherOrderOperator):
-        return target.name()
-    return getattr(target, "__name__", str(target))
-
-
-def bind(node: Any) -> dict[str, Any]:
-    """The node's arguments by schema name, with defaults filled in."""
-    target = node.target
-    if not isinstance(target, torch._ops.OpOverload):
-        return {f"arg{i}": a for i, a in enumerate(node.args)} | dict(node.kwargs)
-    out: dict[str, Any] = {}
-    for i, a in enumerate(target._schema.arguments):
-        if i < len(node.args):
-            out[a.name] = node.args[i]
-        elif a.name in node.kwargs:
-            out[a.name] = node.kwargs[a.name]
-        elif a.has_default_value():
-            out[a.name] = a.default_value
-        else:
-            out[a.name] = None
-    return out
-
-
 # -- the converter --------------------------------------------------------------------------
 
 
@@ -151,7 +77,7 @@ VIEW_OPS = {
 }
 
 
-class Converter:
+class Converter(Assembly, Mutations):
     """Walks the fx graph of an ExportedProgram and builds the gs GraphOp."""
 
     def __init__(self, ep: Any, model: torch.nn.Module, symbols: dict[str, str], input_names: list[str], graph_name: str):
@@ -172,7 +98,7 @@ class Converter:
         self.views_of: dict[Any, list[Any]] = {}
         self.placeholders: set[Any] = set()
         self.gm_stack: list[Any] = []
-        self.tied = _tied_keys(model)
+        self.tied = tied_keys(model)
         self.param_keys: dict[Any, str] = {}
         self.buffer_keys: dict[Any, str] = {}
         self.param_values: dict[str, SSAValue] = {}
@@ -412,27 +338,6 @@ class Converter:
         return self.e1(gs.Constant, [], {"value": values, "shape": shape, "dtype": dtype})
 
     # -- the walk -------------------------------------------------------------------------
-    def symbol_ranges(self) -> dict[str, SymbolRange]:
-        """What export knows about each symbol (``ep.range_constraints``), in the user's names:
-        the range a ``Dim(min=..., max=...)`` gave or export narrowed it to.  Export's own floor of
-        2 (it specialises sizes 0 and 1) and its open upper end say nothing about the model and
-        are left out, so a graph keeps taking a batch of one."""
-        import sympy
-
-        out: dict[str, SymbolRange] = {}
-        by_symbol = {k.name: v for k, v in getattr(self.ep, "range_constraints", {}).items() if isinstance(k, sympy.Symbol)}
-        for sym, name in self.symbols.items():
-            vr = by_symbol.get(sym)
-            if vr is None or name in out:
-                continue
-            lo, hi = _finite_int(vr.lower), _finite_int(vr.upper)
-            low = lo if lo is not None and lo > 2 else 1
-            high = hi if hi is not None and hi < 2**62 else None
-            r = SymbolRange(low, high)
-            if not r.is_default() and r.problem() is None:
-                out[name] = r
-        return out
-
     def convert(self) -> ModuleOp:
         self.ranges = self.symbol_ranges()
         # The shape rules run by emit() prove what they need under the same facts the verifier
@@ -533,7 +438,7 @@ class Converter:
                     source_line=line,
                     fix="graphsynth has no gs form for it yet: rewrite that line of the model with supported ops, or add an "
                     "op class (graphsynth/dialects/<family>.py), its lowering (graphsynth/backend/lowerings/) and an ATen "
-                    "handler (graphsynth/frontend/aten.py)",
+                    "handler (graphsynth/frontend/aten_<family>.py)",
                     notes=[f"fx node: {first.format_node()}"[:300]],
                 )
             )
@@ -606,138 +511,6 @@ class Converter:
             return Unusable("a symbolic condition (a runtime assertion)")
         return Unusable(f"a symbolic {type(val).__name__}")
 
-    def note_view(self, n: Any, parent: Any) -> None:
-        """Record that node ``n`` views ``parent`` (and so the root tensor of ``parent``)."""
-        self.view_parent[n] = parent
-        root = self.view_base.get(parent, parent)
-        self.view_base[n] = root
-        self.views_of.setdefault(root, []).append(n)
-
-    def inplace(self, n: Any, name: str, base_name: str, args: dict[str, Any]) -> None:
-        """``x.add_(y)``: compute ``x + y`` functionally and let it replace ``x`` from here on.
-
-        When ``x`` is a view (``y = x[:, 0]; y.add_(1)`` or ``x[:, :k] = v``) the new value is
-        written back through the chain of views into the tensor they view (slices and selects
-        become concatenations, reshapes and permutes are undone), and every view of that
-        tensor that is used later is recomputed from its new value -- what functionalization
-        does, op by op."""
-        target = n.args[0]
-        if not isinstance(target, torch.fx.Node):
-            raise Fail(f"in-place {name} on a non-tensor")
-        if self.batch_counter(target):
-            # BatchNorm counts batches in training mode; with a momentum the count is never
-            # read, and gs batch_norm updates the running statistics itself.
-            self.env[n] = Unusable("the batch counter update")
-            return
-        root = self.view_base.get(target, target)
-        if root in self.placeholders:
-            raise Fail(
-                f"{name} updates the input, parameter or buffer '{root.name}' in place; graphsynth graphs are pure functions",
-                fix="compute a new tensor instead of updating the input (x = x + y rather than x += y)",
-            )
-        self.op_name = base_name
-        HANDLERS[base_name](self, n, functional_args(n.target, base_name, args))
-        new = self.env[n]
-        old = self.env.get(target)
-        if not isinstance(new, SSAValue) or not isinstance(old, SSAValue):
-            raise Fail(f"in-place {name} on a value that is not a tensor")
-        if self.sig(new).dtype != self.sig(old).dtype:
-            new = self.cast(new, self.sig(old).dtype)
-        if self.sig(new).shape != self.sig(old).shape:
-            new = self.e1(gs.Expand, [new], {"shape": self.sig(old).shape})
-        node, value = target, new
-        while node in self.view_parent:
-            parent = self.view_parent[node]
-            value = self.scatter(node, parent, value)
-            node = parent
-        self.env[root] = value
-        self.refresh_views(root, n)
-        self.env[n] = self.env[target]
-
-    def refresh_views(self, root: Any, upto: Any) -> None:
-        """Recompute, from the root's new value, every view of it made before ``upto``."""
-        views = [v for v in self.views_of.get(root, []) if v is not upto]
-        if not views:
-            return
-        saved = (self.node, self.stack, self.op_name)
-        try:
-            for v in views:
-                self.node = v
-                self.stack = module_stack(v) or saved[1]
-                if v.target is operator.getitem:
-                    self.env[v] = self.env[v.args[0]][v.args[1]]
-                    continue
-                self.op_name = packet_name(v.target)
-                HANDLERS[self.op_name](self, v, bind(v))
-        finally:
-            self.node, self.stack, self.op_name = saved
-
-    def scatter(self, view: Any, parent: Any, value: SSAValue) -> SSAValue:
-        """The parent's value once ``view`` (a view of it) holds ``value``."""
-        old = self.env[parent]
-        if not isinstance(old, SSAValue):
-            raise Fail(f"in-place update through {view.name}, whose base is not a tensor")
-        shape = self.sig(old).shape
-        r = len(shape)
-        if view.target is operator.getitem:
-            src = view.args[0]
-            kind = packet_name(src.target)
-            a = bind(src)
-            dim = int(a.get("dim", 0)) % r
-            pieces = [p.shape[dim] for p in self.meta_sigs(src)]
-            start = sum_dims(pieces[: view.args[1]])
-            if kind == "unbind":
-                return self.put_along(old, dim, start, add(start, 1), self.e1(gs.Unsqueeze, [value], {"dim": dim}))
-            return self.put_along(old, dim, start, add(start, pieces[view.args[1]]), value)
-        kind = packet_name(view.target)
-        a = bind(view)
-        if kind in ("alias", "detach"):
-            return value
-        if kind in ("view", "reshape", "_unsafe_view", "flatten", "unflatten", "view_as", "squeeze", "unsqueeze"):
-            return self.e1(gs.Reshape, [value], {"shape": shape})
-        if kind in ("transpose", "swapaxes", "t"):
-            if kind == "t":
-                d0, d1 = (0, 1) if r == 2 else (0, 0)
-            else:
-                keys = list(a)
-                d0, d1 = int(a[keys[1]]), int(a[keys[2]])
-            return value if d0 % max(r, 1) == d1 % max(r, 1) else self.e1(gs.Transpose, [value], {"dim0": d0, "dim1": d1})
-        if kind == "permute":
-            dims = [int(d) % r for d in a["dims"]]
-            inverse = [dims.index(k) for k in range(r)]
-            return self.e1(gs.Permute, [value], {"dims": inverse})
-        if kind in ("slice", "narrow"):
-            dim = int(a["dim"]) % r
-            if kind == "narrow":
-                start = self.dim(a["start"])
-                end: Dim = add(start, self.dim(a["length"]))
-            else:
-                if int(a.get("step") or 1) != 1:
-                    raise Fail("an in-place update of a strided slice (x[::2] = ...) has no gs form")
-                start = 0 if a.get("start") is None else self.dim(a["start"])
-                end = shape[dim] if a.get("end") is None else self.dim(a["end"])
-            start, end = _bound(start, shape[dim]), _bound(end, shape[dim])
-            return self.put_along(old, dim, start, end, value)
-        if kind == "select":
-            dim = int(a["dim"]) % r
-            index = _bound(self.dim(a["index"]), shape[dim])
-            return self.put_along(old, dim, index, add(index, 1), self.e1(gs.Unsqueeze, [value], {"dim": dim}))
-        raise Fail(
-            f"an in-place update through a {kind} view has no functional gs form",
-            fix="build the tensor functionally (torch.where, torch.cat, masked_fill without the underscore)",
-        )
-
-    def put_along(self, old: SSAValue, dim: int, start: Dim, end: Dim, value: SSAValue) -> SSAValue:
-        """``old`` with ``old[start:end]`` along ``dim`` replaced by ``value``."""
-        size = self.sig(old).shape[dim]
-        parts = []
-        if compare(start, 0) is not True:
-            parts.append(self.e1(gs.Slice, [old], {"dim": dim, "start": 0, "end": start}))
-        parts.append(value)
-        if compare(end, size) is not True:
-            parts.append(self.e1(gs.Slice, [old], {"dim": dim, "start": end}))
-        return parts[0] if len(parts) == 1 else self.e1(gs.Concat, parts, {"dim": dim})
-
     def batch_counter(self, node: Any) -> bool:
         """Whether ``node`` is the num_batches_tracked buffer of a BatchNorm with a momentum."""
         key = self.buffer_keys.get(node)
@@ -759,88 +532,6 @@ class Converter:
         except AttributeError:
             return False
         return isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and leaf in ("running_mean", "running_var", "num_batches_tracked")
-
-    def outputs(self, out_node: Any) -> list[SSAValue]:
-        from torch.export.graph_signature import OutputKind
-
-        flat = list(out_node.args[0]) if isinstance(out_node.args[0], (list, tuple)) else [out_node.args[0]]
-        specs = self.ep.graph_signature.output_specs
-        returned = []
-        self.node = out_node
-        for spec, a in zip(specs, flat):
-            if spec.kind != OutputKind.USER_OUTPUT:
-                if spec.kind == OutputKind.BUFFER_MUTATION and not self.bn_state(spec.target):
-                    raise self.fail(
-                        f"the model updates buffer '{spec.target}' in forward; graphsynth graphs are pure functions",
-                        fix="import the model in eval mode (model.eval()) or without the buffer update",
-                    )
-                continue
-            if not isinstance(a, torch.fx.Node):
-                continue  # constant outputs (None, ints) are not part of the graph
-            try:
-                v = self.value(a)
-            except Fail as e:
-                raise self.fail(e.message, e.fix) from None
-            if not isinstance(v, SSAValue):
-                raise self.fail(f"output {a.name} is not a tensor ({v!r})")
-            returned.append(v)
-        return returned
-
-    def finish(self, block: Block, returned: list[SSAValue]) -> ModuleOp:
-        # Dead-code elimination: every gs op is pure; export keeps dead mask-building nodes.
-        live: set[SSAValue] = set(returned)
-        kept: list[Operation] = []
-        for op in reversed(self.ops):
-            if any(r in live for r in op.results):
-                kept.append(op)
-                live.update(op.operands)
-        kept.reverse()
-        # Parameters in state_dict order (export lists parameters before buffers).
-        order = {k: i for i, k in enumerate(self.model.state_dict(keep_vars=True))}
-        params = sorted(self.params, key=lambda p: order.get(p.param_name.data, len(order)))
-        self.mark_shared(params)
-        for p in params:
-            block.add_op(p)
-        counter = 0
-        modules: dict[str, tuple[str, str]] = {}
-        for op in kept:
-            gs.set_result_names(op, [str(counter + i) for i in range(len(op.results))])
-            counter += len(op.results)
-            parent = ""
-            for path, cls in self.op_stack.get(id(op), ()):
-                if path not in modules:
-                    modules[path] = (cls, parent)
-                parent = path
-            block.add_op(op)
-        block.add_op(gs.ReturnOp.create(operands=returned))
-        props = {
-            "sym_name": StringAttr(self.graph_name),
-            "arg_names": ArrayAttr([StringAttr(a) for a in self.input_names]),
-            "output_types": ArrayAttr([v.type for v in returned]),
-            "modules": ArrayAttr([ArrayAttr([StringAttr(p), StringAttr(c), StringAttr(par)]) for p, (c, par) in modules.items()]),
-        }
-        used = set().union(*(free_symbols(d) for a in block.args for d in a.type.shape))
-        symbols = gs.symbols_attr({n: r for n, r in getattr(self, "ranges", {}).items() if n in used})
-        if symbols is not None:
-            props["symbols"] = symbols
-        graph = gs.GraphOp.create(properties=props, regions=[Region(block)])
-        return ModuleOp([graph])
-
-    def mark_shared(self, params: list[gs.ParamOp]) -> None:
-        """Tied weights: the model holds one tensor under several state_dict keys (GPT-2's
-        ``lm_head.weight`` and ``transformer.wte.weight``) and export gives each key its own
-        placeholder.  The first key of each group (in state_dict order) stays a parameter, the
-        others are declared as sharing it, so the lowered module has one parameter again."""
-        by_key = {p.param_name.data: p for p in params}
-        for p in params:
-            key = p.param_name.data
-            group = [k for k in self.tied.get(key, ()) if k in by_key]
-            if not group or group[0] == key:
-                continue
-            leader = by_key[group[0]]
-            if leader.kind.data == p.kind.data and leader.results[0].type == p.results[0].type:
-                p.properties["alias"] = StringAttr(group[0])
-
     # -- higher-order ops ------------------------------------------------------------------
     def inline(self, gm: Any, inputs: list[Any]) -> list[Any]:
         phs = [n for n in gm.graph.nodes if n.op == "placeholder"]
@@ -864,35 +555,6 @@ class Converter:
         return a
 
 
-def _finite_int(v: Any) -> int | None:
-    """A bound of export's ValueRanges as an int; None for its infinities (int_oo, oo)."""
-    import sympy
-
-    if isinstance(v, int) and not isinstance(v, bool):
-        return v
-    if isinstance(v, sympy.Integer):
-        return int(v)
-    return None
-
-
-def _bound(v: Dim, size: Dim) -> Dim:
-    """A slice bound as a position in [0, size]: negative ints count from the end, ends past
-    the size stop at it."""
-    if isinstance(v, int):
-        if v < 0:
-            return add(size, v)
-        if v >= BIG or (isinstance(size, int) and v > size):
-            return size
-    return v
-
-
-def sum_dims(dims: list[Dim]) -> Dim:
-    total: Dim = 0
-    for d in dims:
-        total = add(total, d)
-    return total
-
-
 def _sample_equal(a: Dim, b: Dim) -> bool:
     """Whether two dims agree at a spread of values of their symbols (1..97)."""
     if compare(a, b) is True:
@@ -909,7 +571,6 @@ def _sample_equal(a: Dim, b: Dim) -> bool:
             return False
     return True
 
-
 def _is_sym(val: Any) -> bool:
     return isinstance(val, (torch.SymInt, torch.SymBool, torch.SymFloat, int, float, bool)) and not isinstance(val, torch.Tensor)
 
@@ -917,11 +578,3 @@ def _is_sym(val: Any) -> bool:
 def _py(x: torch.Tensor) -> Any:
     v = x.item()
     return v
-
-
-def _tied_keys(model: torch.nn.Module) -> dict[str, list[str]]:
-    """For each state_dict key of a tensor that has several keys (tied weights), all its keys."""
-    by_id: dict[int, list[str]] = {}
-    for k, v in model.state_dict(keep_vars=True).items():
-        by_id.setdefault(id(v), []).append(k)
-    return {k: keys for keys in by_id.values() if len(keys) > 1 for k in keys}

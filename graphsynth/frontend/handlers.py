@@ -6,7 +6,7 @@ A handler turns one node of an exported graph into gs ops: ``fn(converter, node,
 checked against what the importer produces (:data:`EMITTED_BY`).  A registration is checked when
 it is made: an ATen name is handled once, and ``emits`` names op classes of the dialect.
 
-The handlers themselves live in :mod:`graphsynth.frontend.aten`; the converter
+The handlers themselves live in the family modules :mod:`graphsynth.frontend.aten` imports; the converter
 (:mod:`graphsynth.frontend.convert`) reads this table.  Also here: what handlers and the
 converter share to say that a node cannot be imported (:class:`Fail`) or that a value export
 produces is not representable (:class:`Unusable`).

@@ -301,6 +301,8 @@ class _Scan:
         if self.word_ahead() == "step":
             self.keyword("step")
             children.append(self.token("INT", self.int_re))
+        if self.word_ahead() == "unbacked":
+            children.append(self._make("UNBACKED", "unbacked", self.pos + len("unbacked")))
         self.newline()
         return Tree("symbol", children, _meta(line, col, pos))
 

@@ -79,6 +79,7 @@ _TERMINAL_NAMES = {
     "EQUAL": "'='",
     "PKIND": "'param'",
     "SYMBOL": "'symbol'",
+    "UNBACKED": "'unbacked'",
     "STEP": "'step'",
     "RKIND": "'return'",
     "GRAPH": "'graph'",
@@ -607,12 +608,7 @@ class _Builder:
         }
         # Every declaration is kept as written (a default range too), so the verifier sees it.
         if self.symbol_decls:
-            props["symbols"] = ArrayAttr(
-                [
-                    ArrayAttr([StringAttr(n), IntAttr(r.min), gs.UNBOUNDED if r.max is None else IntAttr(r.max), IntAttr(r.step)])
-                    for n, (r, _) in self.symbol_decls.items()
-                ]
-            )
+            props["symbols"] = ArrayAttr([gs.symbol_row(n, r) for n, (r, _) in self.symbol_decls.items()])
         graph = gs.GraphOp.create(properties=props, regions=[Region(block)])
         graph.location = self.xloc(g)
         return graph
@@ -659,8 +655,12 @@ class _Builder:
                 self.env.setdefault(str(node.children[1]), None)
 
     def build_symbol(self, stmt: Tree, scope: str, in_region: bool) -> None:
-        """``symbol S: [min, max] step k`` at the top of a graph body."""
+        """``symbol S: [min, max] step k`` (``unbacked`` after it: defined by an op's result)
+        at the top of a graph body."""
         name_tok, lo_tok, hi_tok, *step_tok = stmt.children
+        unbacked = bool(step_tok) and step_tok[-1].type == "UNBACKED"
+        if unbacked:
+            step_tok = step_tok[:-1]
         self.current_op = "symbol"
         name = str(name_tok)
         if scope or in_region:
@@ -683,12 +683,12 @@ class _Builder:
         lo = values[0]
         hi = None if hi_tok.type == "FLOAT" else values[1]
         step = values[-1] if step_tok else 1
-        r = SymbolRange(lo, hi, step)
+        r = SymbolRange(lo, hi, step, unbacked)
         problem = r.problem()
         if problem is not None:
             # The verifier says the same of MLIR input; here the declaration's line is known.
             self.report("GS313", f"symbol: '{name}': {r.text()} allows no value: {problem}", stmt, value=name, op="symbol",
-                        got=r.text(), fix="declare [min, max] with 1 <= min <= max and step >= 1")
+                        got=r.text(), fix=f"declare [min, max] with {r.floor} <= min <= max and step >= 1")
             return
         self.symbol_decls[name] = (r, stmt)
 

@@ -227,6 +227,8 @@ class _Base:
         from graphsynth.dialects import gs
         from graphsynth.verifier.calls import callee_signatures
 
+        if self.graph.unbacked_symbols():
+            raise _Fallback  # where unbacked symbols are defined and used is a check of the whole graph
         remember_source(filename, new_text)
         old_of = {new_names[n]: old_names[n] for n in new_names}
         new_of = {old: new for new, old in old_of.items()}

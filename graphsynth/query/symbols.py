@@ -3,7 +3,9 @@
 ``symbols(m)`` lists every symbol of the graph inputs' types in the order they first appear,
 with the input dim that binds it (what the lowered module reads at run time), its declared range
 and step (``symbol S: [400, 4000] step 8``; ``[1, inf]`` when undeclared), and whether that
-range was declared.  Prompts and tools use it to pick bindings that the graph allows (two
+range was declared; then each unbacked symbol (a data-dependent size, ``symbol u0: [0, inf]
+unbacked``) with the op result that defines it at run time (``input`` is that value, ``%3``).
+Prompts and tools use it to pick bindings that the graph allows (two
 bindings of every symbol for a numerical check must both lie in its range).
 """
 
@@ -14,6 +16,8 @@ from typing import Any
 
 from graphsynth.dialects.ranges import SymbolRange
 from graphsynth.dialects.symdim import free_symbols
+from graphsynth.dialects.traits import DataDependentSize
+from graphsynth.dialects.unbacked import defined_symbol
 from graphsynth.query.graph_index import index
 
 
@@ -42,11 +46,12 @@ class SymbolInfo:
     def to_dict(self) -> dict[str, Any]:
         r = self.range
         return {"symbol": self.name, "input": self.input, "axis": self.axis, "dim": self.dim, "min": r.min,
-                "max": r.max, "step": r.step, "declared": self.declared}
+                "max": r.max, "step": r.step, "declared": self.declared, "unbacked": r.unbacked}
 
     def render(self) -> str:
         where = f"dim {self.axis} of {self.input} ({self.dim})"
-        return f"{self.name}: {self.range.text()}{'' if self.declared else ' (undeclared)'}  bound by {where}"
+        how = "defined at run time by" if self.range.unbacked else "bound by"
+        return f"{self.name}: {self.range.text()}{'' if self.declared else ' (undeclared)'}  {how} {where}"
 
 
 def symbols(module: Any, *, graph: str | None = None) -> list[SymbolInfo]:
@@ -64,4 +69,10 @@ def symbols(module: Any, *, graph: str | None = None) -> list[SymbolInfo]:
                 if s not in out:
                     r = declared.get(s)
                     out[s] = SymbolInfo(s, name, axis, str(d), r or SymbolRange(), r is not None)
+    for op in g.body.block.ops:
+        s = defined_symbol(op)
+        r = declared.get(s) if s is not None else None
+        if r is not None and r.unbacked and s not in out:
+            trait = op.get_trait(DataDependentSize)
+            out[s] = SymbolInfo(s, ix.printer.name(op.results[0]), trait.position(op.attr_values()), s, r, True)
     return list(out.values())

@@ -442,6 +442,8 @@ BUILDERS: dict[type[gs.GsOp], Builder] = {
 _NEEDS_INTS = "takes integer or bool tensors; the generator builds modules of one float dtype"
 _NEEDS_LAYOUT = "needs operands in a layout (channels, spatial dims) the generator's tensors do not have"
 _NEEDS_INDICES = "needs an integer index tensor whose values must lie in range; the generator builds float tensors"
+_NEEDS_UNBACKED = ("needs a bool mask and an unbacked symbol declared on the graph for its data-dependent size; the "
+                   "generator builds float tensors over input-bound symbols")
 
 EXEMPT: dict[type[gs.GsOp], str] = {
     gs.BitwiseAnd: _NEEDS_INTS,
@@ -469,6 +471,10 @@ EXEMPT: dict[type[gs.GsOp], str] = {
     gs.GatherRows: _NEEDS_INDICES,
     gs.Index: _NEEDS_INDICES,
     gs.Gather: _NEEDS_INDICES,
+    gs.IndexAdd: _NEEDS_INDICES,
+    gs.Nonzero: _NEEDS_UNBACKED,
+    gs.MaskedSelect: _NEEDS_UNBACKED,
+    gs.BooleanIndex: _NEEDS_UNBACKED,
     gs.Var: "a reduction like sum and mean, which the generator builds; its correction is not drawn",
     gs.Argmax: "gives an integer tensor, which no generated op can read",
     gs.Cumsum: "its dim is not drawn by the generator",

@@ -20,6 +20,7 @@ from graphsynth.dialects.ranges import SymbolRange, assuming
 from graphsynth.dialects.rules import RuleContext, ShapeError, Sig
 from graphsynth.dialects.symdim import free_symbols
 from graphsynth.dialects.traits import Elementwise
+from graphsynth.dialects.unbacked import order_problems
 from graphsynth.verifier.dataflow import ancestor_in, find_cycle, operands_deep
 from graphsynth.verifier.locations import location
 from graphsynth.verifier.text_form import text_form_problems
@@ -116,11 +117,17 @@ class _GraphVerifier:
                 self.report(g, "GS211", f"graph input #{a.index} has type {a.type}, expected a gs tensor type")
         if len(g.arg_names.data) != len(block.args):
             self.report(g, "GS211", f"graph declares {len(g.arg_names.data)} input names for {len(block.args)} inputs")
+        # Unbacked symbols are defined by ops, not inputs (graphsynth.dialects.unbacked).
+        self.input_symbols = set(self.symbols)
+        self.unbacked = {n for n, r in valid_symbol_ranges(g).items() if r.unbacked}
+        self.symbols |= self.unbacked
         self.check_symbol_declarations(g)
         self.params: dict[str, gs.ParamOp] = {}
         self.verify_block(block, top=True)
         self.check_aliases()
         self.check_order(block)
+        for p in order_problems(g, self.unbacked, self.input_symbols, lambda op: f" (line {_line(op)})"):
+            self.report(p.op, p.code, p.message, **p.extra)
         if self.diags and self.fixits:
             from graphsynth.fixits import suggest_fixes
 
@@ -144,7 +151,7 @@ class _GraphVerifier:
             if problem is not None:
                 self.report(g, "GS313", f"symbol '{name}': {r.text()} allows no value: {problem}", value=name,
                             got=r.text(), fix="declare [min, max] with 1 <= min <= max and step >= 1")
-            elif name not in self.symbols:
+            elif name not in self.symbols and not r.unbacked:
                 known = ", ".join(sorted(self.symbols)) or "none"
                 self.report(g, "GS314", f"symbol '{name}' is declared, but no graph input has it in its type (symbols: {known})",
                             value=name, fix=f"remove the declaration of '{name}', or use it in an input's type")

@@ -210,7 +210,7 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
     for entry in g.symbols.data if g.symbols is not None else ():
         decl = gs.symbol_entry(entry)
         if decl is None:
-            bad(g, "GS313", f"symbols entry {shorten(str(entry), 120)} must be [name, min, max or 'inf', step]")
+            bad(g, "GS313", f"symbols entry {shorten(str(entry), 120)} must be [name, min, max or 'inf', step] (and 'unbacked' for a symbol an op defines)")
         elif not _SYMBOL_RE.fullmatch(decl[0]):
             bad(g, "GS313", f"symbol name {decl[0]!r} is not a symbol (letters, digits and _, not starting with a digit)")
         elif any(not MIN_INT <= v <= MAX_INT for v in (decl[1].min, decl[1].max or 0, decl[1].step)):

@@ -51,6 +51,8 @@ def _index(L: FxLowerer, a: list[Arg], s: list[Sig | None], k: dict[str, Any], o
 
 
 register(gs.Index, _index)
+register(gs.IndexAdd, lambda L, a, s, k, out: L.call(torch.index_add, a[0], k["dim"], L.cast(a[1], s[1], "i64"), a[2],
+                                                     **({} if k["alpha"] == 1 else {"alpha": k["alpha"]})))
 register(gs.Gather, lambda L, a, s, k, out: L.call(torch.gather, a[0], k["dim"], L.cast(a[1], s[1], "i64")))
 register(gs.GatherRows, lambda L, a, s, k, out: L.call(operator.getitem, a[0], a[1]))
 
