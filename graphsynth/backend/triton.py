@@ -426,7 +426,7 @@ class TritonKernel:
                           options={"num_warps": plan.num_warps, "enable_fp_fusion": False})
 
 
-_POINTER = {TORCH_DTYPES[name]: d.triton_pointer for name, d in DTYPES.items()}
+_POINTER = {TORCH_DTYPES[name]: d.triton_pointer for name, d in DTYPES.items() if d.triton_pointer}
 
 
 # -- autograd --------------------------------------------------------------------------------------

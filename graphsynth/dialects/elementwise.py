@@ -14,6 +14,7 @@ from xdsl.irdl import traits_def
 
 from graphsynth.dialects import cost
 from graphsynth.dialects.attrs import AttrSpec as A
+from graphsynth.dialects.dtypes import ALL_KINDS, is_complex, real_of
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import (
     FLOAT_DTYPES,
@@ -54,6 +55,12 @@ def float_unary(ctx: RuleContext) -> list[Sig]:
     return [Sig(t.shape, t.dtype if t.dtype in FLOAT_DTYPES else "f32")]
 
 
+@shape_rule("result has the input's shape and dtype; the component dtype of a complex input (c64 -> f32)")
+def magnitude(ctx: RuleContext) -> list[Sig]:
+    t = ctx.tensor(0)
+    return [Sig(t.shape, real_of(t.dtype))] if is_complex(t.dtype) else [t]
+
+
 @shape_rule("numpy broadcasting of the two shapes; dtypes promote (a number adapts to the tensor)")
 def binary(ctx: RuleContext) -> list[Sig]:
     return elementwise(ctx)
@@ -62,6 +69,11 @@ def binary(ctx: RuleContext) -> list[Sig]:
 @shape_rule("broadcasting; integer inputs give a float result unless rounding_mode is set")
 def true_div(ctx: RuleContext) -> list[Sig]:
     (sig,) = elementwise(ctx)
+    if is_complex(sig.dtype):
+        if ctx.attrs.get("rounding_mode") is not None:
+            raise ctx.fail(f"rounding_mode={ctx.attrs['rounding_mode']} needs real operands, got {sig.dtype}", code="GS335",
+                           expected="real operands", got=sig.dtype, fix="leave rounding_mode unset for complex division")
+        return [sig]
     if ctx.attrs.get("rounding_mode") is None and sig.dtype not in FLOAT_DTYPES:
         return [Sig(sig.shape, "f32")]
     return [sig]
@@ -266,6 +278,7 @@ class Neg(GsOp):
     name = "gs.neg"
     args = "input"
     rule = unary
+    dtypes = ALL_KINDS  # complex values too (torch's own op; no Triton kernel holds them)
     traits = traits_def(Elementwise())
 
 
@@ -275,7 +288,8 @@ class Abs(GsOp):
 
     name = "gs.abs"
     args = "input"
-    rule = unary
+    rule = magnitude
+    dtypes = ALL_KINDS  # complex values too (torch's own op; no Triton kernel holds them)
     traits = traits_def(Elementwise())
 
 
@@ -449,6 +463,7 @@ class Add(GsOp):
     name = "gs.add"
     args = "lhs# rhs#"
     rule = binary
+    dtypes = ALL_KINDS  # complex values too (torch's own op; no Triton kernel holds them)
     traits = traits_def(Elementwise(), Commutative(), RightUnit(0), LeftUnit(0), FoldsUnits())
 
 
@@ -459,6 +474,7 @@ class Sub(GsOp):
     name = "gs.sub"
     args = "lhs# rhs#"
     rule = binary
+    dtypes = ALL_KINDS  # complex values too (torch's own op; no Triton kernel holds them)
     traits = traits_def(Elementwise(), RightUnit(0), FoldsUnits())
 
 
@@ -469,6 +485,7 @@ class Mul(GsOp):
     name = "gs.mul"
     args = "lhs# rhs#"
     rule = binary
+    dtypes = ALL_KINDS  # complex values too (torch's own op; no Triton kernel holds them)
     traits = traits_def(Elementwise(), Commutative(), RightUnit(1), LeftUnit(1), FoldsUnits())
 
 
@@ -480,6 +497,7 @@ class Div(GsOp):
     args = "lhs# rhs#"
     attrs = (A("rounding_mode", "str", None, ("trunc", "floor")),)
     rule = true_div
+    dtypes = ALL_KINDS  # complex values too (torch's own op; no Triton kernel holds them)
     traits = traits_def(Elementwise(), RightUnit(1, when=_true_division), FoldsUnits())
 
 

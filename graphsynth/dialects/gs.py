@@ -14,6 +14,8 @@ traits, canonicalization patterns) in the module of its family:
 :mod:`graphsynth.dialects.index`           embedding, index_select, gather, index, one_hot
 :mod:`graphsynth.dialects.reduce`          sum, mean, var, argmax, cumsum, topk, sort ...
 :mod:`graphsynth.dialects.creation`        arange, full, full_like, constant
+:mod:`graphsynth.dialects.spectral`        fft, rfft, irfft; real, imag, complex,
+                                           view_as_real, view_as_complex
 :mod:`graphsynth.dialects.call`            call (between graphs of a module)
 =========================================  ================================================
 
@@ -31,7 +33,7 @@ from typing import Any
 
 from xdsl.ir import Attribute, Dialect
 
-from graphsynth.dialects import call, creation, elementwise, index, linalg, norm, pool, reduce, shape
+from graphsynth.dialects import call, creation, elementwise, index, linalg, norm, pool, reduce, shape, spectral
 from graphsynth.dialects.attrs import KINDS, REQUIRED, AttrSpec, dim_value, from_attr, scalar_attr
 from graphsynth.dialects.elementwise import GELU_APPROXIMATIONS
 from graphsynth.dialects.linalg import LINEAR_ACTIVATIONS
@@ -56,7 +58,7 @@ from graphsynth.dialects.structure import (
 from graphsynth.dialects.traits import Activation, is_activation, is_data_movement, is_elementwise, is_random
 from graphsynth.dialects.types import DimError, TensorType, sig_type, tensor_type
 
-FAMILIES: tuple[ModuleType, ...] = (elementwise, linalg, pool, norm, shape, index, reduce, creation, call)
+FAMILIES: tuple[ModuleType, ...] = (elementwise, linalg, pool, norm, shape, index, reduce, spectral, creation, call)
 """The modules that declare primitive ops, in the order the op reference lists them."""
 
 
