@@ -40,6 +40,7 @@ from graphsynth.dialects.ranges import SymbolRange, assuming
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
 from graphsynth.frontend import aten  # noqa: F401 - the ATen handlers, registered in HANDLERS
+from graphsynth.frontend import spectral  # noqa: F401 - the handlers of Fourier transforms and complex values
 from graphsynth.frontend.handlers import (
     BIG,
     HANDLERS,
