@@ -6,8 +6,8 @@ kept), the primitives they decompose into (``_fft_c2c``, ``_fft_r2c``, ``_fft_c2
 elementwise ``abs`` handler's (``gs.abs`` takes complex operands).
 
 A signal size (``n``, ``s``) that differs from the input's size along a transformed dim
-zero-pads or truncates the input there, as torch does; with a symbolic size whose order against
-the input's cannot be decided, the node is refused (GS614) with what to do.
+zero-pads or truncates the input there, as torch does (the symbols' ranges decide which for a
+symbolic size); where they cannot decide it, the node is refused (GS614) with what to do.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from xdsl.ir import SSAValue
 
 from graphsynth.dialects import gs
 from graphsynth.dialects.dtypes import is_complex
+from graphsynth.dialects.ranges import is_positive
 from graphsynth.dialects.shapes import Dim, compare, sub
 from graphsynth.frontend.handlers import Fail, handles
 
@@ -70,14 +71,15 @@ def _resize(c: Converter, x: SSAValue, dims: list[int], sizes: list[Dim]) -> SSA
         if compare(size, have) is True:
             continue
         diff = sub(size, have)
-        if not isinstance(diff, int):
+        grow = diff > 0 if isinstance(diff, int) else True if is_positive(diff) else False if is_positive(sub(0, diff)) else None
+        if grow is None:
             raise Fail(
                 f"the FFT's signal size {size} along dim {d} may be larger or smaller than the input's {have}",
                 fix="pad or slice the input to the signal size before the transform, or give the dims a range that "
                 "decides it (torch.export.Dim(min=..., max=...))",
                 code="GS614",
             )
-        if diff > 0:
+        if grow:
             pad: list[Dim] = [0] * (2 * (rank - k))
             pad[-1] = diff
             x = c.e1(gs.Pad, [x], {"pad": pad})
