@@ -39,8 +39,10 @@ from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.ranges import SymbolRange, assuming
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
-from graphsynth.frontend import aten  # noqa: F401 - the ATen handlers, registered in HANDLERS
-from graphsynth.frontend import spectral  # noqa: F401 - the handlers of Fourier transforms and complex values
+from graphsynth.frontend import (
+    aten,  # noqa: F401 - the ATen handlers, registered in HANDLERS
+    spectral,  # noqa: F401 - the handlers of Fourier transforms and complex values
+)
 from graphsynth.frontend.handlers import (
     BIG,
     HANDLERS,
