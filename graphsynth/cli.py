@@ -478,7 +478,7 @@ def parse_mlir(text: str, filename: str):
     except Exception as e:  # xDSL raises VerifyException and others while building ops
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ParseError([error("GS101", f"cannot read MLIR input: {first}", loc=Location(filename, 1, 1))]) from None
-    from graphsynth.verifier import location
+    from graphsynth.verifier.locations import location
 
     for op in module.walk():
         try:

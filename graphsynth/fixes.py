@@ -333,7 +333,8 @@ def _implied_type(module: Any, name: str) -> Any:
     """The one type for parameter ``name`` that makes every op reading it verify, or None."""
     from graphsynth.dialects import gs
     from graphsynth.dialects.rules import RuleContext, Sig
-    from graphsynth.verifier import _GraphVerifier, callee_signatures
+    from graphsynth.verifier.calls import callee_signatures
+    from graphsynth.verifier.graph import _GraphVerifier
 
     for g in gs.graph_ops(module):
         param = next((op for op in g.body.block.ops if isinstance(op, gs.ParamOp) and op.param_name.data == name), None)
@@ -401,7 +402,7 @@ class _Placeholders:
 
     def text(self) -> str:
         first = self.sigs[0]
-        from graphsynth.dialects.shapes import format_dim
+        from graphsynth.dialects.dimtext import format_dim
 
         dims = [
             format_dim(d) if all(s.shape[k] == d for s in self.sigs) else f"<dim {k}>"

@@ -31,8 +31,9 @@ from xdsl.ir import Operation, SSAValue
 
 from graphsynth.diagnostics import MACHINE_APPLICABLE, MAYBE_INCORRECT, Diagnostic, Location, TextEdit
 from graphsynth.dialects import gs
+from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.rules import RuleContext, Sig
-from graphsynth.dialects.shapes import SymDim, format_shape
+from graphsynth.dialects.symdim import SymDim
 
 # ``v`` below is the verifier's graph walker (graphsynth.verifier), passed in by the verifier;
 # not imported here, so that the verifier may import this module.

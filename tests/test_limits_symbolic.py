@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from graphsynth.cli import parse_mlir
 from graphsynth.diagnostics import ParseError
-from graphsynth.dialects import shapes
+from graphsynth.dialects import dimtext, symdim
 from graphsynth.dialects.limits import MAX_ARITH_BITS, MAX_DIM_SIZE, LimitError
 from graphsynth.dialects.shapes import SymDim, add, compare, evaluate, floordiv, free_symbols, mul, parse_dim, to_sympy
 from graphsynth.grammar.parser import parse_ir
@@ -98,8 +98,8 @@ def growth(run: Callable[[str], object], family: Callable[[int], str]) -> float:
 def text_form(dim: str) -> object:
     """Read a graph holding the dim in a type and in an attribute, verify and print it."""
     text = f"graph G(x: f32[{dim}, 4]) -> f32[{dim}, 4] {{\n  %0: f32[{dim}, 4] = reshape(x, shape=[{dim}, 4])\n  return %0\n}}\n"
-    shapes._DIM_CACHE.clear()  # every run reads the dim afresh
-    shapes._MEMO.clear()
+    dimtext._DIM_CACHE.clear()  # every run reads the dim afresh
+    symdim._MEMO.clear()
     try:
         m = parse_ir(text)
     except ParseError as e:
@@ -117,8 +117,8 @@ def mlir_form(dim: str) -> object:
         "  }) : () -> ()\n"
         "}) : () -> ()\n"
     )
-    shapes._DIM_CACHE.clear()
-    shapes._MEMO.clear()
+    dimtext._DIM_CACHE.clear()
+    symdim._MEMO.clear()
     try:
         return verify(parse_mlir(text, "t.mlir"))
     except ParseError as e:
@@ -132,8 +132,8 @@ def rule_form(dim: str) -> object:
     dims = ", ".join(parts[:400])
     out = f"f32[{parts[0]}]"  # symbols of the input; the rule runs (and refuses, or differs)
     text = f"graph G(x: f32[{dims}]) -> {out} {{\n  %0: {out} = flatten(x)\n  return %0\n}}\n"
-    shapes._DIM_CACHE.clear()
-    shapes._MEMO.clear()
+    dimtext._DIM_CACHE.clear()
+    symdim._MEMO.clear()
     try:
         return verify(parse_ir(text))
     except ParseError as e:
@@ -238,8 +238,8 @@ def test_memo_tables_are_bounded_by_what_they_hold() -> None:
     """Thousands of distinct large dims do not pile up in the memo tables."""
     for i in range(3000):
         parse_dim(f"(x{i}+1)*(y{i}+2)*(z{i}+3)*(w{i}+4)")
-    assert shapes._DIM_CACHE.weight <= shapes._DIM_CACHE.max_weight
-    assert shapes._MEMO.weight <= shapes._MEMO.max_weight
+    assert dimtext._DIM_CACHE.weight <= dimtext._DIM_CACHE.max_weight
+    assert symdim._MEMO.weight <= symdim._MEMO.max_weight
 
 
 # -- correctness: what is accepted agrees with sympy ----------------------------------------------

@@ -263,7 +263,7 @@ def test_symbolic_signal_size_pads_or_truncates_by_the_symbol_range(dim: Any, si
 
 
 def test_undecidable_signal_size_is_gs614() -> None:
-    from graphsynth.dialects.shapes import SymDim
+    from graphsynth.dialects.symdim import SymDim
     from graphsynth.frontend.spectral import _resize
 
     class Stub:

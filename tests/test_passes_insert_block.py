@@ -194,3 +194,39 @@ def test_models_adapter_is_identity(name, after, before):
     m = model(name)
     out = insert(m, after=after, before=before, block="adapter")
     assert_same_numerics(m, out, int_high=MODEL_INT_HIGH[name], rtol=1e-4, atol=1e-4)
+
+
+SEQ = """\
+graph Seq(x: f32[B, S, 6]) -> f32[B, S, 6] {
+  module a : Identity {
+    %0: f32[B, S, 6] = relu(x)
+  }
+  module b : Identity {
+    %1: f32[B, S, 6] = tanh(%0)
+  }
+  return %1
+}
+"""
+
+
+@pytest.mark.parametrize("window", [1, 3, 5])
+def test_pool_block_averages_neighbouring_positions(window):
+    m = gs.parse_ir(SEQ)
+    out = insert(m, after="a", before="b", block="pool", window=window)
+    assert gs.verify(out) == []
+    text = gs.print_ir(out)
+    assert "module a_to_b_pool : Pooling" in text and f"kernel_size=[{window}]" in text
+    assert gs.print_ir(gs.parse_ir(text)) == text
+    x = torch.randn(2, 7, 6)
+    mixed = torch.nn.functional.avg_pool1d(x.relu().transpose(1, 2), window, 1, window // 2,
+                                           count_include_pad=False).transpose(1, 2)
+    torch.testing.assert_close(lower(out)(x), mixed.tanh())
+    assert window == 1 or not torch.allclose(lower(out)(x), lower(m)(x))  # it mixes tokens
+
+
+def test_pool_block_misfits_are_precise():
+    with pytest.raises(gs.PassError) as e:
+        insert(net(), after="fc1", before="act", block="pool")
+    assert e.value.diagnostics[0].code == "GS407" and "rank 2" in str(e.value)
+    with pytest.raises(gs.PassError, match="window=4 must be an odd int"):
+        insert(gs.parse_ir(SEQ), after="a", before="b", block="pool", window=4)

@@ -106,3 +106,21 @@ def test_near_duplicates_are_confirmed_by_exact_jaccard():
     strict.add(7, f_big)
     assert strict.check(f_near) is None
     assert strict.check(f_big).kind == "exact"
+
+
+def test_insert_block_mixes_tokens_with_a_pool_on_sequence_edges():
+    """On a [B, S, D] edge the block library includes the 1-d pooling token mixer; on a graph
+    without one, the pool is never drawn (the other kinds still apply)."""
+    from graphsynth.synth.mutations import insert_block
+
+    seq = load_task("sequence").seed_ir
+    pooled = []
+    for k in range(16):
+        m, what = insert_block(gs.parse_ir(seq), random.Random(k))
+        assert gs.verify(m) == [], what
+        if "insert-block pool" in what:
+            pooled.append(gs.print_ir(m))
+    assert pooled and all("avg_pool1d(" in t for t in pooled)
+    flat = load_task("digits").seed_ir
+    for k in range(16):
+        assert "pool" not in insert_block(gs.parse_ir(flat), random.Random(k))[1]

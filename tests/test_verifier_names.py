@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from graphsynth.diagnostics import ParseError
 from graphsynth.grammar.parser import parse_ir
 from graphsynth.grammar.printer import print_ir
-from graphsynth.verifier import _MODPATH_RE, _NAME_RE, verify
+from graphsynth.verifier import verify
+from graphsynth.verifier.text_form import _MODPATH_RE, _NAME_RE
 
 
 def param_parses(name: str) -> bool:

@@ -35,7 +35,7 @@ def fail(op: Any, message: str, **kw: Any) -> LoweringError:
     """GS604 naming the op being lowered, at its place in the text (with its source line), as
     every diagnostic is."""
     from graphsynth.diagnostics import source_line
-    from graphsynth.verifier import location
+    from graphsynth.verifier.locations import location
 
     opname = op.name.removeprefix("gs.") if op is not None else None
     loc = location(op) if op is not None else None

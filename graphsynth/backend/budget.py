@@ -20,7 +20,7 @@ from graphsynth.backend.base import TORCH_DTYPES, LoweringError, type_of
 from graphsynth.backend.registry import ALLOCATES
 from graphsynth.diagnostics import Diagnostic, error, source_line
 from graphsynth.dialects import gs
-from graphsynth.dialects.shapes import evaluate
+from graphsynth.dialects.symdim import evaluate
 
 DEFAULT_MEMORY_FRACTION = 0.75
 """The share of the machine's available memory that lowering may fill by default."""
@@ -129,7 +129,7 @@ class Budget:
 
     def _diagnostic(self, op: Any, what: str, name: str, nbytes: int, total: int, limit: int,
                     planned: list[tuple[Any, str, str, int | None]]) -> Diagnostic:
-        from graphsynth.verifier import location
+        from graphsynth.verifier.locations import location
 
         try:
             t = str(op.results[0].type)

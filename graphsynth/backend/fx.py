@@ -64,9 +64,10 @@ from graphsynth.backend.state import (
     state_layout,
 )
 from graphsynth.dialects import gs
+from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.rules import Sig
-from graphsynth.dialects.shapes import Dim, FloorDiv, SymDim, format_shape
+from graphsynth.dialects.symdim import Dim, FloorDiv, SymDim
 
 __all__ = ["FxLowerer", "lower_graph"]
 
@@ -246,7 +247,7 @@ class FxLowerer:
         """Checks at the entry of ``forward`` (see backend/guards.py): each declared symbol lies
         in its range and step, and each symbol solved from ``c*S + k`` divides exactly."""
         from graphsynth.backend.guards import check_multiple, check_symbol
-        from graphsynth.verifier import valid_symbol_ranges
+        from graphsynth.verifier.graph import valid_symbol_ranges
 
         arg_names = [a.data for a in self.graph_op.arg_names.data]
         for name, how in list(self.symbols.items()):

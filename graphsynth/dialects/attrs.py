@@ -23,9 +23,10 @@ from typing import Any
 from xdsl.dialects.builtin import ArrayAttr, FloatAttr, IntAttr, IntegerAttr, NoneAttr, StringAttr, f64, i1
 from xdsl.ir import Attribute
 
+from graphsynth.dialects.dimtext import DimSyntaxError, parse_dim
 from graphsynth.dialects.dtypes import DTYPE_NAMES, DTYPES
 from graphsynth.dialects.limits import MAX_INT, MIN_INT
-from graphsynth.dialects.shapes import Dim, DimSyntaxError, SymDim, parse_dim
+from graphsynth.dialects.symdim import Dim, SymDim
 
 REQUIRED: Any = object()
 """The default of an attribute that must be given."""

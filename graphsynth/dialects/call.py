@@ -12,9 +12,10 @@ from contextvars import ContextVar
 
 from graphsynth.dialects.attrs import AttrSpec as A
 from graphsynth.dialects.cost import CostContext, Term, Unknown, substitute_count
+from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import RuleContext, Sig, shape_rule
-from graphsynth.dialects.shapes import Dim, FloorDiv, SymDim, add, floordiv, format_shape, mul, sub
+from graphsynth.dialects.symdim import Dim, FloorDiv, SymDim, add, floordiv, mul, sub
 
 # The signatures of the graphs of the module being verified (name -> (input sigs, output sigs)).
 # The verifier sets it around each graph.

@@ -23,7 +23,7 @@ from typing import Any
 from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.dialects.limits import LimitError
 from graphsynth.dialects.rules import Sig
-from graphsynth.dialects.shapes import Dim, Shape, SymDim, add, evaluate, free_symbols, mul
+from graphsynth.dialects.symdim import Dim, Shape, SymDim, add, evaluate, free_symbols, mul
 
 Term = tuple  # factors (ints and dims) whose product is a count
 

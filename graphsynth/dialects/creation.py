@@ -7,9 +7,11 @@ from xdsl.irdl import traits_def
 
 from graphsynth.dialects import cost
 from graphsynth.dialects.attrs import AttrSpec as A
+from graphsynth.dialects.dimcompare import is_positive_known
+from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import RuleContext, Sig, shape_rule
-from graphsynth.dialects.shapes import add, floordiv, format_shape, is_positive_known, numel, sub
+from graphsynth.dialects.symdim import add, floordiv, numel, sub
 from graphsynth.dialects.traits import Creation
 
 # -- shape rules ---------------------------------------------------------------------------------

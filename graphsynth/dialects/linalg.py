@@ -11,6 +11,7 @@ from xdsl.irdl import traits_def
 from graphsynth.dialects.attrs import REQUIRED
 from graphsynth.dialects.attrs import AttrSpec as A
 from graphsynth.dialects.cost import CostContext, Term
+from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.elementwise import GELU_APPROXIMATIONS
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import (
@@ -23,7 +24,7 @@ from graphsynth.dialects.rules import (
     same_dtype,
     shape_rule,
 )
-from graphsynth.dialects.shapes import Shape, format_shape, mul
+from graphsynth.dialects.symdim import Shape, mul
 from graphsynth.dialects.traits import FusedActivation, Random, WidthLayer
 
 # The activations linear_act fuses (its ``activation`` attribute), from fuse-linear-activation.

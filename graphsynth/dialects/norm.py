@@ -11,9 +11,9 @@ from xdsl.irdl import traits_def
 
 from graphsynth.dialects import cost
 from graphsynth.dialects.attrs import AttrSpec as A
+from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import RuleContext, Sig, norm_dim, shape_rule
-from graphsynth.dialects.shapes import format_shape
 from graphsynth.dialects.traits import Normalizes
 
 # -- shape rules ---------------------------------------------------------------------------------

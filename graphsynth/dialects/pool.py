@@ -14,9 +14,10 @@ from xdsl.irdl import traits_def
 from graphsynth.dialects import cost
 from graphsynth.dialects.attrs import AttrSpec as A
 from graphsynth.dialects.cost import CostContext, Term
+from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import RuleContext, Sig, conv_out, pair, shape_rule
-from graphsynth.dialects.shapes import Dim, add, floordiv, format_shape, sub
+from graphsynth.dialects.symdim import Dim, add, floordiv, sub
 from graphsynth.dialects.traits import Pooling
 
 INTERPOLATION_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear")

@@ -29,7 +29,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from graphsynth.dialects.limits import LimitError
-from graphsynth.dialects.shapes import BoundedMemo, Dim, FloorDiv, SymDim, add, floordiv, mul, sub
+from graphsynth.dialects.memo import BoundedMemo
+from graphsynth.dialects.symdim import Dim, FloorDiv, SymDim, add, floordiv, mul, sub
 
 Bound = int | float  # an int, or -inf/inf
 

@@ -11,7 +11,7 @@ from graphsynth.dialects.attrs import AttrSpec as A
 from graphsynth.dialects.cost import CostContext, Term
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import FLOAT_DTYPES, INT_DTYPES, RuleContext, Sig, norm_dim, shape_rule
-from graphsynth.dialects.shapes import Dim, sub
+from graphsynth.dialects.symdim import Dim, sub
 
 # -- shape rules ---------------------------------------------------------------------------------
 

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphsynth.dialects.dimcompare import compare
+from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.dtypes import FLOAT_DTYPES, INT_DTYPES, promote
-from graphsynth.dialects.shapes import Dim, Shape, add, compare, floordiv, format_shape, mul, sub
+from graphsynth.dialects.symdim import Dim, Shape, add, floordiv, mul, sub
 
 __all__ = [
     "FLOAT_DTYPES",

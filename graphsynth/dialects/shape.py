@@ -14,9 +14,11 @@ from xdsl.irdl import traits_def
 from xdsl.traits import HasCanonicalizationPatternsTrait
 
 from graphsynth.dialects.attrs import AttrSpec as A
+from graphsynth.dialects.dimcompare import compare
+from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import RuleContext, ShapeError, Sig, norm_dim, same_dtype, shape_rule, sum_dims
-from graphsynth.dialects.shapes import Dim, add, compare, floordiv, format_shape, mul, numel, sub
+from graphsynth.dialects.symdim import Dim, add, floordiv, mul, numel, sub
 from graphsynth.dialects.traits import DataMovement, NoopWhenSameType
 
 if TYPE_CHECKING:

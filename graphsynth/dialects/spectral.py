@@ -30,7 +30,7 @@ from graphsynth.dialects.cost import CostContext, Term
 from graphsynth.dialects.dtypes import complex_of, real_of
 from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.rules import RuleContext, Sig, broadcast, norm_dim, shape_rule
-from graphsynth.dialects.shapes import Dim, add, floordiv, mul, sub
+from graphsynth.dialects.symdim import Dim, add, floordiv, mul, sub
 from graphsynth.dialects.traits import DataMovement
 
 NORMS = ("backward", "forward", "ortho")

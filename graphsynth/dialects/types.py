@@ -20,8 +20,10 @@ from xdsl.utils.lexer import Span
 
 from graphsynth.dialects import rules
 from graphsynth.dialects.attrs import dim_attr
+from graphsynth.dialects.dimtext import check_dim, format_shape, parse_dim
 from graphsynth.dialects.limits import LimitError
-from graphsynth.dialects.shapes import BoundedMemo, Dim, Shape, check_dim, format_shape, parse_dim
+from graphsynth.dialects.memo import BoundedMemo
+from graphsynth.dialects.symdim import Dim, Shape
 
 if TYPE_CHECKING:  # xDSL's text parser and printer load only when MLIR syntax is read or written
     from xdsl.parser import AttrParser

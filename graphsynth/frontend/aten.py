@@ -17,8 +17,9 @@ import torch
 from xdsl.ir import SSAValue
 
 from graphsynth.dialects import gs
+from graphsynth.dialects.dimcompare import compare
 from graphsynth.dialects.dtypes import FLOAT_DTYPES
-from graphsynth.dialects.shapes import Dim, add, compare, floordiv, mul, sub
+from graphsynth.dialects.symdim import Dim, add, floordiv, mul, sub
 from graphsynth.dialects.traits import RightUnit
 from graphsynth.frontend.handlers import BIG, Fail, Unusable, dtype_name, handles, register
 

@@ -35,10 +35,11 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 
 from graphsynth.diagnostics import Diagnostic, FrontendError, Location, error
 from graphsynth.dialects import gs, rules
+from graphsynth.dialects.dimcompare import compare
 from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.ranges import SymbolRange, assuming
 from graphsynth.dialects.rules import Sig
-from graphsynth.dialects.shapes import Dim, SymDim, add, compare, evaluate, free_symbols
+from graphsynth.dialects.symdim import Dim, SymDim, add, evaluate, free_symbols
 from graphsynth.frontend import (
     aten,  # noqa: F401 - the ATen handlers, registered in HANDLERS
     spectral,  # noqa: F401 - the handlers of Fourier transforms and complex values

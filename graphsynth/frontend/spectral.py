@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from xdsl.ir import SSAValue
 
 from graphsynth.dialects import gs
+from graphsynth.dialects.dimcompare import compare
 from graphsynth.dialects.dtypes import is_complex
 from graphsynth.dialects.ranges import is_positive
-from graphsynth.dialects.shapes import Dim, compare, sub
+from graphsynth.dialects.symdim import Dim, sub
 from graphsynth.frontend.handlers import Fail, handles
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphsynth.dialects.shapes import Dim, SymDim, add, floordiv, mod, mul
+from graphsynth.dialects.symdim import Dim, SymDim, add, floordiv, mod, mul
 
 
 class SymbolError(ValueError):

@@ -34,15 +34,16 @@ from graphsynth.diagnostics import (
 )
 from graphsynth.dialects import gs
 from graphsynth.dialects.attrs import AttrValueError, Name, read_dim
+from graphsynth.dialects.dimtext import DimSyntaxError, check_dim, non_ascii_message, parse_dim
 from graphsynth.dialects.dtypes import DTYPE_PATTERN
 from graphsynth.dialects.limits import MAX_INT, MAX_NESTING_DEPTH, MIN_INT, LimitError, read_int, shorten
+from graphsynth.dialects.memo import BoundedMemo
 from graphsynth.dialects.ranges import SymbolRange
-from graphsynth.dialects.shapes import BoundedMemo, DimSyntaxError, check_dim, non_ascii_message, parse_dim
-from graphsynth.dialects.shapes import add as gs_add
-from graphsynth.dialects.shapes import floordiv as gs_floordiv
-from graphsynth.dialects.shapes import mod as gs_mod
-from graphsynth.dialects.shapes import mul as gs_mul
-from graphsynth.dialects.shapes import sub as gs_sub
+from graphsynth.dialects.symdim import add as gs_add
+from graphsynth.dialects.symdim import floordiv as gs_floordiv
+from graphsynth.dialects.symdim import mod as gs_mod
+from graphsynth.dialects.symdim import mul as gs_mul
+from graphsynth.dialects.symdim import sub as gs_sub
 from graphsynth.grammar.fastpath import FastReader, Stop
 from graphsynth.grammar.printer import find_fold_marker
 

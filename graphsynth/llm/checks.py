@@ -243,7 +243,7 @@ class NumericChecker:
         """GS508 when running ``candidate`` at a check binding would take more FLOPs than the
         compute budget (from each op's declared cost), else []."""
         from graphsynth.query.costs import cost
-        from graphsynth.verifier import location
+        from graphsynth.verifier.locations import location
 
         assert self._bindings is not None
         if self._base_flops is None:
@@ -268,7 +268,7 @@ class NumericChecker:
     def over_budget(self, candidate: Any) -> list[Diagnostic]:
         """GS508 when checking ``candidate`` would allocate more than the budget, else []."""
         from graphsynth.backend.lower import format_bytes
-        from graphsynth.verifier import location
+        from graphsynth.verifier.locations import location
 
         limit = self.budget()
         assert self._bindings is not None
@@ -428,7 +428,7 @@ def _as_list(out: Any) -> list[Any]:
 
 def symbols_of(module: Any) -> list[str]:
     from graphsynth.dialects import gs
-    from graphsynth.dialects.shapes import free_symbols
+    from graphsynth.dialects.symdim import free_symbols
 
     syms: set[str] = set()
     for g in gs.graph_ops(module):
@@ -444,7 +444,7 @@ def bindings_for(module: Any) -> list[dict[str, int]]:
     (the check runs on CPU), different from each other, distinct per symbol so a transposed
     pair of dims shows."""
     from graphsynth.dialects import gs
-    from graphsynth.dialects.shapes import evaluate
+    from graphsynth.dialects.symdim import evaluate
 
     syms = symbols_of(module)
     if not syms:
@@ -474,7 +474,7 @@ def random_inputs(module: Any, binding: dict[str, int], gen: Any) -> list[Any]:
 
     from graphsynth.dialects import gs
     from graphsynth.dialects.dtypes import DTYPES
-    from graphsynth.dialects.shapes import evaluate
+    from graphsynth.dialects.symdim import evaluate
 
     g = gs.graph_ops(module)[0]
     out = []

@@ -93,7 +93,7 @@ class _Base:
         self.ops: list[Operation] = list(self.block.ops)
         self.position = {op: i for i, op in enumerate(self.ops)}
         self.by_line: dict[int, Operation] = {}
-        from graphsynth.verifier import location
+        from graphsynth.verifier.locations import location
 
         for op in self.ops:
             loc = location(op)
@@ -225,7 +225,7 @@ class _Base:
     def _verify(self, new_ops: list[Operation], removed: set[Operation], old_names: dict[str, SSAValue],
                 new_names: dict[str, SSAValue], new_text: str, filename: str, last_old: int, delta: int) -> list[Diagnostic]:
         from graphsynth.dialects import gs
-        from graphsynth.verifier import callee_signatures
+        from graphsynth.verifier.calls import callee_signatures
 
         remember_source(filename, new_text)
         old_of = {new_names[n]: old_names[n] for n in new_names}
@@ -234,7 +234,7 @@ class _Base:
                           filename, last_old, delta)
         changed = [old for new, old in old_of.items() if new.type != old.type]
         v.symbols = set()
-        from graphsynth.dialects.shapes import free_symbols
+        from graphsynth.dialects.symdim import free_symbols
 
         for a in self.block.args:
             for d in a.type.shape:
@@ -277,7 +277,7 @@ def _defined(op: Operation) -> list[tuple[str, SSAValue]]:
 
 
 def _verifier_class() -> type:
-    from graphsynth.verifier import _GraphVerifier
+    from graphsynth.verifier.graph import _GraphVerifier
 
     return _GraphVerifier
 
@@ -301,7 +301,7 @@ class _EditVerifier(_verifier_class()):  # type: ignore[misc]
         self.delta = delta
 
     def locate(self, op: Operation) -> Location | None:
-        from graphsynth.verifier import location
+        from graphsynth.verifier.locations import location
 
         loc = location(op)
         if loc is None or op in self.new_set:

@@ -37,7 +37,7 @@ from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
 from graphsynth.dialects import gs
 from graphsynth.dialects.rules import FLOAT_DTYPES
-from graphsynth.dialects.shapes import numel
+from graphsynth.dialects.symdim import numel
 from graphsynth.dialects.traits import Commutative, Creation, Elementwise, is_random
 from graphsynth.passes.builtin import apply_patterns
 from graphsynth.passes.registry import register

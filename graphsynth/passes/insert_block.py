@@ -6,7 +6,7 @@ default ``<parent>.<a>_to_<b>_<kind>``, in the innermost module holding both ``A
 ``path=`` sets it), adds the module (and its submodules) to the graph's module table, and makes
 ``B`` read the block's output; other readers of the value are untouched.
 
-Block kinds (the library; ``hidden``, ``activation`` and ``eps`` are options):
+Block kinds (the library; ``hidden``, ``activation``, ``eps`` and ``window`` are options):
 
 =========== =================================================== ======================
 kind        computes                                            identity at insertion?
@@ -15,7 +15,14 @@ identity    ``identity(x)``                                     yes
 layer_norm  ``layer_norm(x)`` over the last dim, weight 1, bias 0  no (it normalises)
 mlp         ``fc2(act(fc1(x)))``, ``fc1: D -> hidden`` (4*D)       no
 adapter     ``x + up(act(down(x)))``, ``down: D -> hidden`` (D//4) yes: ``up`` starts at 0
+pool        ``avg_pool1d`` along the sequence axis of ``[B, S, D]``  no (it mixes tokens)
+            (window 3, stride 1, same padding; no parameters)
 =========== =================================================== ======================
+
+The ``pool`` block is the token mixer of PoolFormer: each position becomes the mean of the
+``window`` positions around it (padding not counted), the cheapest sequence-mixing layer an
+architecture search on sequence tasks can try.  It transposes to ``[B, D, S]``, pools the last
+dim and transposes back, so the edge keeps its type.
 
 Initial values: each new parameter carries a discardable ``init`` attribute (``zeros``, ``ones``
 or ``normal:<std>``) that the torch backend applies when it creates the parameter, so the lowered
@@ -57,10 +64,11 @@ BLOCK_KINDS = {
     "layer_norm": "LayerNorm over the last dim (weight 1, bias 0)",
     "mlp": "fc2(act(fc1(x))) with fc1: D -> hidden (default 4*D)",
     "adapter": "x + up(act(down(x))), down: D -> hidden (default D//4), up zero-initialised",
+    "pool": "avg_pool1d along the sequence axis of [B, S, D] (odd window, default 3; stride 1, same padding)",
 }
 # The activations a block may use: the standard members of the activation family (a trait of the op).
 ACTIVATIONS = tuple(cls.SPEC.name for cls in gs.activations(standard=True))
-_CLASSES = {"identity": "Identity", "layer_norm": "LayerNorm", "mlp": "MLP", "adapter": "Adapter"}
+_CLASSES = {"identity": "Identity", "layer_norm": "LayerNorm", "mlp": "MLP", "adapter": "Adapter", "pool": "Pooling"}
 
 
 def _fail(code: str, message: str, **kw: Any) -> PassError:
@@ -130,6 +138,13 @@ def build_block(b: _Builder, kind: str, x: SSAValue, opts: InsertBlockPass) -> S
     shape = x.type.shape
     if kind == "identity":
         return b.op(gs.Identity, [x], {}, shape)
+    if kind == "pool":
+        swapped = shape[:1] + (shape[2], shape[1])
+        t = b.op(gs.Transpose, [x], {"dim0": 1, "dim1": 2}, swapped)
+        w = opts.window
+        t = b.op(gs.AvgPool1d, [t], {"kernel_size": (w,), "stride": (1,), "padding": (w // 2,),
+                                     "count_include_pad": False}, swapped)
+        return b.op(gs.Transpose, [t], {"dim0": 1, "dim1": 2}, shape)
     d = shape[-1]
     if kind == "layer_norm":
         w = b.param("weight", (d,), "ones")
@@ -158,6 +173,7 @@ class InsertBlockPass(ModulePass):
     hidden: int = 0
     activation: str = "gelu"
     eps: float = 1e-5
+    window: int = 3
     features: int = 0
     value: str = ""
     path: str = ""
@@ -172,6 +188,8 @@ class InsertBlockPass(ModulePass):
             raise ValueError(f"insert-block: activation={self.activation!r}; valid: {', '.join(ACTIVATIONS)}")
         if not isinstance(self.hidden, int) or self.hidden < 0 or not isinstance(self.features, int) or self.features < 0:
             raise ValueError("insert-block: hidden and features must be ints >= 0 (0: derived from the edge)")
+        if not isinstance(self.window, int) or self.window < 1 or self.window % 2 == 0:
+            raise ValueError(f"insert-block: window={self.window!r} must be an odd int >= 1 (the pool keeps the length)")
         if self.path and not all(re.fullmatch(r"[A-Za-z0-9_]+", p) for p in self.path.split(".")):
             raise ValueError(f"insert-block: path={self.path!r} must be a module path of [A-Za-z0-9_]+ parts joined by dots")
 
@@ -273,6 +291,11 @@ class InsertBlockPass(ModulePass):
             raise _fail("GS407", f"block {self.block} needs a float tensor, but {where}", expected="a float dtype", got=sig.dtype)
         if not sig.shape:
             raise _fail("GS407", f"block {self.block} acts on the last dim, but {where} (a scalar)", expected="rank >= 1", got="rank 0")
+        if self.block == "pool":
+            if len(sig.shape) != 3:
+                raise _fail("GS407", f"block pool mixes the sequence axis of [B, S, D], but {where} (rank {len(sig.shape)})",
+                            expected="rank 3", got=f"rank {len(sig.shape)}")
+            return
         d = sig.shape[-1]
         if not isinstance(d, int):
             raise _fail("GS407", f"block {self.block} needs a static feature dim for its parameters, but {where} (last dim {d})",

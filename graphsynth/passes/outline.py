@@ -46,7 +46,7 @@ from xdsl.passes import ModulePass
 
 from graphsynth.diagnostics import PassError, error
 from graphsynth.dialects import gs
-from graphsynth.dialects.shapes import free_symbols
+from graphsynth.dialects.symdim import free_symbols
 from graphsynth.passes.patterns import fresh_name, in_subtree, op_scope, taken_names, value_name
 from graphsynth.passes.registry import register
 
@@ -261,7 +261,7 @@ def _bindings(callee: gs.GraphOp, call: gs.GsOp) -> dict:
     """The callee's symbols in terms of the caller's dims (as the ``call`` shape rule binds them);
     empty when every symbol binds to itself (what outline makes)."""
     from graphsynth.dialects.call import bindings_for
-    from graphsynth.dialects.shapes import SymDim
+    from graphsynth.dialects.symdim import SymDim
 
     bindings = bindings_for(tuple(a.type.sig() for a in callee.body.block.args), [v.type.sig() for v in call.operands])
     if all(isinstance(d, SymDim) and d == SymDim.symbol(s) for s, d in bindings.items()):

@@ -137,7 +137,7 @@ def describe_op(op: Operation | None) -> str:
 def failure_diagnostic(pass_name: str, failure: PatternFailure) -> Diagnostic:
     """GS402 naming the pass, the pattern, the op (with its source location) and the exception."""
     from graphsynth.diagnostics import source_line
-    from graphsynth.verifier import location
+    from graphsynth.verifier.locations import location
 
     op = failure.op
     loc = location(op) if op is not None else None

@@ -45,7 +45,7 @@ from graphsynth.dialects.cost import (
 from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.dialects.limits import LimitError
 from graphsynth.dialects.ranges import SymbolRange
-from graphsynth.dialects.shapes import SymDim, _poly, numel
+from graphsynth.dialects.symdim import SymDim, _poly, numel
 from graphsynth.query.graph_index import GraphIndex, index, query_error
 
 __all__ = ["CostReport", "ModuleCost", "OpCost", "cost", "format_terms", "op_terms", "term_value"]

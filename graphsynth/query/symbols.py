@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphsynth.dialects.ranges import SymbolRange
-from graphsynth.dialects.shapes import free_symbols
+from graphsynth.dialects.symdim import free_symbols
 from graphsynth.query.graph_index import index
 
 

@@ -99,11 +99,13 @@ def _insert(module: Any, rng: random.Random, kinds: tuple[str, ...]) -> tuple[An
     for a, b, v in edges(g):
         t = _value_type(g, v)
         if t is not None and t.sig().dtype == "f32" and t.shape and isinstance(t.shape[-1], int):
-            sites.append((a, b, v, t.shape[-1]))
-    if not sites:
-        raise Inapplicable("no edge between two modules")
-    a, b, v, d = rng.choice(sites)
+            sites.append((a, b, v, t.shape[-1], len(t.shape)))
+    fits = {k: [s for s in sites if k != "pool" or s[4] == 3] for k in kinds}  # pool mixes [B, S, D]
+    kinds = tuple(k for k in kinds if fits[k])
+    if not kinds:
+        raise Inapplicable("no edge between two modules that a block fits")
     kind = rng.choice(kinds)
+    a, b, v, d, _ = rng.choice(fits[kind])
     opts = [f"after={a}", f"before={b}", f"block={kind}", f"value=%{v}", f"path={fresh_path(g, 'blk')}"]
     if kind in ("mlp", "adapter"):
         hidden = rng.choice([max(2, d // 2), d, 2 * d] if kind == "mlp" else [max(2, d // 4), max(2, d // 2), d])
@@ -121,7 +123,7 @@ def _value_type(g: gs.GraphOp, name: str) -> gs.TensorType | None:
 
 
 def insert_block(module: Any, rng: random.Random) -> tuple[Any, str]:
-    return _insert(module, rng, ("mlp", "adapter", "layer_norm"))
+    return _insert(module, rng, ("mlp", "adapter", "layer_norm", "pool"))
 
 
 def normalise(module: Any, rng: random.Random) -> tuple[Any, str]:

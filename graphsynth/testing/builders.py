@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from graphsynth.dialects import gs
-from graphsynth.dialects.shapes import Dim, mul, numel
+from graphsynth.dialects.symdim import Dim, mul, numel
 from graphsynth.testing.builders_seq import SEQUENCE_BUILDERS
 from graphsynth.testing.builders_spectral import SPECTRAL_BUILDERS
 from graphsynth.testing.building import Builder, State, Value

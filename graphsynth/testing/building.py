@@ -14,7 +14,7 @@ from xdsl.ir import Block, SSAValue
 
 from graphsynth.dialects import gs
 from graphsynth.dialects.rules import FLOAT_DTYPES, ShapeError, Sig
-from graphsynth.dialects.shapes import Dim, SymDim, evaluate, free_symbols
+from graphsynth.dialects.symdim import Dim, SymDim, evaluate, free_symbols
 
 Builder = Callable[[Callable, "State"], bool]
 

@@ -47,7 +47,7 @@ from xdsl.pattern_rewriter import GreedyRewritePatternApplier, PatternRewriteWal
 
 from graphsynth.diagnostics import Diagnostic, GraphsynthError, render_all
 from graphsynth.dialects import gs
-from graphsynth.dialects.shapes import evaluate, free_symbols
+from graphsynth.dialects.symdim import evaluate, free_symbols
 from graphsynth.grammar.printer import print_ir
 
 __all__ = [

@@ -36,7 +36,7 @@ from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
 from xdsl.ir import Block, Region
 
 from graphsynth.dialects import gs
-from graphsynth.dialects.shapes import Dim, SymDim, free_symbols, mul
+from graphsynth.dialects.symdim import Dim, SymDim, free_symbols, mul
 from graphsynth.testing.builders import BUILDERS
 from graphsynth.testing.building import MIN_SYMBOL_VALUE, State, Value
 

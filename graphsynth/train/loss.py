@@ -176,7 +176,7 @@ def interface_problems(module: Any) -> list[Diagnostic]:
 
 def _bytes(module: Any, bind: dict[str, int]) -> int:
     from graphsynth.dialects import gs as d
-    from graphsynth.dialects.shapes import evaluate, free_symbols, numel
+    from graphsynth.dialects.symdim import evaluate, free_symbols, numel
 
     total = 0
     for g in d.graph_ops(module):

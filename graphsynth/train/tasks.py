@@ -271,7 +271,7 @@ def interface_problems(task: Task, module: Any) -> list[str]:
     """Why ``module`` cannot be trained on the task's data (empty when it can): one graph, one
     input ``f32[B, *features]``, one output ``f32[B, classes]``, B the same symbol."""
     from graphsynth.dialects import gs as d
-    from graphsynth.dialects.shapes import SymDim
+    from graphsynth.dialects.symdim import SymDim
 
     graphs = d.graph_ops(module)
     if len(graphs) != 1:
@@ -300,7 +300,8 @@ def interface_problems(task: Task, module: Any) -> list[str]:
 def budget_limits(task: Task, module: Any) -> tuple[int | None, int | None, dict[str, int]]:
     """(max params, max FLOPs as a number, bindings) for this module's symbols."""
     from graphsynth.dialects import gs as d
-    from graphsynth.dialects.shapes import DimSyntaxError, evaluate, free_symbols, parse_dim
+    from graphsynth.dialects.dimtext import DimSyntaxError, parse_dim
+    from graphsynth.dialects.symdim import evaluate, free_symbols
 
     symbols: set[str] = set()
     for g in d.graph_ops(module):

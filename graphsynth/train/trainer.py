@@ -129,7 +129,7 @@ def estimate_memory_bytes(module: Any, batch_size: int, optimizer: str = "adam")
     (kept for the backward and its gradient) — or of one evaluation batch, once."""
     from graphsynth.dialects import gs
     from graphsynth.dialects.dtypes import DTYPES
-    from graphsynth.dialects.shapes import evaluate, free_symbols, numel
+    from graphsynth.dialects.symdim import evaluate, free_symbols, numel
 
     state = {"sgd": 3, "adam": 4, "adamw": 4}.get(optimizer, 4)
 

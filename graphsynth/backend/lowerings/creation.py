@@ -9,8 +9,8 @@ import torch
 from graphsynth.backend.base import TORCH_DTYPES, Arg, fail
 from graphsynth.backend.registry import register
 from graphsynth.dialects import gs
+from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.rules import Sig
-from graphsynth.dialects.shapes import format_shape
 
 if TYPE_CHECKING:
     from graphsynth.backend.fx import FxLowerer
