@@ -5,7 +5,8 @@ every fact about it (operands, attributes, shape rule, doc, rule text for models
 traits, canonicalization patterns) in the module of its family:
 
 =========================================  ================================================
-:mod:`graphsynth.dialects.elementwise`     relu, gelu, add, mul, where, cast, log1p ...
+:mod:`graphsynth.dialects.elementwise`     relu, gelu, exp, neg, clamp, cast, log1p ...
+:mod:`graphsynth.dialects.binary`          add, mul, div, pow, eq, lt, logical_and, where ...
 :mod:`graphsynth.dialects.linalg`          linear, linear_act, matmul, addmm, conv1d/2d,
                                            attention
 :mod:`graphsynth.dialects.pool`            1-d and 2-d pooling, interpolate
@@ -33,7 +34,7 @@ from typing import Any
 
 from xdsl.ir import Attribute, Dialect
 
-from graphsynth.dialects import call, creation, elementwise, index, linalg, norm, pool, reduce, shape, spectral
+from graphsynth.dialects import binary, call, creation, elementwise, index, linalg, norm, pool, reduce, shape, spectral
 from graphsynth.dialects.attrs import KINDS, REQUIRED, AttrSpec, dim_value, from_attr, scalar_attr
 from graphsynth.dialects.elementwise import GELU_APPROXIMATIONS
 from graphsynth.dialects.linalg import LINEAR_ACTIVATIONS
@@ -58,7 +59,7 @@ from graphsynth.dialects.structure import (
 from graphsynth.dialects.traits import Activation, is_activation, is_data_movement, is_elementwise, is_random
 from graphsynth.dialects.types import DimError, TensorType, sig_type, tensor_type
 
-FAMILIES: tuple[ModuleType, ...] = (elementwise, linalg, pool, norm, shape, index, reduce, spectral, creation, call)
+FAMILIES: tuple[ModuleType, ...] = (elementwise, binary, linalg, pool, norm, shape, index, reduce, spectral, creation, call)
 """The modules that declare primitive ops, in the order the op reference lists them."""
 
 

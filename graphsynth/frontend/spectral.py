@@ -20,6 +20,7 @@ from graphsynth.dialects import gs
 from graphsynth.dialects.dimcompare import compare
 from graphsynth.dialects.dtypes import is_complex
 from graphsynth.dialects.ranges import is_positive
+from graphsynth.dialects.spectral import NORMS
 from graphsynth.dialects.symdim import Dim, sub
 from graphsynth.frontend.handlers import Fail, handles
 
@@ -37,9 +38,9 @@ _DEFAULT_DIMS = {"": (-1,), "2": (-2, -1)}
 
 def _norm(a: dict[str, Any]) -> str:
     norm = a.get("norm")
-    if norm not in (None, "backward", "forward", "ortho"):
-        raise Fail(f"norm={norm!r} is not one of torch.fft's modes (backward, forward, ortho)")
-    return norm or "backward"
+    if norm is not None and norm not in NORMS:
+        raise Fail(f"norm={norm!r} is not one of torch.fft's modes ({', '.join(NORMS)})")
+    return norm or NORMS[0]
 
 
 def _signal(c: Converter, a: dict[str, Any], rank: int, family: str) -> tuple[list[int], list[Dim] | None]:
