@@ -33,7 +33,7 @@ def _models() -> Any:
     return importlib.import_module("models")
 
 
-DEFAULT_MODELS = ("gpt2", "bert", "vit", "resnet")
+DEFAULT_MODELS = ("gpt2", "bert", "vit", "resnet", "fnet")
 
 
 def timed(fn: Any) -> tuple[Any, float]:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 FACTORIES = ("gpt2", "bert", "vit", "resnet", "llama", "t5", "albert", "audio_encoder", "mobilenet_v2", "swin",
-             "mixtral")
+             "mixtral", "fnet")
 
 
 def _quiet() -> Any:
@@ -197,6 +197,20 @@ def mixtral(layers: int = 1, hidden: int = 32, heads: int = 4, kv_heads: int = 2
     cfg._experts_implementation = "batched_mm"
     model = T.MixtralForCausalLM._from_config(cfg).eval()
     inputs = {"input_ids": torch.randint(0, vocab, (batch, seq)), "use_cache": False, "return_dict": False}
+    return model, inputs, {"input_ids": {0: "B", 1: "S"}}
+
+
+def fnet(layers: int = 2, hidden: int = 32, vocab: int = 64, positions: int = 64, batch: int = 2, seq: int = 8) -> tuple:
+    """FNetModel: token mixing by a 2-D FFT over (sequence, hidden) whose real part goes on, a
+    complex intermediate in the IR."""
+    T = _quiet()
+    torch.manual_seed(0)
+    cfg = T.FNetConfig(
+        num_hidden_layers=layers, hidden_size=hidden, intermediate_size=2 * hidden, vocab_size=vocab,
+        max_position_embeddings=positions, type_vocab_size=2,
+    )
+    model = T.FNetModel._from_config(cfg).eval()
+    inputs = {"input_ids": torch.randint(0, vocab, (batch, seq)), "return_dict": False}
     return model, inputs, {"input_ids": {0: "B", 1: "S"}}
 
 

@@ -45,6 +45,11 @@ Codes are stable, grouped by the room that reports them:
   ops define the same unbacked symbol, GS334 the ``size`` of an op whose result size the data
   decides (``nonzero``, ``masked_select``, ``boolean_index``) is not an unbacked symbol (a backed
   or undeclared symbol, a number, an expression).
+  Complex values and Fourier transforms: GS335 an operand whose dtype kind the op does not take
+  (each op declares the kinds it takes: a complex value given to a real-only op such as ``relu``
+  or ``linear``, a real value given to ``irfft``/``real``/``imag``, a rounding division of complex
+  values), GS336 a transform's ``dims`` empty or naming a dim twice, GS337 a transform length below
+  1 (``irfft``'s ``n``, given or implied by a last transformed dim of size 1).
 - GS4xx passes: GS401 a pass's output does not verify, GS402 a pass raised, GS403 a pattern
   reported a change that left the IR identical, GS404 unknown pass or option,
   GS405 a module named by a pass option does not exist (or the path it would create is taken),
@@ -60,7 +65,8 @@ Codes are stable, grouped by the room that reports them:
   errors (given with the remaining diagnostics), or applying them would have made the text worse
   (nothing is written then).
 - GS6xx import/lowering: GS601 export failed, GS602 unsupported aten op, GS603 specialised
-  dynamic dim, GS604 lowering failed, GS605 what lowering would allocate (parameters, buffers,
+  dynamic dim, GS604 lowering failed, GS614 an FFT signal size (``n``, ``s``) that differs from
+  the input's size by a symbolic amount (neither zero-padding nor truncation can be decided), GS605 what lowering would allocate (parameters, buffers,
   constants) exceeds the budget (``max_param_bytes``) or what torch can address, GS610 an input
   of a lowered module binds a symbol outside its declared range or step, or has a size that is
   not ``c*S + k`` for a positive integer ``S`` (raised by ``forward``); GS611 an op's result

@@ -288,8 +288,8 @@ def in_place() -> tuple:
     return _seq(InPlace(), 8)
 
 
-FACTORIES = ("explicit_attention", "relative_positions", "unfold_conv", "ceil_pool", "size_as_value", "in_place", "tiny_moe",
-             "sparse_moe")
+FACTORIES = ("explicit_attention", "relative_positions", "unfold_conv", "ceil_pool", "fourier_mixing", "size_as_value", "in_place",
+             "tiny_moe", "sparse_moe")
 
 
 def fresh(example: dict[str, Any], dynamic_dims: dict[str, Any], binding: dict[str, int], seed: int) -> dict[str, Any]:

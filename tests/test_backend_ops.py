@@ -555,6 +555,36 @@ case("constant", one("x: f32[B, 2, 2]", "f32[B, 2, 2]", """
 case("constant_i64_returned", one("x: f32[B]", "i64[3]", "%0: i64[3] = constant(value=[7, -1, 2], shape=[3], dtype=i64)"),
      lambda t: torch.tensor([7, -1, 2]), grad=False)
 
+# -- spectral ops and complex values ---------------------------------------------------------
+case("fft", one("x: f32[B, S, 6]", "f32[B, S, 6]", """
+    %0: c64[B, S, 6] = fft(x, dims=[-2, -1])
+    %1: f32[B, S, 6] = real(%0)"""), lambda t: torch.fft.fftn(t["x"], dim=(-2, -1)).real)
+case("fft_inverse", one("x: f32[B, S, 6]", "f32[B, S, 6]", """
+    %0: c64[B, S, 6] = fft(x, dims=[1], norm="ortho", inverse=true)
+    %1: f32[B, S, 6] = imag(%0)"""), lambda t: torch.fft.ifftn(t["x"], dim=[1], norm="ortho").imag)
+case("rfft_irfft", one("x: f32[B, S]", "f32[B, S]", """
+    %0: c64[B, S//2+1] = rfft(x, dims=[-1], norm="forward")
+    %1: c64[B, S//2+1] = mul(%0, %0)
+    %2: f32[B, S] = irfft(%1, dims=[-1], norm="forward", n=S)"""),
+     lambda t: torch.fft.irfft(torch.fft.rfft(t["x"], norm="forward") ** 2, n=t["x"].shape[-1], norm="forward"))
+case("irfft_default_length", one("x: f32[B, S, 4]", "f32[B, S, 6]", """
+    %0: c64[B, S, 4] = fft(x, dims=[0, 2])
+    %1: f32[B, S, 6] = irfft(%0, dims=[0, 2])"""), lambda t: torch.fft.irfftn(torch.fft.fftn(t["x"], dim=[0, 2]), dim=[0, 2]))
+case("view_as_complex_real", one("x: f32[B, S, 2], y: f32[B, S, 2]", "f32[B, S, 2]", """
+    %0: c64[B, S] = view_as_complex(x)
+    %1: c64[B, S] = view_as_complex(y)
+    %2: c64[B, S] = div(%0, %1)
+    %3: c64[B, S] = sub(%2, %0)
+    %4: c64[B, S] = neg(%3)
+    %5: f32[B, S, 2] = view_as_real(%4)"""),
+     lambda t: torch.view_as_real(-(torch.view_as_complex(t["x"]) / torch.view_as_complex(t["y"]) - torch.view_as_complex(t["x"]))))
+case("complex_abs", one("x: f32[B, S], y: f32[S]", "f32[B, S]", """
+    %0: c64[B, S] = complex(x, y)
+    %1: c64[B, S] = add(%0, x)
+    %2: c64[B, S] = mul(%1, 2.0)
+    %3: f32[B, S] = abs(%2)"""), lambda t: ((torch.complex(t["x"], t["y"]) + t["x"]) * 2.0).abs())
+
+
 CASE_IDS = [c.name for c in CASES]
 assert len(set(CASE_IDS)) == len(CASE_IDS), "case names must be unique"
 

@@ -28,8 +28,11 @@ LINES = {
     ("linear_act", "activation"): '%0: f32[B, 4, 4, 4] = linear_act(x, w, activation={value}, approximate="none")',
     ("linear_act", "approximate"): '%0: f32[B, 4, 4, 4] = linear_act(x, w, activation="gelu", approximate={value})',
     ("interpolate", "mode"): "%0: f32[B, 4, 4, 4] = interpolate(x, size=[4, 4], mode={value})",
+    ("fft", "norm"): "%1: c64[B, 4, 4, 4] = fft(x, dims=[-2, -1], norm={value})\n  %0: f32[B, 4, 4, 4] = real(%1)",
+    ("rfft", "norm"): "%1: c64[B, 4, 4, 3] = rfft(x, dims=[-1], norm={value})\n  %0: f32[B, 4, 4, 4] = irfft(%1, dims=[-1], n=4)",
+    ("irfft", "norm"): "%0: f32[B, 4, 4, 4] = irfft(z, dims=[-1], n=4, norm={value})",
 }
-HEAD = "graph G(x: f32[B, 4, 4, 4]) -> f32[B, 4, 4, 4] {\n  param w: f32[4, 4]\n"
+HEAD = "graph G(x: f32[B, 4, 4, 4], z: c64[B, 4, 4, 3]) -> f32[B, 4, 4, 4] {\n  param w: f32[4, 4]\n"
 
 
 def text_with(op: str, attr: str, value: str) -> str:

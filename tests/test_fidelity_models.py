@@ -26,6 +26,7 @@ BINDINGS = {
     "t5": ({"B": 1, "S": 5, "T": 3}, {"B": 3, "S": 9, "T": 7}),
     "albert": ({"B": 1, "S": 5}, {"B": 3, "S": 9}),
     "audio_encoder": ({"B": 1, "S": 800}, {"B": 2, "S": 2077}),
+    "fnet": ({"B": 1, "S": 5}, {"B": 3, "S": 9}),
 }
 TIED = {
     "gpt2": [["transformer.wte.weight", "lm_head.weight"]],
@@ -33,6 +34,7 @@ TIED = {
     "albert": [["albert.embeddings.word_embeddings.weight", "predictions.decoder.weight"],
                ["predictions.bias", "predictions.decoder.bias"]],
     "audio_encoder": [],
+    "fnet": [],
 }
 
 

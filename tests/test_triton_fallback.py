@@ -10,6 +10,7 @@ import graphsynth as gs
 from graphsynth.backend import triton as gt
 from graphsynth.backend import triton_codegen as cg
 from graphsynth.backend.lower import LoweringError
+from graphsynth.backend.triton_runtime import coalesce
 from graphsynth.dialects import gs as gsd
 
 
@@ -247,11 +248,11 @@ def test_literals_are_typed_and_non_finite_values_are_bit_patterns() -> None:
 
 def test_coalescing_merges_dims_walked_together() -> None:
     # x [2, 3, 4] contiguous, bias [4] broadcast: dims 0 and 1 merge for both, dim 2 stays.
-    sizes, strides = gt._coalesce((2, 3, 4), [[12, 4, 1], [0, 0, 1], [12, 4, 1]])
+    sizes, strides = coalesce((2, 3, 4), [[12, 4, 1], [0, 0, 1], [12, 4, 1]])
     assert sizes == [6, 4] and strides == [[4, 1], [0, 1], [4, 1]]
-    sizes, strides = gt._coalesce((2, 1, 3), [[3, 3, 1], [3, 3, 1]])
+    sizes, strides = coalesce((2, 1, 3), [[3, 3, 1], [3, 3, 1]])
     assert sizes == [6] and strides == [[1], [1]]
-    sizes, strides = gt._coalesce((2, 3), [[1, 2]])  # transposed: cannot merge
+    sizes, strides = coalesce((2, 3), [[1, 2]])  # transposed: cannot merge
     assert sizes == [2, 3] and strides == [[1, 2]]
 
 

@@ -292,7 +292,9 @@ def test_non_contiguous_expanded_and_offset_operands() -> None:
 
 def test_int64_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
     """The int64 indexing variant, forced on small tensors by lowering the int32 limit."""
-    monkeypatch.setattr(gt, "_INT32_MAX", 16)
+    from graphsynth.backend import triton_runtime
+
+    monkeypatch.setattr(triton_runtime, "_INT32_MAX", 16)
     net, ref = lowered(STRIDED)
     x, y, c = torch.randn(7, 4), torch.randn(7, 4).t().contiguous().t(), torch.randn(7, 1)
     out = net(x, y, c)

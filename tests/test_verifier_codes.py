@@ -67,6 +67,9 @@ CASES: dict[str, tuple[str, int, str | None, str | None, str | None]] = {
     "GS333": ("  symbol u0: [0, inf] unbacked\n  %0: i64[u0, 2] = nonzero(x, size=u0)\n"
               "  %1: i64[u0, 2] = nonzero(y, size=u0)\n", 4, "nonzero", None, None),
     "GS334": ("  %0: i64[S, 2] = nonzero(x, size=S)\n", 2, "nonzero", "an unbacked symbol", "S"),
+    "GS335": ("  %0: c64[B, 4] = fft(x, dims=[1])\n  %1: c64[B, 4] = relu(%0)\n", 3, "relu", "a float, integer or bool dtype", "c64"),
+    "GS336": ("  %0: c64[B, 4] = fft(x, dims=[1, -1])\n", 2, "fft", "distinct dims", "[1, -1]"),
+    "GS337": ("  %1: c64[B, 4] = fft(x, dims=[1])\n  %0: f32[B, 0] = irfft(%1, dims=[1], n=0)\n", 3, "irfft", "n >= 1", "0"),
     "GS307": ("  %0: f32[B, " + "*".join(f"(B+{i})" for i in range(40)) + "] = relu(x)\n", 2, None, None, None),
 }
 # GS308 (an attribute or type that would materialise too much) has no text form: MLIR input only

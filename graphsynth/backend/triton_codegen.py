@@ -97,6 +97,8 @@ def analyze(op: gs.FusedOp) -> RegionSpec:
             raise Unsupported(f"'{name}' has {len(inner.results)} results")
         rt = inner.results[0].type
         assert isinstance(rt, gs.TensorType)
+        if rt.dtype.data not in COMPUTE:
+            raise Unsupported(f"'{name}' gives {rt}, which has no kernel dtype")
         args: list[Ref | None] = []
         dtypes: list[str | None] = []
         for i, a in enumerate(inner.arg_layout()):

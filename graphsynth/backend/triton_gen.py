@@ -18,10 +18,11 @@ GENERATOR_VERSION = 1
 
 FLOATS = FLOAT_DTYPES
 INTS = INT_DTYPES
-#: dtype -> the triton dtype values of that dtype are computed in.
-COMPUTE = {name: d.triton_compute for name, d in DTYPES.items()}
+#: dtype -> the triton dtype values of that dtype are computed in; a dtype without one (complex)
+#: is missing, and a region holding a value of it is not compiled.
+COMPUTE = {name: d.triton_compute for name, d in DTYPES.items() if d.triton_compute}
 #: dtype -> the triton dtype of memory.
-STORAGE = {name: d.triton for name, d in DTYPES.items()}
+STORAGE = {name: d.triton for name, d in DTYPES.items() if d.triton}
 _INT_BITS = {name: DTYPES[name].bits for name in INT_DTYPES}
 
 

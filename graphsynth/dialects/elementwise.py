@@ -1,132 +1,51 @@
-"""Elementwise ops: one output element from the same-position elements of the (broadcast) inputs.
+"""Elementwise ops of one tensor: activations and the other unary functions, identity, detach,
+clamp, dropout and cast.
 
 Every op here carries the ``Elementwise`` trait, so ``fuse-elementwise`` may put it in a
 ``gs.fused`` region and the Triton backend may compile it (when it has an emitter); it costs one
-FLOP per output element unless it says otherwise.  Binary ops broadcast numpy-style and take a
-literal number on either side (``mul(x, 0.5)``).
+FLOP per output element unless it says otherwise.  The binary ops (arithmetic, comparisons,
+``where``) are in :mod:`graphsynth.dialects.binary`; the rules of both families in
+:mod:`graphsynth.dialects.elementwise_rules` (re-exported here: ``float_unary``, ``binary``...).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from xdsl.irdl import traits_def
 
 from graphsynth.dialects import cost
 from graphsynth.dialects.attrs import AttrSpec as A
-from graphsynth.dialects.opbase import GsOp, gs_op
-from graphsynth.dialects.rules import (
-    FLOAT_DTYPES,
-    RuleContext,
-    Sig,
-    broadcast,
-    elementwise,
-    literal_dtype,
-    promote,
-    shape_rule,
+from graphsynth.dialects.dtypes import ALL_KINDS
+from graphsynth.dialects.elementwise_rules import (
+    binary,
+    cast_rule,
+    clamp_rule,
+    compare_op,
+    dropout_draws,
+    float_unary,
+    logical,
+    magnitude,
+    masked_fill_rule,
+    true_div,
+    true_division,
+    unary,
+    where_rule,
 )
+from graphsynth.dialects.opbase import GsOp, gs_op
 from graphsynth.dialects.traits import (
     Activation,
-    Commutative,
     DataMovement,
     Elementwise,
-    FoldsUnits,
     ForwardsInput,
-    LeftUnit,
     NoopWhenSameType,
     Random,
-    RightUnit,
 )
 
+__all__ = [
+    "GELU_APPROXIMATIONS", "binary", "cast_rule", "clamp_rule", "compare_op", "dropout_draws", "float_unary", "logical",
+    "magnitude", "masked_fill_rule", "true_div", "true_division", "unary", "where_rule",
+]
+
 GELU_APPROXIMATIONS = ("none", "tanh")
-
-# -- shape rules ---------------------------------------------------------------------------------
-
-
-@shape_rule("result has the input's shape and dtype")
-def unary(ctx: RuleContext) -> list[Sig]:
-    return [ctx.tensor(0)]
-
-
-@shape_rule("result has the input's shape; float dtype")
-def float_unary(ctx: RuleContext) -> list[Sig]:
-    t = ctx.tensor(0)
-    return [Sig(t.shape, t.dtype if t.dtype in FLOAT_DTYPES else "f32")]
-
-
-@shape_rule("numpy broadcasting of the two shapes; dtypes promote (a number adapts to the tensor)")
-def binary(ctx: RuleContext) -> list[Sig]:
-    return elementwise(ctx)
-
-
-@shape_rule("broadcasting; integer inputs give a float result unless rounding_mode is set")
-def true_div(ctx: RuleContext) -> list[Sig]:
-    (sig,) = elementwise(ctx)
-    if ctx.attrs.get("rounding_mode") is None and sig.dtype not in FLOAT_DTYPES:
-        return [Sig(sig.shape, "f32")]
-    return [sig]
-
-
-@shape_rule("broadcasting; bool result")
-def compare_op(ctx: RuleContext) -> list[Sig]:
-    return elementwise(ctx, "bool")
-
-
-@shape_rule("broadcasting; bool result")
-def logical(ctx: RuleContext) -> list[Sig]:
-    return elementwise(ctx, "bool")
-
-
-@shape_rule("cond, lhs, rhs broadcast together; dtype of lhs/rhs")
-def where_rule(ctx: RuleContext) -> list[Sig]:
-    cond = ctx.tensor(0)
-    if cond.dtype != "bool":
-        raise ctx.fail(f"condition has dtype {cond.dtype}, expected bool", 0, code="GS303", expected="bool", got=cond.dtype)
-    tensors = [(i, a) for i, a in enumerate(ctx.args) if isinstance(a, Sig)]
-    shape = broadcast(ctx, tensors)
-    values = [a for a in ctx.args[1:] if isinstance(a, Sig)]
-    dtype = values[0].dtype if values else literal_dtype(ctx.args[1])
-    for v in values[1:]:
-        dtype = promote(dtype, v.dtype)
-    for lit in (a for a in ctx.args[1:] if a is not None and not isinstance(a, Sig)):
-        # as torch promotes: a float number makes an integer result f32, an int number a bool one i64
-        kind = literal_dtype(lit)
-        if kind == "f32" and dtype not in FLOAT_DTYPES or kind == "i64" and dtype == "bool":
-            dtype = kind
-    return [Sig(shape, dtype)]
-
-
-@shape_rule("mask broadcasts to input; result like input")
-def masked_fill_rule(ctx: RuleContext) -> list[Sig]:
-    x = ctx.tensor(0)
-    mask = ctx.tensor(1)
-    if mask.dtype != "bool":
-        raise ctx.fail(f"mask has dtype {mask.dtype}, expected bool", 1, code="GS303", expected="bool", got=mask.dtype)
-    shape = broadcast(ctx, [(0, x), (1, mask)])
-    ctx.eq(len(shape), len(x.shape), arg=1, what="rank of the broadcast mask")
-    for k, (a, b) in enumerate(zip(shape, x.shape)):
-        ctx.eq(a, b, arg=1, what=f"broadcast dim {k} of the mask")
-    return [x]
-
-
-@shape_rule("input's shape, the given dtype")
-def cast_rule(ctx: RuleContext) -> list[Sig]:
-    return [Sig(ctx.tensor(0).shape, ctx.attrs["dtype"])]
-
-
-@shape_rule("result like input")
-def clamp_rule(ctx: RuleContext) -> list[Sig]:
-    return [ctx.tensor(0)]
-
-
-def _true_division(op: Any) -> bool:
-    return op.attr_values().get("rounding_mode") is None
-
-
-def _dropout_draws(op: Any) -> bool:
-    attrs = op.attr_values()
-    return bool(attrs.get("train")) and (attrs.get("p") or 0) > 0
-
 
 # -- activations -------------------------------------------------------------------------------
 # Declared first, in this order: the menu offers swaps between them in declaration order.
@@ -266,6 +185,7 @@ class Neg(GsOp):
     name = "gs.neg"
     args = "input"
     rule = unary
+    dtypes = ALL_KINDS  # complex values too (torch's own op; no Triton kernel holds them)
     traits = traits_def(Elementwise())
 
 
@@ -275,7 +195,8 @@ class Abs(GsOp):
 
     name = "gs.abs"
     args = "input"
-    rule = unary
+    rule = magnitude
+    dtypes = ALL_KINDS  # complex values too (torch's own op; no Triton kernel holds them)
     traits = traits_def(Elementwise())
 
 
@@ -424,7 +345,7 @@ class Dropout(GsOp):
     attrs = (A("p", "float", 0.5), A("train", "bool", False))
     rule = unary
     flops = cost.free
-    traits = traits_def(Elementwise(), Random(when=_dropout_draws), ForwardsInput())
+    traits = traits_def(Elementwise(), Random(when=dropout_draws), ForwardsInput())
 
 
 @gs_op
@@ -437,211 +358,6 @@ class Cast(GsOp):
     rule = cast_rule
     flops = cost.free  # a conversion, no arithmetic
     traits = traits_def(Elementwise(), NoopWhenSameType())
-
-
-# -- binary ------------------------------------------------------------------------------------
-
-
-@gs_op
-class Add(GsOp):
-    """lhs + rhs"""
-
-    name = "gs.add"
-    args = "lhs# rhs#"
-    rule = binary
-    traits = traits_def(Elementwise(), Commutative(), RightUnit(0), LeftUnit(0), FoldsUnits())
-
-
-@gs_op
-class Sub(GsOp):
-    """lhs - rhs"""
-
-    name = "gs.sub"
-    args = "lhs# rhs#"
-    rule = binary
-    traits = traits_def(Elementwise(), RightUnit(0), FoldsUnits())
-
-
-@gs_op
-class Mul(GsOp):
-    """lhs * rhs"""
-
-    name = "gs.mul"
-    args = "lhs# rhs#"
-    rule = binary
-    traits = traits_def(Elementwise(), Commutative(), RightUnit(1), LeftUnit(1), FoldsUnits())
-
-
-@gs_op
-class Div(GsOp):
-    """lhs / rhs; rounding_mode trunc|floor for integer division"""
-
-    name = "gs.div"
-    args = "lhs# rhs#"
-    attrs = (A("rounding_mode", "str", None, ("trunc", "floor")),)
-    rule = true_div
-    traits = traits_def(Elementwise(), RightUnit(1, when=_true_division), FoldsUnits())
-
-
-@gs_op
-class Pow(GsOp):
-    """lhs ** rhs"""
-
-    name = "gs.pow"
-    args = "lhs# rhs#"
-    rule = binary
-    traits = traits_def(Elementwise(), RightUnit(1), FoldsUnits())
-
-
-@gs_op
-class Maximum(GsOp):
-    """elementwise max"""
-
-    name = "gs.maximum"
-    args = "lhs# rhs#"
-    rule = binary
-    traits = traits_def(Elementwise(), Commutative())
-
-
-@gs_op
-class Minimum(GsOp):
-    """elementwise min"""
-
-    name = "gs.minimum"
-    args = "lhs# rhs#"
-    rule = binary
-    traits = traits_def(Elementwise(), Commutative())
-
-
-@gs_op
-class Remainder(GsOp):
-    """Python-style modulus"""
-
-    name = "gs.remainder"
-    args = "lhs# rhs#"
-    rule = binary
-    traits = traits_def(Elementwise())
-
-
-@gs_op
-class Eq(GsOp):
-    """lhs == rhs (bool)"""
-
-    name = "gs.eq"
-    args = "lhs# rhs#"
-    rule = compare_op
-    traits = traits_def(Elementwise(), Commutative())
-
-
-@gs_op
-class Ne(GsOp):
-    """lhs != rhs (bool)"""
-
-    name = "gs.ne"
-    args = "lhs# rhs#"
-    rule = compare_op
-    traits = traits_def(Elementwise(), Commutative())
-
-
-@gs_op
-class Lt(GsOp):
-    """lhs < rhs (bool)"""
-
-    name = "gs.lt"
-    args = "lhs# rhs#"
-    rule = compare_op
-    traits = traits_def(Elementwise())
-
-
-@gs_op
-class Le(GsOp):
-    """lhs <= rhs (bool)"""
-
-    name = "gs.le"
-    args = "lhs# rhs#"
-    rule = compare_op
-    traits = traits_def(Elementwise())
-
-
-@gs_op
-class Gt(GsOp):
-    """lhs > rhs (bool)"""
-
-    name = "gs.gt"
-    args = "lhs# rhs#"
-    rule = compare_op
-    traits = traits_def(Elementwise())
-
-
-@gs_op
-class Ge(GsOp):
-    """lhs >= rhs (bool)"""
-
-    name = "gs.ge"
-    args = "lhs# rhs#"
-    rule = compare_op
-    traits = traits_def(Elementwise())
-
-
-@gs_op
-class LogicalAnd(GsOp):
-    """boolean and"""
-
-    name = "gs.logical_and"
-    args = "lhs# rhs#"
-    rule = logical
-    traits = traits_def(Elementwise(), Commutative())
-
-
-@gs_op
-class LogicalOr(GsOp):
-    """boolean or"""
-
-    name = "gs.logical_or"
-    args = "lhs# rhs#"
-    rule = logical
-    traits = traits_def(Elementwise(), Commutative())
-
-
-@gs_op
-class BitwiseAnd(GsOp):
-    """bitwise and (ints, bools)"""
-
-    name = "gs.bitwise_and"
-    args = "lhs# rhs#"
-    rule = binary
-    traits = traits_def(Elementwise(), Commutative())
-
-
-@gs_op
-class BitwiseOr(GsOp):
-    """bitwise or (ints, bools)"""
-
-    name = "gs.bitwise_or"
-    args = "lhs# rhs#"
-    rule = binary
-    traits = traits_def(Elementwise(), Commutative())
-
-
-@gs_op
-class Where(GsOp):
-    """cond ? lhs : rhs"""
-
-    name = "gs.where"
-    args = "cond lhs# rhs#"
-    rule = where_rule
-    traits = traits_def(Elementwise())
-
-
-@gs_op
-class MaskedFill(GsOp):
-    """input with value where mask is true"""
-
-    name = "gs.masked_fill"
-    args = "input mask value#"
-    rule = masked_fill_rule
-    traits = traits_def(Elementwise())
-
 
 
 @gs_op

@@ -5,7 +5,8 @@ every fact about it (operands, attributes, shape rule, doc, rule text for models
 traits, canonicalization patterns) in the module of its family:
 
 =========================================  ================================================
-:mod:`graphsynth.dialects.elementwise`     relu, gelu, add, mul, where, cast, log1p ...
+:mod:`graphsynth.dialects.elementwise`     relu, gelu, exp, neg, clamp, cast, log1p ...
+:mod:`graphsynth.dialects.binary`          add, mul, div, pow, eq, lt, logical_and, where ...
 :mod:`graphsynth.dialects.linalg`          linear, linear_act, matmul, addmm, conv1d/2d,
                                            attention
 :mod:`graphsynth.dialects.pool`            1-d and 2-d pooling, interpolate
@@ -14,6 +15,8 @@ traits, canonicalization patterns) in the module of its family:
 :mod:`graphsynth.dialects.index`           embedding, index_select, gather, index, one_hot
 :mod:`graphsynth.dialects.reduce`          sum, mean, var, argmax, cumsum, topk, sort ...
 :mod:`graphsynth.dialects.creation`        arange, full, full_like, constant
+:mod:`graphsynth.dialects.spectral`        fft, rfft, irfft; real, imag, complex,
+                                           view_as_real, view_as_complex
 :mod:`graphsynth.dialects.call`            call (between graphs of a module)
 =========================================  ================================================
 
@@ -31,7 +34,20 @@ from typing import Any
 
 from xdsl.ir import Attribute, Dialect
 
-from graphsynth.dialects import call, creation, dynamic, elementwise, index, linalg, norm, pool, reduce, shape
+from graphsynth.dialects import (
+    binary,
+    call,
+    creation,
+    dynamic,
+    elementwise,
+    index,
+    linalg,
+    norm,
+    pool,
+    reduce,
+    shape,
+    spectral,
+)
 from graphsynth.dialects.attrs import KINDS, REQUIRED, AttrSpec, dim_value, from_attr, scalar_attr
 from graphsynth.dialects.elementwise import GELU_APPROXIMATIONS
 from graphsynth.dialects.linalg import LINEAR_ACTIVATIONS
@@ -57,7 +73,7 @@ from graphsynth.dialects.structure import (
 from graphsynth.dialects.traits import Activation, is_activation, is_data_movement, is_elementwise, is_random
 from graphsynth.dialects.types import DimError, TensorType, sig_type, tensor_type
 
-FAMILIES: tuple[ModuleType, ...] = (elementwise, linalg, pool, norm, shape, index, dynamic, reduce, creation, call)
+FAMILIES: tuple[ModuleType, ...] = (elementwise, binary, linalg, pool, norm, shape, index, dynamic, reduce, spectral, creation, call)
 """The modules that declare primitive ops, in the order the op reference lists them."""
 
 

@@ -28,6 +28,11 @@ The class body says, in one place:
   formula like ``flops``), for ops whose temporaries outgrow their operands and results
   (attention's score matrix); what budgets of running a graph add to its tensors;
 - ``results``: 1, or -1 for as many as the rule returns;
+- ``dtypes``: the dtype kinds its tensor operands may have (``"float"``, ``"int"``, ``"bool"``,
+  ``"complex"``; :data:`~graphsynth.dialects.dtypes.REAL_KINDS` unless the op says otherwise, every
+  kind for ``DataMovement`` ops, which do no arithmetic).  An operand of another kind is refused
+  before the shape rule runs (GS335, at the op and the operand), so a rule only meets the kinds
+  it declared, and a real-only op never sees a complex value;
 - ``traits``: xDSL traits (:mod:`graphsynth.dialects.traits`), canonicalization patterns among them.
 
 :func:`gs_op` turns that into an ordinary xDSL ``IRDLOperation``: one variadic operand group,
@@ -58,6 +63,7 @@ from xdsl.traits import Pure
 
 from graphsynth.dialects import cost as costs
 from graphsynth.dialects.attrs import REQUIRED, AttrSpec, from_attr, scalar_attr
+from graphsynth.dialects.dtypes import ALL_KINDS, DTYPES, KINDS, REAL_KINDS
 from graphsynth.dialects.rules import RuleContext, Sig
 from graphsynth.dialects.traits import Creation, DataMovement, Elementwise, Random
 from graphsynth.dialects.types import TensorType
@@ -91,6 +97,7 @@ class OpSpec:
     results: int = 1  # -1: as many as the rule returns
     elementwise: bool = False
     workspace: costs.Formula = costs.no_workspace
+    dtypes: frozenset[str] = REAL_KINDS  # the dtype kinds its tensor operands may have
     attr_index: dict[str, AttrSpec] = field(default_factory=dict, compare=False, hash=False)
 
     def signature(self) -> str:
@@ -168,7 +175,44 @@ def parse_args(text: str) -> tuple[ArgSpec, ...]:
     )
 
 
-_DECLARATION = ("args", "attrs", "rule", "rule_text", "flops", "bytes", "workspace", "results")
+_DECLARATION = ("args", "attrs", "rule", "rule_text", "flops", "bytes", "workspace", "results", "dtypes")
+
+_KIND_OF = {name: d.kind for name, d in DTYPES.items()}
+_KIND_WORDS = {"float": "float", "int": "integer", "bool": "bool", "complex": "complex"}
+
+
+def _kinds_text(kinds: frozenset[str]) -> str:
+    words = [_KIND_WORDS[k] for k in KINDS if k in kinds]
+    return (", ".join(words[:-1]) + " or " + words[-1]) if len(words) > 1 else words[0]
+
+
+def accepting(rule: Rule, kinds: frozenset[str], op: str) -> Rule:
+    """``rule``, preceded by the check that every tensor operand has a dtype of one of ``kinds``
+    (GS335 naming the operand otherwise).  Every reader of an op's rule (the verifier, the
+    importer, the generators, the fix-its) goes through ``spec.rule``, so none can skip it."""
+    if kinds >= ALL_KINDS:
+        return rule
+    wanted = _kinds_text(kinds)
+    if "complex" in kinds:
+        fix = "make the operand complex first (fft, rfft, or complex(x, zeros))"
+    else:
+        fix = "take the real part (real), the imaginary part (imag) or the magnitude (abs) of a complex value first"
+
+    def checked(ctx: RuleContext) -> list[Sig]:
+        for i, a in enumerate(ctx.args):
+            if isinstance(a, Sig):
+                kind = _KIND_OF.get(a.dtype)
+                if kind is not None and kind not in kinds:
+                    raise ctx.fail(
+                        f"must have a {wanted} dtype ({op} does not take {kind} values), got {a.dtype}",
+                        i, code="GS335", expected=f"a {wanted} dtype", got=a.dtype, fix=fix,
+                    )
+        return rule(ctx)
+
+    checked.rule_text = getattr(rule, "rule_text", "")  # type: ignore[attr-defined]
+    checked.__name__ = getattr(rule, "__name__", "rule")
+    checked.__wrapped__ = rule  # type: ignore[attr-defined]
+    return checked
 
 
 def gs_op(cls: type) -> type[GsOp]:
@@ -206,6 +250,12 @@ def gs_op(cls: type) -> type[GsOp]:
         raise TypeError(f"{cls.__qualname__}: the shape rule {getattr(rule, '__name__', rule)!r} has no text for models; "
                         "decorate it with @shape_rule('...') or give the op 'rule_text'")
     results = decl.get("results", 1)
+    dtypes = decl.get("dtypes")
+    if dtypes is None:
+        dtypes = ALL_KINDS if any(isinstance(t, DataMovement) for t in declared) else REAL_KINDS
+    dtypes = frozenset(dtypes)
+    if not dtypes or not dtypes <= ALL_KINDS:
+        raise TypeError(f"{cls.__qualname__}: 'dtypes' names dtype kinds ({', '.join(KINDS)}), got {sorted(dtypes)}")
     args = parse_args(decl.get("args", ""))
     attrs = tuple(decl.get("attrs", ()))
     for a in attrs:
@@ -215,8 +265,8 @@ def gs_op(cls: type) -> type[GsOp]:
     if len(set(names)) != len(names) or {"names", "scope"} & set(names):
         raise TypeError(f"{cls.__qualname__}: argument and attribute names must be distinct (and not names/scope): {names}")
     spec = OpSpec(
-        short, args, attrs, rule, doc, rule_text, flops, decl.get("bytes") or costs.moved_bytes,
-        results, elementwise, decl.get("workspace") or costs.no_workspace,
+        short, args, attrs, accepting(rule, dtypes, short), doc, rule_text, flops, decl.get("bytes") or costs.moved_bytes,
+        results, elementwise, decl.get("workspace") or costs.no_workspace, dtypes,
     )
     spec.attr_index.update({a.name: a for a in attrs})
     body["SPEC"] = spec

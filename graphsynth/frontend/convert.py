@@ -39,7 +39,10 @@ from graphsynth.dialects.dtypes import FLOAT_DTYPES
 from graphsynth.dialects.ranges import assuming
 from graphsynth.dialects.rules import Sig
 from graphsynth.dialects.symdim import Dim, SymDim, add, evaluate, free_symbols
-from graphsynth.frontend import aten  # noqa: F401 - the ATen handlers, registered in HANDLERS
+from graphsynth.frontend import (
+    aten,  # noqa: F401 - the ATen handlers, registered in HANDLERS
+    spectral,  # noqa: F401 - the handlers of Fourier transforms and complex values
+)
 from graphsynth.frontend.assemble import Assembly, tied_keys
 from graphsynth.frontend.fxnodes import aten_name, bind, module_stack, packet_name, source_of
 from graphsynth.frontend.handlers import (

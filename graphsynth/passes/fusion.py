@@ -43,6 +43,7 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
 from graphsynth.dialects import gs
+from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.dialects.traits import Activation, Elementwise, is_random
 from graphsynth.passes.builtin import apply_patterns
 from graphsynth.passes.patterns import common_scope, op_scope, rewriting, taken_names, value_name
@@ -121,10 +122,21 @@ class FuseLinearActivationPass(ModulePass):
 
 
 def fusible(op: Operation) -> bool:
-    """Elementwise, deterministic, with at least one tensor operand and one result."""
+    """Elementwise, deterministic, with at least one tensor operand and one result, every value
+    of a dtype a kernel can hold (the dtype table's Triton type: complex values have none, so an
+    op on them stays with torch)."""
     if not isinstance(op, gs.GsOp) or not op.has_trait(Elementwise) or not op.operands or len(op.results) != 1:
         return False
+    if not all(_kernel_dtype(v.type) for v in (*op.operands, *op.results)):
+        return False
     return not is_random(op)
+
+
+def _kernel_dtype(t: object) -> bool:
+    if not isinstance(t, gs.TensorType):
+        return False
+    d = DTYPES.get(t.dtype.data)
+    return d is not None and bool(d.triton)
 
 
 def _producers(op: Operation, block: Block) -> list[Operation]:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from graphsynth.dialects import gs
 from graphsynth.dialects.symdim import Dim, mul, numel
 from graphsynth.testing.builders_seq import SEQUENCE_BUILDERS
+from graphsynth.testing.builders_spectral import SPECTRAL_BUILDERS
 from graphsynth.testing.building import Builder, State, Value
 from graphsynth.testing.building import dim_choice as _dim_choice
 from graphsynth.testing.building import emit as _emit
@@ -436,6 +437,7 @@ BUILDERS: dict[type[gs.GsOp], Builder] = {
     gs.Log1p: _b_unary(gs.Log1p),
     gs.Logsumexp: _b_reduce(gs.Logsumexp),
     **SEQUENCE_BUILDERS,
+    **SPECTRAL_BUILDERS,
 }
 """The builder of each op class the strategy can generate."""
 

@@ -3,7 +3,20 @@ all in :data:`graphsynth.backend.registry.LOWERINGS` (the lowerer imports it bef
 
 from __future__ import annotations
 
-from graphsynth.backend.lowerings import call, creation, dynamic, elementwise, index, linalg, norm, pool, reduce, shape
+from graphsynth.backend.lowerings import (
+           call,
+           creation,
+           dynamic,
+           elementwise,
+           index,
+           linalg,
+           norm,
+           pool,
+           reduce,
+           shape,
+           spectral,
+)
 from graphsynth.backend.registry import ALLOCATES, LOWERINGS
 
-__all__ = ["ALLOCATES", "LOWERINGS", "call", "creation", "dynamic", "elementwise", "index", "linalg", "norm", "pool", "reduce", "shape"]
+__all__ = ["ALLOCATES", "LOWERINGS", "call", "creation", "dynamic", "elementwise", "index", "linalg", "norm", "pool", "reduce", "shape",
+           "spectral"]

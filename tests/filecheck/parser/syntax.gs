@@ -126,7 +126,7 @@ graph M(x: f32[B, 4]) -> f32[B, 4] {
 // -----
 
 graph M(x: f32[B, 4]) -> f32[B, 4] {
-  // expected-error@+1 {{GS106: cast: attribute 'dtype' expects a dtype (f32, f16, bf16, f64, i64, i32, i16, i8, u8, bool), got "f32"}}
+  // expected-error@+1 {{GS106: cast: attribute 'dtype' expects a dtype (f32, f16, bf16, f64, i64, i32, i16, i8, u8, bool, c64, c128), got "f32"}}
   %0: f32[B, 4] = cast(x, dtype="f32")
   return %0
 }
