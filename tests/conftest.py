@@ -15,8 +15,33 @@ from __future__ import annotations
 
 import os
 
+from hypothesis import settings
+from hypothesis_budget import CI, FULL
+
 _WORKERS = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
 if _WORKERS:
     _share = str(max(1, (os.cpu_count() or 1) // max(1, int(_WORKERS))))
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(_var, _share)
+
+# Hypothesis: the ``ci`` profile (the default) draws a third of each property test's examples,
+# ``full`` all of them (see tests/hypothesis_budget.py).
+settings.register_profile(CI, settings())
+settings.register_profile(FULL, settings())
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", CI))
+
+
+# -- order: the longest tests first ------------------------------------------------------------------
+# With ``-n`` pytest-xdist hands the first quarter of the tests out alternately and the rest to
+# whichever worker is free.  A long test handed out last keeps one worker busy while the other
+# waits, so the tests marked ``long`` (each a minute or more of a core: a whole document's
+# session, a real model's export, a killed and resumed search) go first, spread over the workers,
+# and the many short ones fill in behind them.  Without xdist the order changes nothing.
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "long: takes a minute or more of a core; run first so that the workers end together")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: otherwise as collected
