@@ -15,8 +15,38 @@ from __future__ import annotations
 
 import os
 
+from hypothesis import settings
+from hypothesis_budget import CI, FULL
+
 _WORKERS = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
 if _WORKERS:
     _share = str(max(1, (os.cpu_count() or 1) // max(1, int(_WORKERS))))
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(_var, _share)
+
+# Hypothesis: the ``ci`` profile (the default) draws a third of each property test's examples,
+# ``full`` all of them (see tests/hypothesis_budget.py).
+settings.register_profile(CI, settings())
+settings.register_profile(FULL, settings())
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", CI))
+
+
+# -- order: the long tests first, handed out one at a time -----------------------------------------
+# With ``-n`` pytest-xdist's load scheduling hands each worker a run of consecutive tests (by
+# default a quarter of its share at the start, then large batches).  Long tests next to each
+# other in one run keep one worker busy with all of them, and a long test handed out last keeps
+# one worker busy while the other waits.  So the tests marked ``long`` (each a minute or more of a
+# core: a whole document's session, a real model's export, a killed and resumed search) come
+# first, and the workers take tests a few at a time (``--maxschedchunk 1``, unless given), each
+# taking the next test when it is free: the long tests spread over the workers, and the many
+# short ones fill in behind them so that the workers end together.
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "long: takes a minute or more of a core; run first, spread over the workers")
+    if getattr(config.option, "maxschedchunk", 0) is None:  # pytest-xdist's option, not given
+        config.option.maxschedchunk = 1
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: otherwise as collected

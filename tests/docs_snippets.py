@@ -196,9 +196,12 @@ def run_console(block: Block) -> None:
 
 
 def run_document(blocks_to_run: list[Block]) -> None:
+    import time
+
     namespace: dict[str, object] = {"__name__": "__main__"}
+    started = time.perf_counter()
     for block in blocks_to_run:
-        print(f"--- {block.where} ({block.kind})", flush=True)
+        print(f"--- {block.where} ({block.kind}) at {time.perf_counter() - started:.1f} s", flush=True)
         if block.kind == "python":
             # Blank lines in front, so that tracebacks give the line in the Markdown file.
             code = compile("\n" * (block.line - 1) + block.code, display(block.doc), "exec")

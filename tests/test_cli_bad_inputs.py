@@ -1,12 +1,17 @@
-"""Malformed input through the real ``graphsynth-opt`` process: every kind gets diagnostics with a
-file:line:column and exit code 1 (usage problems: one line and exit code 2), never a traceback.
+"""Malformed input through ``graphsynth-opt``: every kind gets diagnostics with a file:line:column
+and exit code 1 (usage problems: one line and exit code 2), never a traceback.
 
-These run the tool as a subprocess (``python -m graphsynth.cli``), the way users and lit do, so
-they also catch what only shows at the process level (exit codes, encodings, stdin).
+Most cases call the tool's ``main()`` in this process (:func:`run_tool`), with byte streams in
+place of stdin, stdout and stderr: the same code path and exit code as the installed command,
+without starting Python and importing torch for each case.  The tests about the process itself
+(stdin, a missing or unreadable input, an unencodable byte reaching the terminal) run it as a
+subprocess (``python -m graphsynth.cli``, :func:`run_process`), the way users and lit do.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -27,7 +32,31 @@ GOOD = """graph M(x: f32[B, 4]) -> f32[B, 4] {
 """
 
 
-def run_tool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def run_tool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """``graphsynth-opt ARGS`` in this process: ``main()``'s return value (or argparse's exit
+    status) and what it wrote, as bytes, like :func:`run_process` gives them.  The streams are
+    UTF-8 like the subprocess's (its environment sets PYTHONIOENCODING); stderr escapes what it
+    cannot encode, as Python's own stderr does."""
+    from graphsynth.cli import main
+
+    def stream(data: bytes, errors: str) -> io.TextIOWrapper:
+        return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors=errors, newline="\n", write_through=True)
+
+    fin, fout, ferr = stream(stdin or b"", "strict"), stream(b"", "strict"), stream(b"", "backslashreplace")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stdout(fout))
+        stack.enter_context(contextlib.redirect_stderr(ferr))
+        saved_stdin, sys.stdin = sys.stdin, fin
+        stack.callback(setattr, sys, "stdin", saved_stdin)
+        try:
+            code = main(list(args))
+        except SystemExit as e:  # argparse's usage errors and --help
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    return subprocess.CompletedProcess(["graphsynth-opt", *args], code, fout.buffer.getvalue(), ferr.buffer.getvalue())
+
+
+def run_process(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """``graphsynth-opt ARGS`` as a process (``python -m graphsynth.cli``)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run(
         [sys.executable, "-m", "graphsynth.cli", *args],
@@ -43,9 +72,9 @@ def decoded(p: subprocess.CompletedProcess) -> tuple[str, str]:
     return p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
-def check_diagnosed(path: Path, code: str, line: int | None = None, *extra: str) -> str:
+def check_diagnosed(path: Path, code: str, line: int | None = None, *extra: str, run=run_tool) -> str:
     """Run the tool on ``path``: exit 1, no traceback, a located diagnostic with ``code``."""
-    p = run_tool(str(path), *extra)
+    p = run(str(path), *extra)
     out, err = decoded(p)
     assert p.returncode == 1, (p.returncode, err)
     assert "Traceback" not in err
@@ -113,10 +142,20 @@ def test_bad_input_is_diagnosed(tmp_path: Path, name: str) -> None:
     check_diagnosed(path, code, line)
 
 
+@pytest.mark.parametrize("name", ["invalid_utf8", "random_bytes", "deeply_nested_dim", "cannot_prove"])
+def test_bad_input_is_diagnosed_by_the_process(tmp_path: Path, name: str) -> None:
+    """The same through a real process: undecodable bytes, the deepest nesting (the process's own
+    stack) and a verifier error, each with its exit code and no traceback."""
+    data, code, line = CASES[name]
+    path = tmp_path / f"{name}.gs"
+    path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    check_diagnosed(path, code, line, run=run_process)
+
+
 def test_good_input_passes(tmp_path: Path) -> None:
     path = tmp_path / "good.gs"
     path.write_text(GOOD)
-    p = run_tool(str(path))
+    p = run_process(str(path))
     assert p.returncode == 0, decoded(p)[1]
     assert decoded(p)[0] == GOOD
 
@@ -143,21 +182,21 @@ def test_diagnostic_has_source_line_and_caret(tmp_path: Path) -> None:
 
 
 def test_stdin_input_is_named_stdin() -> None:
-    p = run_tool(stdin=GOOD.replace("relu(", "rleu(").encode())
+    p = run_process(stdin=GOOD.replace("relu(", "rleu(").encode())
     out, err = decoded(p)
     assert p.returncode == 1 and "Traceback" not in err
     assert err.startswith("<stdin>:4:19: error[GS207]: rleu: unknown op"), err
 
 
 def test_stdin_binary_garbage() -> None:
-    p = run_tool("-", stdin=b"\x00\x01\x02garbage\xff")
+    p = run_process("-", stdin=b"\x00\x01\x02garbage\xff")
     out, err = decoded(p)
     assert p.returncode == 1 and "Traceback" not in err
     assert LOCATED.search(err) and "GS103" in err
 
 
 def test_directory_as_input_is_a_usage_error(tmp_path: Path) -> None:
-    p = run_tool(str(tmp_path))
+    p = run_process(str(tmp_path))
     out, err = decoded(p)
     assert p.returncode == 2 and "Traceback" not in err
     assert err.strip() == f"graphsynth-opt: error[GS001]: cannot read input '{tmp_path}': Is a directory"
@@ -165,7 +204,7 @@ def test_directory_as_input_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_nonexistent_file_is_a_usage_error(tmp_path: Path) -> None:
     missing = tmp_path / "nope.gs"
-    p = run_tool(str(missing))
+    p = run_process(str(missing))
     out, err = decoded(p)
     assert p.returncode == 2 and "Traceback" not in err
     assert err.strip() == f"graphsynth-opt: error[GS001]: cannot read input '{missing}': No such file or directory"

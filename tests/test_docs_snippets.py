@@ -82,6 +82,7 @@ def test_every_block_says_what_it_is():
     assert not bad_attrs, f"only python and gs blocks take file=: {bad_attrs}"
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("doc", [d for d in DOCUMENTS if runnable(d)], ids=_rel)
 def test_document_runs_top_to_bottom(doc: Path, tmp_path: Path):
     shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("__pycache__"))

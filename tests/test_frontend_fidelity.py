@@ -86,6 +86,7 @@ def test_mobilenet_v2_with_inplace_dropout() -> None:
     compare_lowered(model, module, lambda b: models.fresh_inputs(inputs, b, dyn, seed=b["B"]), ({"B": 2}, {"B": 3}), grads=True)
 
 
+@pytest.mark.long
 def test_swin_with_dynamic_height_and_width() -> None:
     """Window partition pads by symbolic amounts; H and W stay symbolic through patch merging."""
     model, inputs, dyn = models.swin()

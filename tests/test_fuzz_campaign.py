@@ -149,6 +149,7 @@ def test_a_failure_is_caught_and_reported(seeds: list[fuzz.Seed], monkeypatch) -
     assert [f["failure"] for f in st.failures] == ["timeout"]
 
 
+@pytest.mark.long
 def test_a_few_thousand_mutants(seeds: list[fuzz.Seed]) -> None:
     """The default suite's share of the campaign (the full one is the slow test below)."""
     cfg = fuzz.Config(2000, seed=20240611, max_bytes=32 << 10)

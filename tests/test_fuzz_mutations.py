@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 from graphsynth.cli import emit, parse_mlir
 from graphsynth.cli import main as cli_main
@@ -57,7 +58,7 @@ SEQUENTIAL = """graph Seq(input: f32[B, 4], mask: bool[B, 4]) -> f32[B, 2] {
 }
 """
 TEXTS = [p.read_text() for p in SOURCES] + [SEQUENTIAL]
-FUZZ = settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=examples(400), deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?")
 _WORD = re.compile(r"%?[A-Za-z_][A-Za-z0-9_.]*")
@@ -186,7 +187,7 @@ def test_mutated_text_through_the_cli_in_process(tmp_path_factory, text: str, fl
         assert re.search(r"in\.gs:\d+:\d+: error\[GS\d{3}\]|\"line\": \d+", err.getvalue()), err.getvalue()
 
 
-@settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(200), deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(TEXTS), st.integers(0, 2**32 - 1), st.integers(1, 3))
 def test_mutated_mlir_is_accepted_or_diagnosed(text, seed, count):
     """The MLIR generic form of the examples, mutated, read as graphsynth-opt reads a .mlir

@@ -68,6 +68,7 @@ def test_paths_and_sensitivity_through_attention(gpt) -> None:
     assert col[0, :2].abs().max() == 0 and col[0, 2:].abs().max() > 0 and col[1].abs().max() == 0
 
 
+@pytest.mark.long
 def test_the_gpt2_example_runs(tmp_path: Path, capsys) -> None:
     import gpt2_analysis
 

@@ -12,6 +12,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 from graphsynth.cli import emit, parse_mlir
 from graphsynth.diagnostics import ParseError
@@ -149,7 +150,7 @@ def test_integer_dims_have_one_range(dim: str) -> None:
 
 
 @given(dim_texts())
-@settings(max_examples=250, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(250), deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_both_forms_accept_the_same_dims(dim: str) -> None:
     """Whatever dim the text form accepts, MLIR input accepts as the same type, and what one
     refuses the other refuses with the same code."""

@@ -17,6 +17,7 @@ import pytest
 import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 from graphsynth.cli import parse_mlir
 from graphsynth.diagnostics import ParseError
@@ -282,7 +283,7 @@ def _sympy_of_text(text: str):
 BINDINGS = [(3, 4, 5, 7, 2, 6, 9), (8, 3, 11, 4, 5, 2, 3)]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(dim_exprs(max_leaves=12))
 def test_accepted_dims_agree_with_sympy(text: str) -> None:
     try:
@@ -310,7 +311,7 @@ def test_accepted_dims_agree_with_sympy(text: str) -> None:
         assert got == int(want), (text, d, env)
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=examples(200), deadline=None, database=None)
 @given(st.lists(st.sampled_from(["B", "S", "B+1", "S-2", "2*B", "B*S", "3"]), min_size=1, max_size=12))
 def test_products_are_exact_until_refused(parts: list[str]) -> None:
     """A product of small dims either equals sympy's expansion or is refused as too large,

@@ -13,6 +13,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 from graphsynth.cli import emit, parse_mlir
 from graphsynth.diagnostics import Diagnostic, ParseError
@@ -30,7 +31,7 @@ from graphsynth.testing.hostile import (
 )
 from graphsynth.verifier import verify
 
-HOSTILE = settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+HOSTILE = settings(max_examples=examples(300), deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 def diagnose(text: str, filename: str = "t.gs") -> list[Diagnostic]:

@@ -80,6 +80,7 @@ def test_incremental_equals_full_on_edits_of_the_examples() -> None:
     assert total >= 500 and fast >= total // 2, (fast, total)
 
 
+@pytest.mark.long
 def test_incremental_equals_full_on_a_gpt2_shaped_graph() -> None:
     from llm_loop import gpt2_text
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis_budget import examples
 
 from graphsynth.cli import emit, parse_mlir
 from graphsynth.dialects import gs
@@ -21,7 +22,7 @@ from graphsynth.verifier import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.gs")) + sorted((ROOT / "examples" / "llm").glob("*.gs"))
-RT = settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+RT = settings(max_examples=examples(120), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def text_round_trip(m) -> str:

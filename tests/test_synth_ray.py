@@ -21,6 +21,7 @@ def local_cluster():
         ray.shutdown()
 
 
+@pytest.mark.long
 def test_ray_gives_the_same_archive_as_the_process_pool(tmp_path, local_cluster):
     path = tiny_task(tmp_path)
     on_ray = search(path, "evolution", budget=4, seed=2, db=tmp_path / "ray.sqlite", executor="ray", batch=3)

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from graphsynth.dialects import gs
 from graphsynth.dialects.shapes import SymDim, free_symbols
+from graphsynth.dialects.traits import is_elementwise
 from graphsynth.grammar.printer import print_ir
-from graphsynth.testing.strategies import DEFAULT_OPS, SUPPORTED_OPS, modules
+from graphsynth.testing.builders import BUILDERS
+from graphsynth.testing.strategies import DEFAULT_OPS, ELEMENTWISE_OPS, SUPPORTED_OPS, UNTAME, modules
 from graphsynth.verifier import verify
 
 FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -102,6 +104,18 @@ def test_unknown_op_is_rejected_with_the_supported_list():
 def test_default_ops_are_supported_and_exist():
     assert set(DEFAULT_OPS) <= set(SUPPORTED_OPS)
     assert set(SUPPORTED_OPS) <= set(gs.OPS)
+
+
+def test_op_sets_are_read_from_the_traits():
+    """Every op the generator builds is in the default set or left out with a reason; the
+    elementwise set is exactly the tame ops with the Elementwise trait, at the front."""
+    by_name = {cls.SPEC.name: cls for cls in BUILDERS}
+    untame = {cls.SPEC.name for cls in UNTAME}
+    assert set(UNTAME) <= set(BUILDERS) and all(UNTAME.values())
+    assert set(DEFAULT_OPS) | untame == set(SUPPORTED_OPS) and not set(DEFAULT_OPS) & untame
+    assert set(ELEMENTWISE_OPS) == {n for n in DEFAULT_OPS if is_elementwise(by_name[n])}
+    assert DEFAULT_OPS[: len(ELEMENTWISE_OPS)] == ELEMENTWISE_OPS and DEFAULT_OPS[0] == "relu"
+    assert {"log", "sqrt", "reciprocal"} <= untame and {"relu", "add", "linear", "softmax"} <= set(DEFAULT_OPS)
 
 
 # -- reachability: hypothesis finds each structure quickly ---------------------------------------

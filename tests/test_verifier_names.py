@@ -9,6 +9,7 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 from graphsynth.diagnostics import ParseError
 from graphsynth.grammar.parser import parse_ir
@@ -71,7 +72,7 @@ def test_module_paths(path: str, ok: bool) -> None:
     assert bool(_MODPATH_RE.fullmatch(path)) is ok
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.from_regex(re.compile(r"[a-z0-9_.]{1,8}"), fullmatch=True))
 def test_grammar_and_verifier_agree_on_names(name: str) -> None:
     """The verifier flags a name as unprintable exactly when the parser cannot read it back

@@ -7,6 +7,7 @@ import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 from graphsynth.dialects import shapes, symdim
 from graphsynth.dialects.shapes import SymDim, compare, evaluate, floordiv, mul, parse_dim
@@ -30,7 +31,7 @@ def polys(draw: st.DrawFn, max_terms: int = 3) -> object:
     return total
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(polys(), polys(max_terms=2))
 def test_exact_division_recovers_the_quotient(q: object, b: object) -> None:
     if isinstance(b, int) or any(evaluate(b, env) == 0 for env in BINDINGS):
@@ -39,7 +40,7 @@ def test_exact_division_recovers_the_quotient(q: object, b: object) -> None:
     assert compare(floordiv(a, b), q) is True, (a, b, floordiv(a, b), q)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(polys(), polys(max_terms=2))
 def test_floordiv_is_floor_division_at_every_binding(a: object, b: object) -> None:
     if any(evaluate(b, env) <= 0 for env in BINDINGS):

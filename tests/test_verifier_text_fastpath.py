@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
@@ -104,13 +105,13 @@ def test_fast_path_answers_the_common_tricky_cases() -> None:
     assert sum(answered) >= 9, answered
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_mutated_text_agrees_with_lark(text: str) -> None:
     check(text)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SEEDS), st.data())
 def test_line_edits_agree_with_lark(seed: str, data: st.DataObject) -> None:
     """Small character-level edits in one line: spacing, operators, brackets, comment markers."""
@@ -172,7 +173,7 @@ def _agree(text: str) -> None:
 GRAPHS = [verify_scale.SHAPES[s](6).replace("graph ", f"graph {s.capitalize()}", 1) for s in sorted(verify_scale.SHAPES)]
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(GRAPHS + SEEDS), min_size=2, max_size=5), st.data())
 def test_graph_by_graph_reading_agrees_with_lark(texts: list[str], data: st.DataObject) -> None:
     """One line of one graph among several edited (a syntax error, a form the fast path declines,
