@@ -16,7 +16,7 @@ from typing import Any
 from xdsl.dialects.builtin import ModuleOp
 
 from graphsynth.dialects import gs
-from graphsynth.dialects.shapes import evaluate, free_symbols
+from graphsynth.dialects.symdim import evaluate, free_symbols
 
 __all__ = ["TOLERANCES", "Options", "check_numerics", "default_bindings"]
 
