@@ -13,7 +13,6 @@ full disk leave FILE as it was.  ``-o`` may name the input: the input is read wh
 from __future__ import annotations
 
 import argparse
-import difflib
 import io
 import re
 import sys
@@ -525,6 +524,8 @@ def _after_pass_printer(args: argparse.Namespace):
 
     def hook(p, before, after) -> None:
         if args.print_ir_diff:
+            import difflib
+
             diff = difflib.unified_diff(
                 print_ir(before).splitlines(keepends=True),
                 print_ir(after).splitlines(keepends=True),

@@ -120,7 +120,6 @@ says the same in words); the JSON form (``--diagnostics=json``) carries ``edits`
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 
 
@@ -223,6 +222,8 @@ class Diagnostic:
         return d
 
     def to_json(self) -> str:
+        import json  # only the JSON form needs it (start-up of graphsynth-opt)
+
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def __str__(self) -> str:
@@ -231,6 +232,8 @@ class Diagnostic:
 
 def render_all(diags: list[Diagnostic], fmt: str = "text") -> str:
     if fmt == "json":
+        import json
+
         return json.dumps([d.to_dict() for d in diags], indent=1, sort_keys=True)
     return "\n".join(d.render() for d in diags)
 

@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import signal
 import stat
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -312,6 +310,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, encoding: str 
         except OSError as e:
             raise _write_error(p, e) from None
         return
+    import tempfile  # here, not at the top: a run that writes no file does not load it (start-up)
+
     folder = os.path.dirname(target) or "."
     tmp: str | None = None
     try:
@@ -425,6 +425,8 @@ def run_tool(prog: str, body: Callable[[], int], fmt: Callable[[], str] = lambda
             d = interrupt_diagnostic(e)
             try:
                 if fmt() == "json":
+                    import json
+
                     print(json.dumps([d.to_dict()], sort_keys=True), file=sys.stderr)
                 else:
                     print(f"{prog}: {d.render()}", file=sys.stderr)

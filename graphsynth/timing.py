@@ -26,7 +26,6 @@ accounts for (argument parsing, imports, reporting).  The JSON report is the sam
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -116,6 +115,8 @@ class Timer:
         timers = [tree(c) for c in self.root.children.values()]
         rest = max(total - sum(c.wall for c in self.root.children.values()), 0.0)
         timers.append({"name": "Rest", "wall": wall(rest), "passes": []})
+        import json  # only --timing-format=json needs it (start-up)
+
         return json.dumps({"total": {"wall": wall(total)}, "timers": timers}, indent=1) + "\n"
 
     def report(self, fmt: str = "text") -> str:

@@ -66,6 +66,13 @@ def scalar_attr(value: Any) -> Attribute:
 def from_attr(attr: Attribute) -> Any:
     """The Python value of an attribute, whatever its kind (dims stay text; see
     :meth:`AttrKind.from_attr` for the value of a declared attribute)."""
+    # The common classes by exact type first: an isinstance check of an xDSL class goes through
+    # ABCMeta and costs several times more (the verifier reads every attribute of every op).
+    t = type(attr)
+    if t is IntAttr or t is StringAttr:
+        return attr.data
+    if t is ArrayAttr:
+        return tuple([from_attr(a) for a in attr.data])
     if isinstance(attr, IntAttr):
         return attr.data
     if isinstance(attr, NoneAttr):
@@ -89,6 +96,11 @@ def dim_value(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(parse_dim(v) if isinstance(v, str) else v for v in value)
     return value
+
+
+def dim_from_attr(attr: Attribute) -> Any:
+    """The value of a dim/dims attribute (symbolic entries parsed)."""
+    return dim_value(from_attr(attr))
 
 
 # -- printing -------------------------------------------------------------------------------------
@@ -181,8 +193,9 @@ class AttrKind:
     def to_attr(self, value: Any) -> Attribute:
         return NoneAttr() if value is None else scalar_attr(value)
 
-    def from_attr(self, attr: Attribute) -> Any:
-        return from_attr(attr)
+    # A plain function, not a method: readers of many attributes keep it (OpSpec.readers) and
+    # call it without a bound-method hop.
+    from_attr = staticmethod(from_attr)
 
     def holds(self, attr: Attribute) -> bool:
         """Whether ``attr`` (not a NoneAttr) holds a value of this kind that the text form writes
@@ -281,8 +294,7 @@ class _Dim(AttrKind):
     def to_attr(self, value: Any) -> Attribute:
         return NoneAttr() if value is None else dim_attr(value)
 
-    def from_attr(self, attr: Attribute) -> Any:
-        return dim_value(from_attr(attr))
+    from_attr = staticmethod(dim_from_attr)
 
     def holds_value(self, v: Any) -> bool:
         return _dim_text_ok(v)
@@ -314,8 +326,7 @@ class _Dims(_Ints):
         except AttrValueError:
             raise self.bad() from None
 
-    def from_attr(self, attr: Attribute) -> Any:
-        return dim_value(from_attr(attr))
+    from_attr = staticmethod(dim_from_attr)
 
     def holds_value(self, v: Any) -> bool:
         return isinstance(v, tuple) and all(_dim_text_ok(x) for x in v)

@@ -78,9 +78,11 @@ FAMILIES: tuple[ModuleType, ...] = (elementwise, binary, linalg, pool, norm, sha
 
 
 def _declared(module: ModuleType) -> list[type[GsOp]]:
-    """The op classes a family module defines, in the order it defines them."""
+    """The op classes a family module defines, in the order it defines them.  (The module test
+    first and the MRO rather than ``issubclass``: ABCMeta answers a negative ``issubclass`` by
+    walking every subclass of GsOp, for each name a module imports, at start-up.)"""
     return [v for v in vars(module).values()
-            if isinstance(v, type) and issubclass(v, GsOp) and v is not GsOp and v.__module__ == module.__name__]
+            if isinstance(v, type) and v.__module__ == module.__name__ and GsOp in v.__mro__ and v is not GsOp]
 
 
 OP_CLASSES: tuple[type[GsOp], ...] = tuple(cls for m in FAMILIES for cls in _declared(m))

@@ -11,6 +11,7 @@ from xdsl.irdl import traits_def
 from graphsynth.dialects.attrs import REQUIRED
 from graphsynth.dialects.attrs import AttrSpec as A
 from graphsynth.dialects.cost import CostContext, Term
+from graphsynth.dialects.dimcompare import compare
 from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.dtypes import DTYPES
 from graphsynth.dialects.elementwise import GELU_APPROXIMATIONS
@@ -40,11 +41,14 @@ def linear_rule(ctx: RuleContext) -> list[Sig]:
     if not x.shape:
         raise ctx.fail("is a scalar; linear needs rank >= 1", 0, code="GS302")
     w = ctx.rank(1, 2)
-    ctx.eq(w.shape[1], x.shape[-1], arg=1, what=f"has shape {format_shape(w.shape)}; dim 1", ref=f"dim -1 of operand #{ctx.operand_index(0)}")
+    # compare() first: the messages are built only for a dim that fails (linear is on every layer).
+    if not compare(w.shape[1], x.shape[-1]):
+        ctx.eq(w.shape[1], x.shape[-1], arg=1, what=f"has shape {format_shape(w.shape)}; dim 1", ref=f"dim -1 of operand #{ctx.operand_index(0)}")
     same_dtype(ctx, 1, x, w)
     if ctx.has(2):
         b = ctx.rank(2, 1)
-        ctx.eq(b.shape[0], w.shape[0], arg=2, what=f"has shape {format_shape(b.shape)}; dim 0", ref=f"dim 0 of operand #{ctx.operand_index(1)}")
+        if not compare(b.shape[0], w.shape[0]):
+            ctx.eq(b.shape[0], w.shape[0], arg=2, what=f"has shape {format_shape(b.shape)}; dim 0", ref=f"dim 0 of operand #{ctx.operand_index(1)}")
     return [Sig(x.shape[:-1] + (w.shape[0],), x.dtype)]
 
 

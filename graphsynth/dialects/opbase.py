@@ -99,6 +99,16 @@ class OpSpec:
     workspace: costs.Formula = costs.no_workspace
     dtypes: frozenset[str] = REAL_KINDS  # the dtype kinds its tensor operands may have
     attr_index: dict[str, AttrSpec] = field(default_factory=dict, compare=False, hash=False)
+    # Derived from ``attrs`` once, for the per-op paths (the verifier reads every op's attributes):
+    # (name, value when absent, reader) per attribute, and the attributes a value must be
+    # checked against (required ones, ones with choices).
+    readers: tuple[tuple[str, Any, Callable[[Attribute], Any]], ...] = field(init=False, compare=False, hash=False, repr=False)
+    checked_attrs: tuple[AttrSpec, ...] = field(init=False, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        readers = tuple((a.name, None if a.default is REQUIRED else a.default, a.codec.from_attr) for a in self.attrs)
+        object.__setattr__(self, "readers", readers)
+        object.__setattr__(self, "checked_attrs", tuple(a for a in self.attrs if a.default is REQUIRED or a.choices is not None))
 
     def signature(self) -> str:
         """One line for --help, docs and prompts: ``linear(input, weight, bias?)``."""
@@ -138,12 +148,9 @@ class GsOp(IRDLOperation):
         """Attribute values with defaults filled in (dims parsed)."""
         out: dict[str, Any] = {}
         props = self.properties
-        for a in self.SPEC.attrs:
-            attr = props.get(a.name)
-            if attr is None:
-                out[a.name] = None if a.default is REQUIRED else a.default
-            else:
-                out[a.name] = a.codec.from_attr(attr)
+        for name, absent, read in self.SPEC.readers:
+            attr = props.get(name)
+            out[name] = absent if attr is None else read(attr)
         return out
 
     def arg_layout(self) -> list[Any]:

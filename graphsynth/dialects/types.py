@@ -55,6 +55,15 @@ class TensorType(ParametrizedAttribute, TypeAttribute):
     def shape(self) -> Shape:
         return self.sig().shape
 
+    def __hash__(self) -> int:
+        # The dataclass hash (of dtype and dims), computed once: types are immutable and
+        # interned, and sets and memo tables of the verifier and the passes hash them per line.
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.dtype, self.dims))
+            object.__setattr__(self, "_hash", h)
+        return h
+
     def __str__(self) -> str:
         return f"{self.dtype.data}{format_shape(self.shape)}"
 

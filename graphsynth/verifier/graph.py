@@ -203,7 +203,7 @@ class _GraphVerifier:
             where = self.graph if top else block.parent_op()
             self.report(where, "GS211", f"block does not end with '{'return' if top else 'yield'}'")
         for op in block.ops:
-            if isinstance(op, gs.GsOp):
+            if _is_primitive(type(op)):
                 self.verify_primitive(op)
             elif isinstance(op, gs.ParamOp):
                 self.verify_param(op)
@@ -220,10 +220,12 @@ class _GraphVerifier:
             else:
                 self.report(op, "GS207", f"unknown op '{op.name}' inside a gs graph")
 
-    def check_types_bound(self, op: Operation, types: list[Any], what: str) -> bool:
+    def check_types_bound(self, op: Operation, types: Any, what: str) -> bool:
         # Types repeat on most lines: each distinct one is checked once, recognised by identity
         # (types are interned; hashing one hashes all its parameters again).
-        bound: dict[int, Any] = self.__dict__.setdefault("_bound_types", {})
+        bound: dict[int, Any] | None = self.__dict__.get("_bound_types")
+        if bound is None:
+            bound = self.__dict__["_bound_types"] = {}
         for t in types:
             if bound.get(id(t)) is t:
                 continue
@@ -349,15 +351,16 @@ class _GraphVerifier:
         attribute values and the operand index of each argument; None after reporting (when
         ``report``) an arity, literal or attribute problem."""
         spec = op.SPEC
-        say = self.report if report else (lambda *a, **k: None)
+        say = self.report if report else _quiet
         props = op.properties
         layout: list[Any] = []
         arg_operand: list[int | None] = []
         operands = op.operands
+        n_operands = len(operands)
         k = 0
         for a in spec.args:
             if a.variadic:
-                while k < len(operands):
+                while k < n_operands:
                     layout.append(operands[k])
                     arg_operand.append(k)
                     k += 1
@@ -373,7 +376,7 @@ class _GraphVerifier:
                     return None
                 layout.append(value)
                 arg_operand.append(None)
-            elif k < len(operands):
+            elif k < n_operands:
                 layout.append(operands[k])
                 arg_operand.append(k)
                 k += 1
@@ -397,7 +400,7 @@ class _GraphVerifier:
         except (TypeError, ValueError) as e:
             say(op, "GS209", f"malformed attribute: {e}")
             return None
-        for a in spec.attrs:
+        for a in spec.checked_attrs:
             value = attrs.get(a.name)
             if a.default is gs.REQUIRED and value is None:
                 say(op, "GS209", f"attribute '{a.name}' ({a.kind}) is required", fix=f"add {a.name}=... to the op")
@@ -414,15 +417,16 @@ class _GraphVerifier:
                 )
                 return None
         sigs: list[Any] = []
-        for v in layout:
-            if isinstance(v, SSAValue):
-                t = self.vtype(v)
-                if not isinstance(t, gs.TensorType):
-                    say(op, "GS211", f"operand has type {t}, expected a gs tensor type")
-                    return None
-                sigs.append(t.sig())
-            else:
+        vtype = self.vtype
+        for v, j in zip(layout, arg_operand):
+            if j is None:  # a literal or an absent argument
                 sigs.append(v)
+                continue
+            t = vtype(v)
+            if not isinstance(t, gs.TensorType):
+                say(op, "GS211", f"operand has type {t}, expected a gs tensor type")
+                return None
+            sigs.append(t.sig())
         return sigs, attrs, arg_operand
 
     def compare_result(self, op: gs.GsOp, i: int, want: Sig, r: SSAValue) -> bool:
@@ -468,8 +472,14 @@ class _GraphVerifier:
         position = {op: i for i, op in enumerate(block.ops)}
         late: list[tuple[Operation, SSAValue]] = []
         for op, i in position.items():
-            for v in operands_deep(op):
+            for v in operands_deep(op) if op.regions else op.operands:
                 owner = v.owner
+                if owner.parent is block and owner is not op:
+                    # The common case: a result of another op of this block (a block's parent
+                    # is a region, never this block).
+                    if position[owner] > i:
+                        late.append((op, v))
+                    continue
                 if owner is op:
                     # An op that reads its own result (``%0 = add(x, %0)``): the shortest cycle.
                     me = self.name(v)
@@ -492,6 +502,22 @@ class _GraphVerifier:
         if cycle:
             names = " -> ".join(self.name(o.results[0]) if o.results else o.name for o in cycle + [cycle[0]])
             self.report(cycle[0], "GS204", f"values depend on themselves: {names}", relation=names)
+
+
+def _quiet(*args: Any, **kw: Any) -> None:
+    """A report that reports nothing (rule_inputs for a fix-it trial)."""
+
+
+_PRIMITIVE: dict[type, bool] = {}
+
+
+def _is_primitive(cls: type) -> bool:
+    """``issubclass(cls, gs.GsOp)``, memoised: an isinstance check of an xDSL class goes
+    through ABCMeta, several times the cost of a dict lookup, on every line of a graph."""
+    found = _PRIMITIVE.get(cls)
+    if found is None:
+        found = _PRIMITIVE[cls] = issubclass(cls, gs.GsOp)
+    return found
 
 
 def _show_value(v: Any) -> str:

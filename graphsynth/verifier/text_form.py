@@ -162,6 +162,19 @@ def _deepest_module(g: gs.GraphOp) -> str | None:
     return None
 
 
+_FAMILIES: dict[type, type | None] = {}
+
+
+def _family(cls: type) -> type | None:
+    """Which of ParamOp, FusedOp and GsOp ``cls`` is (or None), memoised by class: an
+    isinstance check of an xDSL class goes through ABCMeta, several times the cost of a dict
+    lookup, and this runs on every line of a graph."""
+    found = _FAMILIES.get(cls, _FAMILIES)
+    if found is _FAMILIES:
+        found = _FAMILIES[cls] = next((f for f in (gs.ParamOp, gs.FusedOp, gs.GsOp) if issubclass(cls, f)), None)
+    return found  # type: ignore[return-value]
+
+
 def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
     """Names, property shapes and attribute values of ``g`` that the text form cannot hold."""
     from graphsynth.diagnostics import source_line
@@ -229,7 +242,8 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
             problem = type_problem(r.type)
             if problem:
                 bad(op, problem[0], f"result #{i}: {problem[1]}")
-        if isinstance(op, gs.ParamOp):
+        family = _family(type(op))
+        if family is gs.ParamOp:
             if not _NAME_RE.fullmatch(op.param_name.data):
                 bad(op, "GS211", f"parameter name {op.param_name.data!r} is not a name (letters, digits, _ and dots: x, fc1.bias, 0.weight)")
             if names is not None and op.param_name.data in names:
@@ -253,16 +267,16 @@ def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
         scope = props.get("scope")
         if scope is not None and (not isinstance(scope, StringAttr) or scope.data and scope.data not in table):
             bad(op, "GS211", f"scope {scope} is not a module of the module table")
-        if not op.results and (isinstance(op, gs.FusedOp) or (isinstance(op, gs.Call))):
+        if not op.results and (family is gs.FusedOp or isinstance(op, gs.Call)):
             # `%a, %b = fused(...)`: an op with no results has no line the text form can write.
             bad(op, "GS211", "an op with no results is dead code that the text form cannot hold (run dce)")
-        if isinstance(op, gs.FusedOp):
+        if family is gs.FusedOp:
             if op.arg_names is not None:
                 bnames = _strings(op.arg_names)
                 nargs = len(op.body.block.args) if len(op.body.blocks) == 1 else -1
                 if bnames is None or len(bnames) != nargs or any(not _VALUE_RE.fullmatch(n) for n in bnames):
                     bad(op, "GS211", "arg_names must name each region argument with [A-Za-z0-9_.$-]")
-        if isinstance(op, gs.GsOp):
+        if family is gs.GsOp:
             spec = op.SPEC
             for a in spec.args:
                 lit = props.get(a.name)
