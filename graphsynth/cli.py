@@ -452,7 +452,7 @@ def parse_mlir(text: str, filename: str):
     from graphsynth.diagnostics import ParseError, remember_source
     from graphsynth.dialects.gs import DimError
     from graphsynth.grammar.mlir import GuardedParser, LimitParseError, prescan
-    from graphsynth.grammar.parser import _offset_loc
+    from graphsynth.grammar.syntaxerrors import _offset_loc
     from graphsynth.passes.registry import context
 
     remember_source(filename, text)

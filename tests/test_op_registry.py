@@ -156,11 +156,12 @@ def test_the_fx_lowerer_never_names_triton():
     assert not named, named
 
 
-# Modules still over the size limit; the list may only shrink.
-OVERSIZED = {"grammar/parser.py"}
 LIMIT = 600
 
 
-def test_no_new_module_over_the_size_limit():
-    over = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if p.read_text().count("\n") > LIMIT}
-    assert over <= OVERSIZED, sorted(over - OVERSIZED)
+def test_no_module_over_the_size_limit():
+    """Every module of the package stays under LIMIT lines (small modules with one job)."""
+    sizes = {str(p.relative_to(PACKAGE)): p.read_text().count("\n") for p in PACKAGE.rglob("*.py")}
+    assert "grammar/parser.py" in sizes and len(sizes) > 50, sorted(sizes)  # the scan sees the package
+    over = {name: n for name, n in sizes.items() if n > LIMIT}
+    assert not over, over

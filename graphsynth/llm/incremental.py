@@ -6,7 +6,7 @@ break the driver's budget of 100 ms per attempt.  So the base text is parsed onc
 background thread while the model thinks) and kept as a Lark tree; for each attempt only the
 smallest run of whole statements around the changed lines is parsed (as a ``body`` fragment, with
 its line numbers in place), spliced into the base tree, the statements after it shifted by the
-change in line count, and the usual tree-to-IR builder of :mod:`graphsynth.grammar.parser` runs
+change in line count, and the usual tree-to-IR builder of :mod:`graphsynth.grammar.builder` runs
 on the result.  The grammar, the tree shapes and the builder are the parser's own, so the result
 is the module that ``parse_ir`` would build; ``tests/test_llm_incremental.py`` checks that on
 random edits, and anything unusual (an edit touching a graph header, a syntax error, a tree of a
@@ -24,7 +24,7 @@ from lark.tree import Meta
 
 
 def _lark() -> Any:
-    from graphsynth.grammar.parser import fragment_parser
+    from graphsynth.grammar.larkgrammar import fragment_parser
 
     return fragment_parser()
 
@@ -84,7 +84,7 @@ class _Fallback(Exception):
 
 
 def _build(tree: Any, text: str, filename: str) -> Any:
-    from graphsynth.grammar.parser import build_module
+    from graphsynth.grammar.builder import build_module
 
     return build_module(tree, text, filename)
 

@@ -140,7 +140,7 @@ class _Base:
     # -- one attempt ---------------------------------------------------------------------------
     def check(self, new_text: str, first: int, last_old: int, last_new: int, filename: str) -> list[Diagnostic]:
         from graphsynth.dialects import gs
-        from graphsynth.grammar.parser import _Builder
+        from graphsynth.grammar.builder import _Builder
 
         tree = self.parser.base_tree()
         if tree is None:
