@@ -36,6 +36,7 @@ from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
 from graphsynth.dialects import gs
+from graphsynth.dialects.dtypes import is_complex
 from graphsynth.dialects.rules import FLOAT_DTYPES
 from graphsynth.dialects.symdim import numel
 from graphsynth.dialects.traits import Commutative, Creation, Elementwise, is_random
@@ -131,6 +132,12 @@ def evaluate(op: gs.GsOp, operands: list[SSAValue], producers: dict[SSAValue, Op
     return list(out) if isinstance(out, tuple) else [out]
 
 
+def _literal(t: Any) -> bool:
+    """Whether the values of type ``t`` have a literal in the text form (complex values have none:
+    a complex result stays computed)."""
+    return not is_complex(t.sig().dtype)
+
+
 def _creation_op(result: SSAValue, values: Any, max_elements: int) -> gs.GsOp | None:
     """``full`` when every element is equal, ``constant`` when small enough, else None."""
     t = result.type
@@ -166,7 +173,7 @@ class FoldSplatElementwise(RewritePattern):
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         if not (isinstance(op, gs.GsOp) and op.has_trait(Elementwise) and op.operands and len(op.results) == 1) or is_random(op):
             return
-        if any(_splat(v) is None for v in op.operands):
+        if any(_splat(v) is None for v in op.operands) or not _literal(op.results[0].type):
             return
         # The same op on 0-d splats: elementwise ops commute with broadcasting.
         producers: dict[SSAValue, Operation] = {}
@@ -205,7 +212,7 @@ class FoldConstantOp(RewritePattern):
                 return
             producers[v] = p
         # Results are bounded like operands: repeat/expand/matmul of small constants can be huge.
-        if not all(_static(r.type) and numel(r.type.shape) <= EVAL_LIMIT for r in op.results):
+        if not all(_static(r.type) and numel(r.type.shape) <= EVAL_LIMIT and _literal(r.type) for r in op.results):
             return
         results = evaluate(op, list(op.operands), producers)
         if results is None or len(results) != len(op.results):
