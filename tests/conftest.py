@@ -13,7 +13,9 @@ may share, so the workers need nothing more.
 
 from __future__ import annotations
 
+import compileall
 import os
+from pathlib import Path
 
 from hypothesis import settings
 from hypothesis_budget import CI, FULL
@@ -42,7 +44,23 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", CI))
 # short ones fill in behind them so that the workers end together.
 
 
+# -- bytecode: compiled once, before the workers start ---------------------------------------------
+# Many tests start the tools as subprocesses (the CLI, the docs' commands, the lit suite after
+# pytest).  Where PYTHONDONTWRITEBYTECODE is set, none of them caches what it compiles, and each
+# one compiles graphsynth's modules from source again (a third of a short tool run).  Compiling
+# them once here (compileall writes regardless of that variable) lets every process read them.
+_ROOT = Path(__file__).resolve().parents[1]
+_COMPILED = ("graphsynth", "tests", "examples", "bench")
+
+
+def _compile_bytecode() -> None:
+    for folder in _COMPILED:
+        compileall.compile_dir(_ROOT / folder, quiet=2, workers=0)
+
+
 def pytest_configure(config):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        _compile_bytecode()
     config.addinivalue_line("markers", "long: takes a minute or more of a core; run first, spread over the workers")
     if getattr(config.option, "maxschedchunk", 0) is None:  # pytest-xdist's option, not given
         config.option.maxschedchunk = 1
