@@ -143,3 +143,16 @@ def test_loss_hook_replaces_cross_entropy(tmp_path):
     base = train_candidate(task, task.seed_ir, seed=1)
     assert r.status == "trained" and len(calls) == r.metrics["steps"] == 8
     assert r.metrics["train_loss"] != base.metrics["train_loss"]
+
+
+def test_digits_read_from_the_shipped_file_equal_load_digits():
+    """The digits task reads scikit-learn's data file without importing scikit-learn (most of a
+    second per process); what it reads is exactly what ``load_digits`` returns."""
+    from sklearn.datasets import load_digits
+
+    from graphsynth.train.data import digits_arrays
+
+    pixels, labels = digits_arrays()
+    reference = load_digits()
+    assert np.array_equal(pixels, reference.data) and np.array_equal(labels, reference.target)
+    assert pixels.shape == (1797, 64) and set(labels.tolist()) == set(range(10))
