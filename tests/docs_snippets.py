@@ -8,7 +8,10 @@ string says what a block is and how it is checked (README.md, "Quick start", say
   session).
 - ``bash``: run with ``bash -euo pipefail``.  Lines that install (``pip install ...``) are not
   run: the snippet test runs inside the environment they build, and ``.ci/run`` runs the
-  README's install and test command on a clean clone.
+  README's install and test command on a clean clone.  A block whose every line is a plain
+  ``graphsynth-*`` command runs each one forked from a process that has imported the tools
+  (tests/tool_server.py: the same entry point, arguments, directory and environment, without
+  seconds of start-up per command); any other block runs in bash.
 - ``console``: a shell session.  Each ``$ command`` runs; the lines up to the next ``$`` are
   its expected output (stdout then stderr), compared line by line (``...`` on a line of its own
   stands for any number of lines).  A command shown without output must succeed silently.
@@ -28,6 +31,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -170,7 +174,16 @@ class SnippetFailure(Exception):
 def run_shell(block: Block) -> None:
     import subprocess
 
-    script = "set -euo pipefail\n" + "\n".join(cmd for _line, cmd in shell_lines(block)) + "\n"
+    lines = shell_lines(block)
+    plan = [_plain(cmd) for _line, cmd in lines]
+    if lines and all(commands is not None for commands in plan):
+        for (line, cmd), commands in zip(lines, plan):
+            for command in commands or ():
+                code, out, err = _tools().run(command)
+                if code != 0:
+                    raise SnippetFailure(f"{display(block.doc)}:{line}: $ {cmd}\nexit {code}\n--- stdout\n{out[-4000:]}--- stderr\n{err[-4000:]}")
+        return
+    script = "set -euo pipefail\n" + "\n".join(cmd for _line, cmd in lines) + "\n"
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise SnippetFailure(f"{block.where}: exit {proc.returncode}\n{script}--- stdout\n{proc.stdout[-4000:]}--- stderr\n{proc.stderr[-4000:]}")
@@ -183,21 +196,55 @@ def run_console(block: Block) -> None:
     if not steps:
         raise SnippetFailure(f"{block.where}: empty console block")
     for step in steps:
-        proc = subprocess.run(["bash", "-c", step.command], capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        got = (proc.stdout + proc.stderr).splitlines()
+        commands = _plain(step.command)
+        if commands is not None and len(commands) == 1 and commands[0].stdout_path is None:
+            code, stdout, stderr = _tools().run(commands[0])
+        else:
+            proc = subprocess.run(["bash", "-c", step.command], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+        got = (stdout + stderr).splitlines()
         where = f"{display(block.doc)}:{step.line}: $ {step.command}"
-        printed = f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}--- stderr\n{proc.stderr[-4000:]}"
+        printed = f"exit {code}\n--- stdout\n{stdout[-4000:]}--- stderr\n{stderr[-4000:]}"
         if not any(x.strip() for x in step.expected):
-            if proc.returncode != 0 or got:
+            if code != 0 or got:
                 raise SnippetFailure(f"{where}\nshown without output, but:\n{printed}")
         elif not output_matches(step.expected, got):
             shown = "\n".join(step.expected)
             raise SnippetFailure(f"{where}\n--- shown in the document\n{shown}\n--- printed\n{printed}")
 
 
+def _plain(command: str) -> list[Any] | None:
+    """The command as graphsynth commands the tool server runs, or None: bash runs it (always,
+    with SNIPPETS_SHELL_ONLY=1)."""
+    import os
+
+    from tool_server import plain_commands
+
+    return None if os.environ.get("SNIPPETS_SHELL_ONLY") == "1" else plain_commands(command)
+
+
+_DOCUMENT_TOOLS: set[str] = set()  # filled by run_document before the first block runs
+
+
+@functools.cache
+def _tools() -> Any:
+    """The document's tool server, made on first use."""
+    from tool_server import ToolServer
+
+    return ToolServer(_DOCUMENT_TOOLS)
+
+
+def _tools_of(blocks_to_run: list[Block]) -> set[str]:
+    """The graphsynth commands the blocks run through the tool server."""
+    lines = [cmd for b in blocks_to_run if b.kind == "bash" for _line, cmd in shell_lines(b)]
+    lines += [s.command for b in blocks_to_run if b.kind == "console" for s in console_steps(b)]
+    return {c.argv[0] for line in lines for c in (_plain(line) or ())}
+
+
 def run_document(blocks_to_run: list[Block]) -> None:
     import time
 
+    _DOCUMENT_TOOLS.update(_tools_of(blocks_to_run))
     namespace: dict[str, object] = {"__name__": "__main__"}
     started = time.perf_counter()
     for block in blocks_to_run:

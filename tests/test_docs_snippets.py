@@ -149,3 +149,28 @@ def test_a_broken_block_fails_the_runner(tmp_path: Path):
     doc.write_text("```console\n$ echo hello\nhullo\n```\n", encoding="utf-8")
     proc = subprocess.run([sys.executable, str(RUNNER), str(doc)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "hullo" in proc.stderr and "hello" in proc.stderr, proc.stderr
+
+
+def test_the_tool_server_runs_what_the_shell_would(tmp_path: Path):
+    """A plain graphsynth command forked from the tool server prints and exits as the same
+    command started by bash; anything a shell would expand is left to bash."""
+    from tool_server import ToolServer, plain_commands
+
+    assert plain_commands("graphsynth-opt a.gs -p 'x{y=1}'  # note")[0].argv == ["graphsynth-opt", "a.gs", "-p", "x{y=1}"]
+    for shell_only in ("graphsynth-opt $F", "graphsynth-opt *.gs", "graphsynth-opt a.gs | cat", "X=1 graphsynth-opt a.gs",
+                       "graphsynth-opt a.gs 2> e", "graphsynth-opt a.gs >> o", "sed s/a/b/ a.gs", "graphsynth-opt a.gs &"):
+        assert plain_commands(shell_only) is None, shell_only
+    (tmp_path / "bad.gs").write_text("graph G(x: f32[B]) -> f32[B] {\n  return y\n}\n", encoding="utf-8")
+    server = ToolServer({"graphsynth-opt"})
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for line in (f"graphsynth-opt {ROOT / 'examples' / 'mlp.gs'} -p canonicalize", "graphsynth-opt bad.gs"):
+            (command,) = plain_commands(line)
+            code, out, err = server.run(command)
+            proc = subprocess.run(["bash", "-c", line], env=_env(), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            assert (code, out, err) == (proc.returncode, proc.stdout, proc.stderr), line
+        (command,) = plain_commands("graphsynth-opt bad.gs > out.gs")
+        assert server.run(command)[0] == 1 and (tmp_path / "out.gs").read_text() == ""
+    finally:
+        os.chdir(cwd)
