@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+ANSWER_GRACE_S = 5.0  # how long leaving the server waits for answers in progress to end
 
 
 @dataclass
@@ -90,6 +91,8 @@ class FakeServer:
         self._cache: set[str] = set()
         self._stopping = threading.Event()  # ends dripping answers when the server shuts down
         self.dripped: list[int] = []  # bytes sent by each dripping answer before it stopped
+        self._answering = 0  # requests being answered; leaving the ``with`` block waits for them
+        self._answered = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -105,6 +108,11 @@ class FakeServer:
 
     def __exit__(self, *exc: object) -> None:
         self._stopping.set()
+        # Answers in progress end at once (a drip stops at the event); wait for them, so that
+        # what they record (``dripped``) is complete when the block is left, even on a loaded
+        # machine where the handler thread has not yet run to its end.
+        with self._answered:
+            self._answered.wait_for(lambda: self._answering == 0, timeout=ANSWER_GRACE_S)
         self._server.shutdown()
         self._server.server_close()
 
@@ -168,6 +176,16 @@ class FakeServer:
                 pass
 
             def do_POST(self) -> None:
+                with server._answered:
+                    server._answering += 1
+                try:
+                    self._answer()
+                finally:
+                    with server._answered:
+                        server._answering -= 1
+                        server._answered.notify_all()
+
+            def _answer(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 data = self.rfile.read(length)
                 try:
@@ -185,8 +203,8 @@ class FakeServer:
                         {"x-should-retry": "false"},
                     )
                     return
-                if step.delay:
-                    time.sleep(step.delay)
+                if step.delay and server._stopping.wait(step.delay):
+                    return  # the server is shutting down: the client has long gone
                 if step.close:
                     self.close_connection = True
                     self.wfile.flush()

@@ -165,7 +165,6 @@ class ProcessExecutor:
     name = "process"
 
     def __init__(self, workers: int, memory_cap_mb: int | None = None, warm: dict[str, Any] | None = None):
-
         self.ctx = _worker_context()
         self.workers = max(1, workers)
         # a hard guard above the trainer's own estimate: twice the cap, plus room for the libraries a
