@@ -14,12 +14,16 @@ checkouts' suites may run at once on one machine and must not share ``%t`` files
 
 from __future__ import annotations
 
+import atexit
 import compileall
 import hashlib
 import os
 import shlex
+import socket
+import subprocess
 import sys
 import tempfile
+import time
 
 import lit.formats
 
@@ -37,12 +41,34 @@ _CHECKOUT = hashlib.sha256(ROOT.encode("utf-8", "surrogateescape")).hexdigest()[
 config.test_exec_root = os.path.join(
     tempfile.gettempdir(), f"graphsynth-lit-{os.getuid() if hasattr(os, 'getuid') else 0}-{_CHECKOUT}"
 )
-config.excludes = ["Inputs", "lit.cfg.py"]
+config.excludes = ["Inputs", "lit.cfg.py", "forkrun.py"]
+
+
+def _graphsynth_opt() -> str:
+    """The command a RUN line's ``graphsynth-opt`` stands for: a client of forkrun.py's server
+    (started here, once), which forks each run from a process that has imported the tool;
+    ``python -m graphsynth.cli`` itself with GRAPHSYNTH_LIT_FORK=0."""
+    if os.environ.get("GRAPHSYNTH_LIT_FORK") == "0" or not hasattr(socket, "send_fds"):
+        return f"{PYTHON} -m graphsynth.cli"
+    os.makedirs(config.test_exec_root, exist_ok=True)
+    sock = os.path.join(config.test_exec_root, "graphsynth-opt.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    env = {**os.environ, **config.environment}
+    subprocess.Popen([sys.executable, _FORKRUN, "serve", sock, str(os.getpid())], env=env, cwd=ROOT,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    atexit.register(lambda: os.path.exists(sock) and os.unlink(sock))
+    deadline = time.monotonic() + 30
+    while not os.path.exists(sock) and time.monotonic() < deadline:  # the client falls back meanwhile anyway
+        time.sleep(0.02)
+    return f"{PYTHON} -S -E {shlex.quote(_FORKRUN)} client {shlex.quote(sock)}"
+
+
+_FORKRUN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forkrun.py")
 
 # A word on its own (not part of a path or a longer name), so that `%s` paths under
 # tests/filecheck/ are never rewritten.
 _WORD = r"(?<![\w/.-]){}(?![\w/.-])"
-config.substitutions.append((_WORD.format("graphsynth-opt"), f"{PYTHON} -m graphsynth.cli"))
 config.substitutions.append((_WORD.format("filecheck"), f"{PYTHON} -m filecheck"))
 config.substitutions.append(("%examples", os.path.join(ROOT, "examples")))
 config.substitutions.append(("%python", PYTHON))
@@ -56,3 +82,4 @@ compileall.compile_dir(os.path.join(ROOT, "graphsynth"), quiet=2)
 # Diagnostics and output must not depend on the caller's locale or terminal.
 config.environment["LC_ALL"] = "C.UTF-8"
 config.environment["PYTHONIOENCODING"] = "utf-8"
+config.substitutions.append((_WORD.format("graphsynth-opt"), _graphsynth_opt()))
