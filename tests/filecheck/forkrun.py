@@ -37,8 +37,21 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
     return data
 
 
+def _preload() -> None:
+    """Import what a run imports lazily: the parsers, printer, verifier and every shipped pass."""
+    import graphsynth.cli  # noqa: F401
+    import graphsynth.grammar.mlir  # noqa: F401
+    import graphsynth.grammar.parser  # noqa: F401
+    import graphsynth.grammar.printer  # noqa: F401
+    import graphsynth.verifier  # noqa: F401
+    from graphsynth.pipeline import all_passes
+
+    for load in all_passes().values():
+        load()
+
+
 def serve(path: str, parent: int) -> None:
-    import graphsynth.cli  # noqa: F401 - what every run would import
+    _preload()
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
