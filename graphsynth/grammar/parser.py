@@ -14,12 +14,12 @@ builder (:mod:`.builder`, with type text in :mod:`.typetext` and attribute value
 
 from __future__ import annotations
 
-import gc
 import re
 
 from xdsl.dialects.builtin import ModuleOp
 
 from graphsynth.diagnostics import Location, ParseError, error, remember_source
+from graphsynth.gcpause import cyclic_gc_paused
 from graphsynth.grammar.builder import _Builder, build_module
 from graphsynth.grammar.larkgrammar import _FAST, _LARK, fragment_parser
 from graphsynth.grammar.reading import _read_tree, shift_lines
@@ -64,18 +64,11 @@ def parse_ir(text: str, filename: str | None = None, first_line: int = 1) -> Mod
         bad = found.start()
         loc = _offset_loc(text, bad, filename, first_line)
         raise ParseError([_with_line(error("GS103", f"invalid character {text[bad]!r} (binary data?)", loc=loc))])
-    # Reading builds a million small objects for a big graph; the cyclic GC would re-scan all of
-    # them again and again (half the parse time at 10k ops), and nothing built here is garbage.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with cyclic_gc_paused():  # a million small objects for a big graph, none of them garbage
         source = text if text.endswith("\n") else text + "\n"
         tree = _read_tree(source, filename, first_line)
         builder = _Builder(filename)
         module = builder.build(tree)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     if builder.diagnostics:
         raise ParseError(builder.diagnostics)
     if not tree.children:

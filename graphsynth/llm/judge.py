@@ -10,14 +10,13 @@ the result judged as the next attempt, without a model call).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphsynth.diagnostics import Diagnostic, GraphsynthError, Location, error
+from graphsynth.gcpause import cyclic_gc_paused
 from graphsynth.llm.checks import NumericChecker, NumericsUnavailable, check_interface, interface
 from graphsynth.llm.edits import EditError, Hunk, Offer, apply_edit, parse_reply
 from graphsynth.llm.incremental import IncrementalParser
@@ -354,20 +353,6 @@ def menu_items(menu: MenuArg, module: Any) -> list[MenuItem]:
     return list(menu)
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Building a module allocates many small objects; a full cyclic collection in the middle of
-    it costs more than the work itself (100+ ms spikes on GPT-2-sized graphs).  The collector
-    runs again as soon as the attempt is judged."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 @dataclass
 class Judgement:
     """What :meth:`AttemptJudge.judge` found: the attempt, and when it was accepted the new
@@ -456,7 +441,7 @@ class AttemptJudge:
     def judge(self, n: int, reply: str) -> Judgement:
         """Judge ``reply`` as attempt ``n``."""
         t0 = time.perf_counter()
-        with gc_paused():
+        with cyclic_gc_paused():
             judged = judge_reply(n, reply, self.offer, self.items, self.module, self.before, self.checker, self.goal,
                                  self.incremental)
         return self._judgement(n, t0, *judged)
@@ -473,7 +458,7 @@ class AttemptJudge:
         fixed_text, applied = apply_fixits(att, prev.edited)
         if not applied or fixed_text == self.offer.text:
             return None
-        with gc_paused():
+        with cyclic_gc_paused():
             judged = repair_attempt(n, att, fixed_text, applied, self.offer, self.module, self.before, self.checker,
                                     self.goal, self.incremental)
         out = self._judgement(n, t0, *judged)

@@ -16,6 +16,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from graphsynth.diagnostics import Diagnostic, error
 from graphsynth.dialects import gs
+from graphsynth.gcpause import cyclic_gc_paused
 from graphsynth.verifier.calls import _check_call_cycles, callee_signatures
 from graphsynth.verifier.graph import _GraphVerifier, format_sig, valid_symbol_ranges
 from graphsynth.verifier.locations import location
@@ -28,7 +29,13 @@ def verify(module: ModuleOp | gs.GraphOp) -> list[Diagnostic]:
     """Every problem in ``module``; ``[]`` means it is valid.
 
     Linear in the number of graphs: the signatures that ``call`` ops check against are computed
-    once per module, and the call-cycle check is one depth-first search over the call graph."""
+    once per module, and the call-cycle check is one depth-first search over the call graph.
+    The cyclic garbage collector is paused meanwhile (see graphsynth/gcpause.py)."""
+    with cyclic_gc_paused():
+        return _verify(module)
+
+
+def _verify(module: ModuleOp | gs.GraphOp) -> list[Diagnostic]:
     if isinstance(module, gs.GraphOp):
         return _GraphVerifier(module, callee_signatures(module.parent_op())).run()
     diags: list[Diagnostic] = []
