@@ -53,6 +53,7 @@ class _Builder(_AttrLiterals):
     def __init__(self, filename: str):
         self.filename = filename
         self.file_attr = StringAttr(filename)
+        self._numbers: dict[int, IntAttr] = {}  # line and column attributes, one per number (immutable)
         self.diagnostics: list[Diagnostic] = []
         # The statement being read, so that diagnostics of names start with it (DESIGN.md §3:
         # "op: message"), and the statement that first used each undefined name.
@@ -72,7 +73,13 @@ class _Builder(_AttrLiterals):
 
     def xloc(self, node: Tree | Token) -> FileLineColLoc:
         loc = self.loc(node)
-        return FileLineColLoc(self.file_attr, IntAttr(loc.line), IntAttr(loc.column))
+        return FileLineColLoc(self.file_attr, self._number(loc.line), self._number(loc.column))
+
+    def _number(self, n: int) -> IntAttr:
+        attr = self._numbers.get(n)
+        if attr is None:
+            attr = self._numbers[n] = IntAttr(n)
+        return attr
 
     def type_of(self, tok: Token) -> gs.TensorType | None:
         try:
