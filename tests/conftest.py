@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import compileall
 import os
+import sys
 from pathlib import Path
 
 from hypothesis import settings
@@ -44,11 +45,17 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", CI))
 # short ones fill in behind them so that the workers end together.
 
 
-# -- bytecode: compiled once, before the workers start ---------------------------------------------
+# -- bytecode: cached -------------------------------------------------------------------------------
 # Many tests start the tools as subprocesses (the CLI, the docs' commands, the lit suite after
-# pytest).  Where PYTHONDONTWRITEBYTECODE is set, none of them caches what it compiles, and each
-# one compiles graphsynth's modules from source again (a third of a short tool run).  Compiling
-# them once here (compileall writes regardless of that variable) lets every process read them.
+# pytest), and the README installs with ``pip install --no-compile`` (compiling all ~27k files of
+# the environment's packages is half the install; the tests import a fraction of them).  So the
+# session lets Python cache the bytecode of what is imported, where PYTHONDONTWRITEBYTECODE would
+# forbid it: the variable is dropped here, before the workers start, for the whole session (the
+# workers, the tools they start, and pytest's rewritten test modules).  Otherwise every process
+# would compile torch and graphsynth from source again.  graphsynth, the tests, the examples and
+# the benches are compiled up front (compileall -j0) so that the first tools do not race for them.
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+    sys.dont_write_bytecode = False
 _ROOT = Path(__file__).resolve().parents[1]
 _COMPILED = ("graphsynth", "tests", "examples", "bench")
 
