@@ -122,3 +122,17 @@ def test_cli_mlir_round_trip_end_to_end(tmp_path):
     piped = subprocess.run([*_opt(), "--input=mlir"], input=mlir.stdout, capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout == gs_text.stdout
+
+
+def test_parsed_locations_are_the_locations_xdsl_builds():
+    """The reader builds op locations without xDSL's parameter checks: each one is equal to,
+    hashes like and verifies as the FileLineColLoc xDSL's constructor makes."""
+    from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr
+
+    m = parse_ir((ROOT / "examples" / "mlp.gs").read_text(encoding="utf-8"), filename="mlp.gs")
+    locs = [op.location for op in m.walk() if isinstance(op.location, FileLineColLoc)]
+    assert len(locs) > 3
+    for loc in locs:
+        loc.verify()
+        made = FileLineColLoc(StringAttr(loc.filename.data), IntAttr(loc.line.data), IntAttr(loc.column.data))
+        assert made == loc and hash(made) == hash(loc) and str(made) == str(loc)
