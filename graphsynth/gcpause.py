@@ -4,8 +4,8 @@ Reading or verifying a big module allocates hundreds of thousands of small objec
 alive; each time the allocation count crosses the collector's threshold it scans all of them
 again (half the parse time at 10k ops before the parser paused it; parse, verify and print of
 4000 small graphs 2.22 -> 2.0 s with the verifier pausing it too).  Almost nothing made
-meanwhile is cyclic garbage (reference counting frees the rest); the collector runs again once
-the phase ends, its first scan then covering what the phase made.
+meanwhile is cyclic garbage (reference counting frees the rest), so what the phase made is
+then moved to the oldest generation without the scan that would only find it alive.
 """
 
 from __future__ import annotations
