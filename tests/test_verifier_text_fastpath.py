@@ -38,7 +38,8 @@ def same_tree(a: Tree | Token, b: Tree | Token, path: str = "") -> None:
     """Fail with the path of the first difference."""
     if isinstance(a, Token) or isinstance(b, Token):
         assert isinstance(a, Token) and isinstance(b, Token), (path, a, b)
-        assert (a.type, str(a), a.line, a.column) == (b.type, str(b), b.line, b.column), path
+        slots = ("type", "value", "start_pos", "line", "column", "end_line", "end_column", "end_pos")
+        assert str(a) == str(b) and [getattr(a, s) for s in slots] == [getattr(b, s) for s in slots], path
         return
     assert a.data == b.data, (path, a.data, b.data)
     assert len(a.children) == len(b.children), (path, a.data, a.children, b.children)

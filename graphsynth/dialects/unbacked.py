@@ -76,9 +76,21 @@ def _ops(block: Block) -> Iterator[Operation]:
             yield from _ops(op.body.block)
 
 
+_DATA_DEPENDENT: dict[type, bool] = {}
+
+
+def _data_dependent(op: Operation) -> bool:
+    """Whether ``op``'s class has the DataDependentSize trait (traits belong to the class; the
+    verifier asks of every op of every graph, and xDSL's lookup walks the trait list)."""
+    found = _DATA_DEPENDENT.get(type(op))
+    if found is None:
+        found = _DATA_DEPENDENT[type(op)] = op.get_trait(DataDependentSize) is not None
+    return found
+
+
 def defined_symbol(op: Operation) -> str | None:
     """The symbol a data-dependent op defines (its ``size``), or None."""
-    if op.get_trait(DataDependentSize) is None:
+    if not _data_dependent(op):
         return None
     try:
         return single_symbol(op.attr_values().get("size"))  # type: ignore[attr-defined]
@@ -111,12 +123,12 @@ def order_problems(graph: GraphOp, unbacked: set[str], input_symbols: set[str], 
         if isinstance(op, ReturnOp):
             continue
         name = defined_symbol(op)
-        if op.get_trait(DataDependentSize) is not None and name is None:
+        if name is None and _data_dependent(op):
             # Its size is a number or an expression: the op's rule reports it (GS334); the
             # symbols of its type are not reported again.
             reported |= _type_symbols(r.type for r in op.results)
             continue
-        if op.get_trait(DataDependentSize) is not None and name is not None:
+        if name is not None and _data_dependent(op):
             if name not in unbacked:
                 problems.append(_backed(op, name, unbacked, input_symbols))
             elif name in defined:

@@ -82,6 +82,21 @@ class Stop(NamedTuple):
 _WORD = re.compile(r"[A-Za-z_]+")
 
 
+def _token(kind: str, value: str, start: int, line: int, column: int, end_column: int, end: int) -> Token:
+    """``Token(kind, value, start, line, column, line, end_column, end)`` (a token on one line)
+    with its slots set directly: Lark's constructor also handles deprecated keyword forms and
+    costs 4x as much, an eighth of the fast path's time."""
+    tok = str.__new__(Token, value)
+    tok.type = kind
+    tok.value = value
+    tok.start_pos = start
+    tok.line = tok.end_line = line
+    tok.column = column
+    tok.end_column = end_column
+    tok.end_pos = end
+    return tok
+
+
 def _meta(line: int, column: int, pos: int) -> Meta:
     m = Meta()
     m.line = line
@@ -147,7 +162,7 @@ class _Scan:
         start = self.pos
         col = start - self.line_start + 1
         self.pos = end
-        return Token(kind, value, start, self.line, col, self.line, col + (end - start), end)
+        return _token(kind, value, start, self.line, col, col + (end - start), end)
 
     def lit(self, s: str) -> tuple[int, int, int]:
         """Consume the literal ``s``; returns its (line, column, pos)."""
@@ -273,7 +288,7 @@ class _Scan:
 
     def param(self, word: str) -> Tree:
         line, col, pos = self.keyword(word)
-        kind = Token("PKIND", word, pos, line, col, line, col + len(word), pos + len(word))
+        kind = _token("PKIND", word, pos, line, col, col + len(word), pos + len(word))
         name = self.token("NAME", self.name_re)
         self.lit(":")
         typ = self.token("TYPE", self.type_re)
