@@ -123,6 +123,12 @@ class _Builder(_AttrLiterals):
         defined = [n for n, v in self.env.items() if v is not None and n.startswith("%") == sigil]
         # A definition nothing reads is rare in a graph that verified before the edit, so one
         # that looks like the name (a letter dropped, doubled or swapped) is the one meant.
+        # A name with no character in common with the undefined one is never close (its
+        # similarity ratio is 0); leaving those out spares difflib's set-up for each.
+        letters = set(name)
+        defined = [n for n in defined if not letters.isdisjoint(n)]
+        if not defined:
+            return
         unused = difflib.get_close_matches(name, [n for n in defined if not self.env[n].uses], n=2, cutoff=0.5)
         found = difflib.get_close_matches(name, defined, n=3, cutoff=0.5 if len(unused) == 1 else 0.75)
         if not found:
