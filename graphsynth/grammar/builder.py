@@ -49,7 +49,7 @@ def build_module(tree: Tree, text: str, filename: str) -> ModuleOp:
 
 def _file_line_col(filename: StringAttr, line: IntAttr, column: IntAttr) -> FileLineColLoc:
     """``FileLineColLoc(filename, line, column)`` without xDSL's parameter verification, which
-    checks what the types here already guarantee and was an eighth of building an op (one
+    checks what the types here already guarantee: 3 of the ~40 us of building an op (one
     location per line).  The same object: equal and hashed alike."""
     loc = object.__new__(FileLineColLoc)
     object.__setattr__(loc, "filename", filename)
@@ -150,8 +150,8 @@ class _Builder(_AttrLiterals):
             graph = self.build_graph(g)
             if graph is not None:
                 graphs.append(graph)
-        # ModuleOp(graphs) is the same op; its generic constructor costs as much again as this
-        # (a tenth of reading a --split-input-file chunk).
+        # ModuleOp(graphs) is the same op; its generic constructor costs 8 us more (of the
+        # ~130 us of reading a --split-input-file chunk).
         return ModuleOp.create(regions=[Region(Block(graphs))])
 
     def build_graph(self, g: Tree) -> gs.GraphOp | None:
