@@ -131,7 +131,7 @@ def _rejected_by_a_user(v: _GraphVerifier, value: SSAValue, sig: Sig) -> bool:
 def _fix_primitive(v: _GraphVerifier, op: gs.GsOp, d: Diagnostic, bad: set[Operation]) -> None:
     if d.code not in _REPAIRABLE:
         return
-    ready = v.rule_inputs(op, report=False)
+    ready = v.rule_args.get(op) or v.rule_inputs(op, report=False)
     if ready is None:
         return
     sigs, attrs, arg_operand = ready

@@ -37,6 +37,8 @@ class _GraphVerifier:
         self.overrides: dict[SSAValue, Any] = {}
         self.by_op: dict[Operation, list[Diagnostic]] = {}  # who reported what (for fix-its)
         self.inferred: dict[Operation, list[Sig]] = {}  # rule results that disagree with declarations
+        # The rule's arguments of each op that was reported: the fix-it search starts from them.
+        self.rule_args: dict[Operation, tuple[list[Any], dict[str, Any], list[int | None]]] = {}
         self.fixits = True
 
     # -- reporting ----------------------------------------------------------------
@@ -318,12 +320,21 @@ class _GraphVerifier:
                 self.report(inner, "GS211", "only elementwise ops may stand in a fused region")
 
     def verify_primitive(self, op: gs.GsOp) -> None:
-        spec = op.SPEC
         if not self.check_types_bound(op, [r.type for r in op.results], "result"):
             return
         ready = self.rule_inputs(op)
         if ready is None:
             return
+        try:
+            self.check_rule(op, ready)
+        finally:
+            if op in self.by_op:
+                self.rule_args[op] = ready
+
+    def check_rule(self, op: gs.GsOp, ready: tuple[list[Any], dict[str, Any], list[int | None]]) -> None:
+        """Run ``op``'s shape rule on its arguments and compare what it gives with what the op
+        declares."""
+        spec = op.SPEC
         sigs, attrs, arg_operand = ready
         ctx = RuleContext(spec.name, sigs, attrs, arg_operand)
         try:
@@ -435,11 +446,12 @@ class _GraphVerifier:
         if got == want:
             return False  # the common case: no symbolic comparison, no value naming
         label = f"result #{i} ({self.name(r)})" if len(op.results) > 1 else f"result {self.name(r)}"
+        want_text, got_text = str(want), str(got)  # each used several times below
         if got.dtype != want.dtype:
-            self.report(op, "GS303", f"{label} must have dtype {want.dtype}, which the op produces, but is declared {got}", expected=str(want), got=str(got), fix=f"declare it as {want}")
+            self.report(op, "GS303", f"{label} must have dtype {want.dtype}, which the op produces, but is declared {got_text}", expected=want_text, got=got_text, fix=f"declare it as {want_text}")
             return True
         if len(got.shape) != len(want.shape):
-            self.report(op, "GS302", f"{label} must have rank {len(want.shape)} ({want}, which the op produces), but is declared {got} (rank {len(got.shape)})", expected=str(want), got=str(got), fix=f"declare it as {want}")
+            self.report(op, "GS302", f"{label} must have rank {len(want.shape)} ({want_text}, which the op produces), but is declared {got_text} (rank {len(got.shape)})", expected=want_text, got=got_text, fix=f"declare it as {want_text}")
             return True
         for k, (g, w) in enumerate(zip(got.shape, want.shape)):
             if g == w:
@@ -451,12 +463,12 @@ class _GraphVerifier:
             self.report(
                 op,
                 "GS304" if unprovable else "GS305",
-                f"{label} must be {want}, which the op produces, but is declared {got}"
+                f"{label} must be {want_text}, which the op produces, but is declared {got_text}"
                 + (f"; cannot prove {w} == {g} (dim {k})" if unprovable else f" (dim {k})"),
-                expected=str(want),
-                got=str(got),
+                expected=want_text,
+                got=got_text,
                 relation=f"{w} == {g}",
-                fix=None if unprovable else f"declare it as {want}",
+                fix=None if unprovable else f"declare it as {want_text}",
             )
             return True
         return False
