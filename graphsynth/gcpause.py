@@ -21,6 +21,9 @@ from collections.abc import Iterator
 # ones), and twice the largest pause, so that one big read and check is never scanned while a
 # loop of reads still frees its cyclic garbage in amortised linear time.
 _PROMOTED_FLOOR = 1_000_000
+# A pause that made fewer objects than this leaves them young: the next young collection is
+# cheap, and frees the garbage of small reads (a --split-input-file chunk) at once.
+_PROMOTED_MIN = 50_000
 _promoted = 0
 _largest = 0
 _old_size = 0
@@ -33,7 +36,8 @@ def cyclic_gc_paused() -> Iterator[None]:
     What the block made is then moved to the oldest generation (``gc.freeze`` then
     ``gc.unfreeze``, as documented: the frozen objects go back to the oldest generation) rather
     than left young, where the next collection would scan all of it once only to find it alive
-    (a tenth of parse, verify and print of 4000 small graphs).  A full collection runs instead
+    (a tenth of parse, verify and print of 4000 small graphs); a small block's objects stay
+    young, where collecting them is cheap.  A full collection runs instead
     when enough has been moved so (see above), so cyclic garbage made in paused blocks (a
     rejected edit's partial IR) is still freed.  Where someone else keeps objects frozen (a
     pre-fork server), their freeze stands and the young collection runs as usual."""
@@ -52,6 +56,8 @@ def _promote_young() -> None:
     if gc.get_freeze_count():
         return
     young = gc.get_count()[0]  # tracked objects made (net) since the last young collection
+    if young < _PROMOTED_MIN:
+        return
     _promoted += young
     _largest = max(_largest, young)
     if _promoted > max(_PROMOTED_FLOOR, 2 * _largest, _old_size // 4):

@@ -53,6 +53,17 @@ def test_what_a_pause_made_is_promoted_unscanned(collections: list[int]) -> None
     assert len(kept) == 300_000
 
 
+def test_what_a_small_pause_made_stays_young(collections: list[int]) -> None:
+    """A small read's objects (a --split-input-file chunk) are left to the young collection,
+    which frees its garbage at once, rather than promoted towards a full collection."""
+    before = gcpause._promoted
+    with cyclic_gc_paused():
+        _cycles(1000)  # past the young generation's threshold (700): collected once allowed
+    _cycles(1)
+    assert gcpause._promoted == before
+    assert collections and 2 not in collections, collections
+
+
 def test_nested_pauses_leave_the_collector_off() -> None:
     with cyclic_gc_paused():
         with cyclic_gc_paused():
@@ -65,9 +76,9 @@ def test_cyclic_garbage_made_in_pauses_is_freed(collections: list[int]) -> None:
     """A loop of pauses that each leave cyclic garbage (a rejected edit's partial IR) stays
     bounded: a full collection runs once enough has been promoted."""
     start = len(gc.get_objects())
-    for _ in range(60):
+    for _ in range(50):
         with cyclic_gc_paused():
-            _cycles(50_000)  # 3 million garbage lists in all
+            _cycles(60_000)  # 3 million garbage lists in all
     assert 2 in collections, "no full collection ran"
     grown = len(gc.get_objects()) - start
     assert grown < 1_500_000, f"{grown} objects left behind by 3,000,000 of garbage"
