@@ -71,7 +71,7 @@ class _GraphVerifier:
     def users(self, v: SSAValue) -> list[Operation]:
         """The ops of the graph's block that read ``v`` (an op of a region counts as its
         region's op)."""
-        block = self.graph.body.block
+        block = self.top_block()
         out = []
         for use in v.uses:
             top = ancestor_in(use.operation, block)
@@ -81,7 +81,15 @@ class _GraphVerifier:
 
     def is_top(self, op: Operation) -> bool:
         """Whether ``op`` is a statement of the graph's own block (not of a fused region)."""
-        return op.parent_block() is self.graph.body.block
+        return op.parent_block() is self.top_block()
+
+    def top_block(self) -> Block:
+        """The graph's block, looked up once (an xDSL region accessor costs a few microseconds,
+        and the fix-it search asks for it for every reported op)."""
+        block = self.__dict__.get("_top_block")
+        if block is None:
+            block = self._top_block = self.graph.body.block
+        return block
 
     def vtype(self, v: SSAValue) -> Any:
         """The type of ``v`` as this run sees it (an override, or its own)."""
