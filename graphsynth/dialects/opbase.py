@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from xdsl.dialects.builtin import ArrayAttr, NoneAttr, StringAttr
+from xdsl.dialects.builtin import ArrayAttr, LocationAttr, NoneAttr, StringAttr
 from xdsl.ir import Attribute
 from xdsl.irdl import (
     IRDLOperation,
@@ -298,9 +298,10 @@ def make_op(
     *,
     names: Sequence[str] | None = None,
     scope: str = "",
+    location: LocationAttr | None = None,
 ) -> GsOp:
     """Build a primitive op from positional arguments (SSAValues, numbers or None) and
-    attribute values, the way the text form writes it."""
+    attribute values, the way the text form writes it (at ``location``, unknown if None)."""
     if isinstance(name_or_class, str):
         from graphsynth.dialects.gs import OPS
 
@@ -332,7 +333,7 @@ def make_op(
         props["names"] = ArrayAttr([StringAttr(n) for n in names])
     if scope:
         props["scope"] = StringAttr(scope)
-    return cls.create(operands=operands, result_types=list(result_types), properties=props)
+    return cls.create(operands=operands, result_types=list(result_types), properties=props, location=location)
 
 
 def _is_literal(a: Any) -> bool:

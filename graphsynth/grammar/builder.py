@@ -385,7 +385,8 @@ class _Builder(_AttrLiterals):
             for n, d in zip(names, defs.children):
                 self.define("%" + n, None, d)
             return
-        op.location = self.xloc(stmt)
+        if opname == "fused":  # a primitive got its location when it was made
+            op.location = self.xloc(stmt)
         block.add_op(op)
         for n, r, d in zip(names, op.results, defs.children):
             self.define("%" + n, r, d)
@@ -489,7 +490,7 @@ class _Builder(_AttrLiterals):
         if not ok or any(t is None for t in types):
             return None
         try:
-            return gs.make_op(opname, args, attrs, types, names=names, scope=scope)
+            return gs.make_op(opname, args, attrs, types, names=names, scope=scope, location=self.xloc(stmt))
         except (ValueError, TypeError, OverflowError) as e:
             self.report("GS106", f"{opname}: {e}", stmt, op=opname)
             return None
