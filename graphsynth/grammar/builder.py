@@ -356,9 +356,13 @@ class _Builder(_AttrLiterals):
     def build_op(self, stmt: Tree, block: Block, scope: str) -> None:
         defs, name_tok = stmt.children[0], stmt.children[1]
         self.current_op = str(name_tok)
-        rest = stmt.children[2:]
-        items = next((c for c in rest if isinstance(c, Tree) and c.data == "items"), None)
-        region = next((c for c in rest if isinstance(c, Tree) and c.data == "region"), None)
+        items = region = None  # the first of each (a plain loop: this runs for every line)
+        for c in stmt.children[2:]:
+            if isinstance(c, Tree):
+                if c.data == "items" and items is None:
+                    items = c
+                elif c.data == "region" and region is None:
+                    region = c
         names = [str(d.children[0])[1:] for d in defs.children]
         types = [self.type_of(d.children[1]) for d in defs.children]
         opname = str(name_tok)
