@@ -539,6 +539,12 @@ def diagnostics_flood(n: int) -> str:
     return _graph("f32[B, 4]", [f"%{k}: f32[B, 5] = relu(x)" for k in range(n)], "%0", "f32[B, 5]")
 
 
+def errors_in_each_graph(n: int) -> str:
+    """n graphs in one file, each using an undefined name: every one reported (each graph looks
+    at its own diagnostics)."""
+    return "".join(f"graph G{k}(x: f32[B]) -> f32[B] {{\n  return y\n}}\n" for k in range(n))
+
+
 def split_chunks(n: int) -> tuple[int, Callable[[], str]]:
     fd, path = tempfile.mkstemp(suffix=".gs")
     with os.fdopen(fd, "w") as f:
@@ -648,6 +654,7 @@ CASES: list[Case] = [
     Case("names", "parameter name of n characters", "11", _sizes(100, 10_000, 400_000), _text_case(long_name), unit="chars"),
     Case("names", "n params named like torch internals, lowered", "11", _sizes(10, 100, 1000), colliding_names, unit="params"),
     Case("diagnostics", "n errors in one graph", "13", _sizes(10, 1000, 30000), _text_case(diagnostics_flood), unit="errors"),
+    Case("diagnostics", "an error in each of n graphs", "8,13", _sizes(10, 1000, 20000), _text_case(errors_in_each_graph), unit="graphs"),
     Case("fuzz", "syntax error in the last of n graphs", "8,13", _sizes(100, 1000, 4000), _text_case(late_error_graphs), unit="graphs"),
     Case("fuzz", "syntax error on the last line, n ops", "13", _sizes(100, 1000, 4000, 10000), _text_case(late_error_ops), unit="ops"),
     Case("fuzz", "fused regions as printed, n ops", "13", _sizes(100, 1000, 4000, 10000), _text_case(fused_text), unit="ops"),

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from graphsynth.diagnostics import ParseError
 from graphsynth.grammar.parser import parse_ir
 from graphsynth.verifier import verify
 
@@ -111,3 +112,37 @@ def test_types_found_good_are_not_hashed_again(monkeypatch) -> None:
         assert count[0] <= graphs + 10 < values, (count[0], graphs, values)
         seen.append(count[0])
     assert seen[1] <= 10 * seen[0]
+
+
+def _reading_per_graph(n_graphs: int, repeat: int = 3) -> float:
+    """Seconds per graph to read a file of graphs that each use an undefined name."""
+    text = "".join(f"graph G{i}(x: f32[B]) -> f32[B] {{\n  %0: f32[B] = relu(x)\n  return y\n}}\n" for i in range(n_graphs))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        try:
+            parse_ir(text)
+        except ParseError as e:
+            assert len(e.diagnostics) == n_graphs
+        best = min(best, time.perf_counter() - t0)
+    return best / n_graphs
+
+
+def test_reading_graphs_with_an_error_each_is_linear() -> None:
+    """Each graph looks at its own diagnostics, not at every one of the file so far (which made
+    a file of n failing graphs quadratic)."""
+    ratios = []
+    for _ in range(2):
+        ratios.append(_reading_per_graph(8 * LARGE) / _reading_per_graph(SMALL))
+        if ratios[-1] < 3.0:
+            break
+    assert min(ratios) < 3.0, f"time per graph grew {min(ratios):.1f}x from {SMALL} to {8 * LARGE} graphs"
+
+
+def test_a_missing_return_is_reported_after_another_graphs_error() -> None:
+    text = "graph A(x: f32[B]) -> f32[B] {\n  return y\n}\ngraph C(x: f32[B]) -> f32[B] {\n  %0: f32[B] = relu(x)\n}\n"
+    try:
+        parse_ir(text)
+    except ParseError as e:
+        codes = [(d.code, d.loc.line) for d in e.diagnostics]
+    assert codes == [("GS201", 2), ("GS211", 4)], codes

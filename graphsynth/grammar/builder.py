@@ -165,6 +165,7 @@ class _Builder(_AttrLiterals):
         if any(t is None for t in arg_types + out_types):
             return None
         block = Block(arg_types=arg_types)
+        first = len(self.diagnostics)  # this graph's diagnostics are the ones from here on
         self.env: dict[str, SSAValue | None] = {}
         self.def_site: dict[str, Tree | Token] = {}
         self.forward: dict[str, ForwardDeclaredValue] = {}
@@ -184,13 +185,14 @@ class _Builder(_AttrLiterals):
                 op = self.use_op.get(name, "graph")
                 self.report("GS201", f"{op}: use of undefined value '{name}'", self.forward_site[name], value=name, op=op)
                 self.rename_fixit(self.diagnostics[-1], name)
-        if len(self.diagnostics) > 1:
+        mine = self.diagnostics[first:]
+        if len(mine) > 1:
             # Ops that failed to build read nothing, so "unused" proves nothing: renames wait
             # until the rest is repaired.
-            for d in self.diagnostics:
+            for d in mine:
                 if d.code == "GS201" and d.applicability == MACHINE_APPLICABLE:
                     d.applicability = MAYBE_INCORRECT
-        if not self.diagnostics:
+        if not mine:
             last = block.last_op
             if not isinstance(last, gs.ReturnOp):
                 self.report("GS211", f"graph '{name_tok}' has no 'return'", g, fix="end the graph body with 'return %value'")
