@@ -545,6 +545,18 @@ def errors_in_each_graph(n: int) -> str:
     return "".join(f"graph G{k}(x: f32[B]) -> f32[B] {{\n  return y\n}}\n" for k in range(n))
 
 
+def undefined_names(n: int) -> str:
+    """n definitions, then n uses of undefined names: a typo search for each (one budget)."""
+    lines = [f"  %v{k}: f32[B] = relu(x)" for k in range(n)] + [f"  %w{k}: f32[B] = relu(%u{k})" for k in range(n)]
+    return _graph("f32[B]", lines, "x", "f32[B]")
+
+
+def repair_searches(n: int) -> str:
+    """n wrong conv2d lines, each with attributes to try repairs on (one budget per graph)."""
+    line = "%{k}: f32[B, 3, 3] = conv2d(x, x, stride=[1, 1], padding=[0, 0], dilation=[1, 1], groups=1)"
+    return _graph("f32[B, 4]", [line.format(k=k) for k in range(n)], "x", "f32[B, 4]")
+
+
 def split_chunks(n: int) -> tuple[int, Callable[[], str]]:
     fd, path = tempfile.mkstemp(suffix=".gs")
     with os.fdopen(fd, "w") as f:
@@ -655,6 +667,8 @@ CASES: list[Case] = [
     Case("names", "n params named like torch internals, lowered", "11", _sizes(10, 100, 1000), colliding_names, unit="params"),
     Case("diagnostics", "n errors in one graph", "13", _sizes(10, 1000, 30000), _text_case(diagnostics_flood), unit="errors"),
     Case("diagnostics", "an error in each of n graphs", "8,13", _sizes(10, 1000, 20000), _text_case(errors_in_each_graph), unit="graphs"),
+    Case("diagnostics", "n undefined names among n definitions", "13", _sizes(10, 1000, 16000), _text_case(undefined_names), unit="names"),
+    Case("diagnostics", "n wrong conv2d ops (repair search)", "13", _sizes(10, 1000, 10000), _text_case(repair_searches), unit="ops"),
     Case("fuzz", "syntax error in the last of n graphs", "8,13", _sizes(100, 1000, 4000), _text_case(late_error_graphs), unit="graphs"),
     Case("fuzz", "syntax error on the last line, n ops", "13", _sizes(100, 1000, 4000, 10000), _text_case(late_error_ops), unit="ops"),
     Case("fuzz", "fused regions as printed, n ops", "13", _sizes(100, 1000, 4000, 10000), _text_case(fused_text), unit="ops"),

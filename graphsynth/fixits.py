@@ -42,6 +42,18 @@ _GraphVerifier = Any
 # Findings of an op's shape rule or result declaration that a single change can repair.
 _REPAIRABLE = frozenset(("GS301", "GS302", "GS303", "GS304", "GS305", "GS306"))
 MAX_TRIES = 4000  # rule evaluations per op (about 10 us each)
+# ... and per graph: a graph of thousands of wrong ops (a model's reply gone astray) gets repairs
+# searched for its first findings, about half a second's worth, not for every one (each of
+# 11,000 wrong conv2d lines in a 1 MB graph cost 0.7 ms).
+MAX_GRAPH_TRIES = 50_000
+
+
+class _Tries:
+    """Rule evaluations left to the repair search of one graph."""
+
+    def __init__(self) -> None:
+        self.left = MAX_GRAPH_TRIES
+        self.noted = False
 MAX_POOL = 24
 
 
@@ -50,6 +62,7 @@ def suggest_fixes(v: _GraphVerifier) -> None:
     bad = {op for op, ds in v.by_op.items() if any(d.severity == "error" for d in ds)}
     if not bad:
         return
+    tries = _Tries()
     tainted = _downstream(v, bad)  # findings that may follow from another one
     for op in tainted:
         for d in v.by_op.get(op, ()):
@@ -62,7 +75,7 @@ def suggest_fixes(v: _GraphVerifier) -> None:
             continue
         try:
             if isinstance(op, gs.GsOp):
-                _fix_primitive(v, op, first, bad)
+                _fix_primitive(v, op, first, bad, tries)
             elif isinstance(op, gs.ReturnOp):
                 _fix_return(v, op, bad)
         except (ValueError, TypeError, KeyError, IndexError, ArithmeticError):
@@ -128,7 +141,7 @@ def _rejected_by_a_user(v: _GraphVerifier, value: SSAValue, sig: Sig) -> bool:
             v.overrides[value] = saved
 
 
-def _fix_primitive(v: _GraphVerifier, op: gs.GsOp, d: Diagnostic, bad: set[Operation]) -> None:
+def _fix_primitive(v: _GraphVerifier, op: gs.GsOp, d: Diagnostic, bad: set[Operation], tries: _Tries) -> None:
     if d.code not in _REPAIRABLE:
         return
     ready = v.rule_args.get(op) or v.rule_inputs(op, report=False)
@@ -160,9 +173,16 @@ def _fix_primitive(v: _GraphVerifier, op: gs.GsOp, d: Diagnostic, bad: set[Opera
     # Integers keep the writer's convention: a negative index is replaced by a negative one, a
     # count or a positive index by a non-negative one (``start_dim=1`` rather than ``-3``,
     # ``shape=[B, 4]`` rather than ``[B, -1]``); other signs only when that finds nothing.
-    found = _search(v, op, sigs, attrs, arg_operand, declared, bad, loc, line, same_sign=True)
-    if not found:
-        found = _search(v, op, sigs, attrs, arg_operand, declared, bad, loc, line, same_sign=False)
+    if tries.left <= 0:
+        if not tries.noted:
+            tries.noted = True
+            d.notes.append(f"no repair was searched for this finding or the ones after it: the graph's search budget "
+                           f"({MAX_GRAPH_TRIES:,} rule evaluations) is spent")
+        found = []
+    else:
+        found = _search(v, op, sigs, attrs, arg_operand, declared, bad, loc, line, tries, same_sign=True)
+        if not found:
+            found = _search(v, op, sigs, attrs, arg_operand, declared, bad, loc, line, tries, same_sign=False)
     if len(found) == 1:
         _attach(d, found[0], MACHINE_APPLICABLE)
     elif found:
@@ -189,6 +209,7 @@ def _search(
     bad: set[Operation],
     loc: Location,
     line: str,
+    graph_tries: _Tries,
     same_sign: bool = False,
 ) -> list[list[TextEdit]]:
     """Every single change (one attribute entry, one parameter dim) that makes the op's rule
@@ -211,7 +232,8 @@ def _search(
 
     def works(new_sigs: list[Any], new_attrs: dict[str, Any]) -> bool:
         tries[0] += 1
-        if tries[0] > MAX_TRIES:
+        graph_tries.left -= 1
+        if tries[0] > MAX_TRIES or graph_tries.left < 0:
             return False
         try:
             out = spec.rule(RuleContext(spec.name, new_sigs, new_attrs, arg_operand))

@@ -76,7 +76,7 @@ def test_every_op_has_a_known_flop_count():
 # pipeline table: it checks pipelines users write (llm-rewrite included), and nothing below it
 # imports it.
 LAYERS = [
-    {"diagnostics", "fileio", "timing", "expected", "gcpause"},
+    {"diagnostics", "fileio", "timing", "expected", "gcpause", "spelling"},
     {"dialects"},
     {"grammar"},
     {"verifier", "fixits"},

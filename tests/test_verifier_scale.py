@@ -146,3 +146,65 @@ def test_a_missing_return_is_reported_after_another_graphs_error() -> None:
     except ParseError as e:
         codes = [(d.code, d.loc.line) for d in e.diagnostics]
     assert codes == [("GS201", 2), ("GS211", 4)], codes
+
+
+def _undefined_uses(n: int) -> str:
+    """n definitions, then n ops each reading an undefined name (a typo search for each)."""
+    lines = ["graph G(x: f32[B]) -> f32[B] {"]
+    lines += [f"  %v{k}: f32[B] = relu(x)" for k in range(n)]
+    lines += [f"  %w{k}: f32[B] = relu(%u{k})" for k in range(n)]
+    return "\n".join(lines + ["  return x", "}", ""])
+
+
+def _reading_time(text: str) -> float:
+    t0 = time.perf_counter()
+    try:
+        parse_ir(text)
+    except ParseError:
+        pass
+    return time.perf_counter() - t0
+
+
+def test_typo_suggestions_are_bounded() -> None:
+    """Each undefined name is compared with every defined one, so their suggestions share one
+    budget: 8x the names costs about 8x the time, not 64x, and the first typos still get their
+    rename (the budget is spent on the first ones, not spread thin)."""
+    ratios = []
+    for _ in range(2):
+        small = min(_reading_time(_undefined_uses(500)) for _ in range(2))
+        large = _reading_time(_undefined_uses(4000))
+        ratios.append(large / small)
+        if ratios[-1] < 16:
+            break
+    assert min(ratios) < 16, f"8x the undefined names took {min(ratios):.0f}x longer"
+    try:
+        parse_ir(_undefined_uses(2000))
+    except ParseError as e:
+        with_edits = [d.loc.line for d in e.diagnostics if d.edits]
+    assert with_edits and with_edits[0] < 2002 + 50 and len(with_edits) < 2000  # the uses start at line 2002
+
+
+def test_the_repair_search_of_a_graph_is_bounded() -> None:
+    """Thousands of wrong ops whose repair is searched op by op: the first ones get the search,
+    a note says where it stopped, and the time stays linear."""
+    from graphsynth import fixits
+    from graphsynth.verifier import verify
+
+    line = "  %{k}: f32[B, 3, 3] = conv2d(x, x, stride=[1, 1], padding=[0, 0], dilation=[1, 1], groups=1)"
+
+    def text(n: int) -> str:
+        return "\n".join(["graph G(x: f32[B, 4]) -> f32[B, 4] {", *(line.format(k=k) for k in range(n)), "  return x", "}", ""])
+
+    def check(n: int) -> tuple[float, list]:
+        module = parse_ir(text(n))
+        t0 = time.perf_counter()
+        diags = verify(module)
+        return time.perf_counter() - t0, diags
+
+    per_op = []
+    for n in (500, 4000):
+        seconds, diags = check(n)
+        per_op.append(seconds / n)
+    noted = [d for d in diags if any("search budget" in note for note in d.notes)]
+    assert len(diags) == 4000 and len(noted) == 1 and str(fixits.MAX_GRAPH_TRIES // 1000) in noted[0].notes[-1]
+    assert per_op[1] < 3 * per_op[0], f"time per wrong op grew {per_op[1] / per_op[0]:.1f}x from 500 to 4000 ops"

@@ -8,7 +8,6 @@ report the same problem twice.
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Any
 
 from lark import Token, Tree
@@ -31,6 +30,7 @@ from graphsynth.dialects.ranges import SymbolRange
 from graphsynth.grammar.attrtext import _BAD, _I64_MAX, _I64_MIN, _AttrLiterals, _short, _unquote
 from graphsynth.grammar.syntaxerrors import _with_line
 from graphsynth.grammar.typetext import parse_type
+from graphsynth.spelling import SpellingBudget, matches
 
 if TYPE_CHECKING:
     from xdsl.parser.core import ForwardDeclaredValue
@@ -65,6 +65,7 @@ class _Builder(_AttrLiterals):
         self.filename = filename
         self.file_attr = StringAttr(filename)
         self._numbers: dict[int, IntAttr] = {}  # line and column attributes, one per number (immutable)
+        self.spelling = SpellingBudget()  # "did you mean" and rename fix-its of this read
         self.diagnostics: list[Diagnostic] = []
         # The statement being read, so that diagnostics of names start with it (DESIGN.md §3:
         # "op: message"), and the statement that first used each undefined name.
@@ -110,7 +111,7 @@ class _Builder(_AttrLiterals):
 
     def token_fixit(self, d: Diagnostic, tok: Token, choices: list[str]) -> None:
         """An unknown op or attribute name with one close match is a typo of it."""
-        found = difflib.get_close_matches(str(tok), choices, n=2, cutoff=0.75)
+        found = self.spelling.close_matches(str(tok), choices, n=2, cutoff=0.75)
         if found:
             d.edits = [self.token_edit(tok, found[0])]
             d.applicability = MACHINE_APPLICABLE if len(found) == 1 else MAYBE_INCORRECT
@@ -119,18 +120,14 @@ class _Builder(_AttrLiterals):
         """An undefined name close to a defined one.  When exactly one close name is defined and
         used nowhere, the use is a typo of it (machine-applicable); a close name that is used
         elsewhere may be what was meant, or a declaration may be missing (maybe-incorrect)."""
+        if not self.spelling.spend(2 * len(self.env)):  # the two searches below, before gathering
+            return
         sigil = name.startswith("%")
         defined = [n for n, v in self.env.items() if v is not None and n.startswith("%") == sigil]
         # A definition nothing reads is rare in a graph that verified before the edit, so one
         # that looks like the name (a letter dropped, doubled or swapped) is the one meant.
-        # A name with no character in common with the undefined one is never close (its
-        # similarity ratio is 0); leaving those out spares difflib's set-up for each.
-        letters = set(name)
-        defined = [n for n in defined if not letters.isdisjoint(n)]
-        if not defined:
-            return
-        unused = difflib.get_close_matches(name, [n for n in defined if not self.env[n].uses], n=2, cutoff=0.5)
-        found = difflib.get_close_matches(name, defined, n=3, cutoff=0.5 if len(unused) == 1 else 0.75)
+        unused = matches(name, [n for n in defined if not self.env[n].uses], n=2, cutoff=0.5)
+        found = matches(name, defined, n=3, cutoff=0.5 if len(unused) == 1 else 0.75)
         if not found:
             return
         pick = unused[0] if len(unused) == 1 else found[0]
@@ -437,7 +434,7 @@ class _Builder(_AttrLiterals):
         opname = str(name_tok)
         cls = gs.op_class(opname)
         if cls is None:
-            close = _close_matches(opname, list(gs.OPS))
+            close = self.spelling.did_you_mean(opname, list(gs.OPS))
             self.report(
                 "GS207",
                 f"{opname}: unknown op",
@@ -575,8 +572,3 @@ class _Builder(_AttrLiterals):
         block.add_op(op)
 
 
-def _close_matches(word: str, choices: list[str]) -> str | None:
-    import difflib
-
-    found = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
-    return ", ".join(f"'{c}'" for c in found) if found else None

@@ -21,6 +21,7 @@ from graphsynth.dialects.rules import RuleContext, ShapeError, Sig
 from graphsynth.dialects.symdim import free_symbols
 from graphsynth.dialects.traits import Elementwise
 from graphsynth.dialects.unbacked import order_problems
+from graphsynth.spelling import SpellingBudget
 from graphsynth.verifier.dataflow import ancestor_in, find_cycle, operands_deep
 from graphsynth.verifier.locations import location
 from graphsynth.verifier.text_form import text_form_problems
@@ -40,6 +41,7 @@ class _GraphVerifier:
         # The rule's arguments of each op that was reported: the fix-it search starts from them.
         self.rule_args: dict[Operation, tuple[list[Any], dict[str, Any], list[int | None]]] = {}
         self.fixits = True
+        self.spelling = SpellingBudget()  # "did you mean" of this check
 
     # -- reporting ----------------------------------------------------------------
     def name(self, v: SSAValue) -> str:
@@ -175,7 +177,7 @@ class _GraphVerifier:
                 continue
             other = self.params.get(target)
             if other is None:
-                close = _close(target, list(self.params))
+                close = self.spelling.did_you_mean(target, list(self.params))
                 self.report(op, "GS310", f"parameter '{name}' shares '{target}', which is not a parameter of this graph",
                             value=name, got=target, fix=f"did you mean {close}?" if close else "declare the shared parameter first")
                 continue
@@ -562,10 +564,3 @@ def valid_symbol_ranges(g: gs.GraphOp) -> dict[str, SymbolRange]:
     """The declared ranges of ``g`` that are sets of positive integers (the others are
     reported and assumed nothing of)."""
     return {n: r for n, r in g.symbol_ranges().items() if r.problem() is None}
-
-
-def _close(word: str, choices: list[str]) -> str | None:
-    import difflib
-
-    found = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
-    return ", ".join(f"'{c}'" for c in found) if found else None
