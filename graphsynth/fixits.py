@@ -29,7 +29,7 @@ from typing import Any
 
 from xdsl.ir import Operation, SSAValue
 
-from graphsynth.diagnostics import MACHINE_APPLICABLE, MAYBE_INCORRECT, Diagnostic, Location, TextEdit
+from graphsynth.diagnostics import MACHINE_APPLICABLE, MAYBE_INCORRECT, Diagnostic, Location, TextEdit, source_line
 from graphsynth.dialects import gs
 from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.rules import RuleContext, Sig
@@ -153,7 +153,7 @@ def _fix_primitive(v: _GraphVerifier, op: gs.GsOp, d: Diagnostic, bad: set[Opera
     # makes the rule's type provably the declared one repairs it.
     inferred = v.inferred.get(op) if d.code != "GS304" else None
     loc = v.locate(op)
-    line = _line_of(loc)
+    line = source_line(loc)
     if loc is None or line is None:
         return
     if inferred is not None and not all(
@@ -291,7 +291,7 @@ def _search(
             continue  # a shared parameter: its other uses decide its type
         cur = sigs[p]
         ploc = v.locate(owner)
-        pline = _line_of(ploc)
+        pline = source_line(ploc)
         if ploc is None or pline is None:
             continue
         for dim in range(len(cur.shape)):
@@ -308,7 +308,7 @@ def _fix_return(v: _GraphVerifier, op: gs.ReturnOp, bad: set[Operation]) -> None
     """A returned value whose type is not the signature's: offer to change the signature."""
     g = v.graph
     gloc = v.locate(g)
-    gline = _line_of(gloc)
+    gline = source_line(gloc)
     if gloc is None or gline is None:
         return
     want = list(g.output_types.data)
@@ -337,12 +337,6 @@ def _locate() -> Any:
     from graphsynth.grammar import locate
 
     return locate
-
-
-def _line_of(loc: Location | None) -> str | None:
-    from graphsynth.diagnostics import source_line
-
-    return source_line(loc)
 
 
 def _span_edit(loc: Location, line: str, span: tuple[int, int] | None, new: str) -> TextEdit | None:

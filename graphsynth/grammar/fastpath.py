@@ -448,6 +448,9 @@ class _Scan:
                 self.lit("=")
                 value = self.value()
                 return Tree("kwarg", [key, value], _meta(key.line, key.column, key.start_pos))
+            # A name operand: what operand() would find (INT and FLOAT never match a NAME's text).
+            tok = self._make("NAME", m.group(), m.end())
+            return Tree("operand", [tok], _meta(tok.line, tok.column, tok.start_pos))
         return self.operand()
 
     def value(self) -> Tree:

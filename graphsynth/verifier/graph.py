@@ -11,7 +11,7 @@ from typing import Any
 
 from xdsl.ir import Block, Operation, SSAValue
 
-from graphsynth.diagnostics import Diagnostic, Location, error
+from graphsynth.diagnostics import Diagnostic, Location, error, source_line
 from graphsynth.dialects import gs
 from graphsynth.dialects.dimcompare import compare
 from graphsynth.dialects.dimtext import format_shape
@@ -56,8 +56,6 @@ class _GraphVerifier:
         return self._printer.name(v)
 
     def report(self, op: Operation, code: str, message: str, **kw: Any) -> None:
-        from graphsynth.diagnostics import source_line
-
         opname = op.SPEC.name if isinstance(op, gs.GsOp) else op.name.removeprefix("gs.")
         loc = self.locate(op)
         value = kw.pop("value", None) or (self.name(op.results[0]) if op.results else None)

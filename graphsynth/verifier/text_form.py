@@ -21,7 +21,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Operation
 
-from graphsynth.diagnostics import Diagnostic, error
+from graphsynth.diagnostics import Diagnostic, error, source_line
 from graphsynth.dialects import gs
 from graphsynth.dialects.dimtext import check_dim
 from graphsynth.dialects.dtypes import DTYPES
@@ -177,8 +177,6 @@ def _family(cls: type) -> type | None:
 
 def text_form_problems(g: gs.GraphOp) -> list[Diagnostic]:
     """Names, property shapes and attribute values of ``g`` that the text form cannot hold."""
-    from graphsynth.diagnostics import source_line
-
     out: list[Diagnostic] = []
 
     def bad(op: Operation, code: str, message: str) -> None:
