@@ -45,4 +45,5 @@ def matches(word: str, choices: list[str], n: int, cutoff: float) -> list[str]:
     """``difflib.get_close_matches``, with the choices that share no character with ``word``
     left out first (their ratio is 0, below any cutoff)."""
     letters = set(word)
-    return difflib.get_close_matches(word, [c for c in choices if not letters.isdisjoint(c)], n=n, cutoff=cutoff)
+    choices = [c for c in choices if not letters.isdisjoint(c)]
+    return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff) if choices else []
