@@ -226,8 +226,22 @@ class _NoTimer:
 
 def _run(args: argparse.Namespace, timer: Timer | None) -> int:
     t = timer or _NoTimer()
-    results: list[Result] = []
-    failed = False
+    outputs: list[str] = []
+    failed = path_problem = False
+    last_module: Any = None
+
+    def take(result: Result) -> None:
+        """Print a result's diagnostics now (a --split-input-file chunk's as soon as it is read,
+        as mlir-opt does: none of them is kept) and keep its output for the end."""
+        nonlocal failed, path_problem, last_module
+        if result.diagnostics:
+            failed = True
+            path_problem = path_problem or exit_code(result.diagnostics) == 2
+            print(render_all(result.diagnostics, args.diagnostics), file=sys.stderr)
+        if result.output:
+            outputs.append(result.output)
+        last_module = result.module
+
     if args.replay:
         from graphsynth.llm.replay import run_replay
 
@@ -238,9 +252,9 @@ def _run(args: argparse.Namespace, timer: Timer | None) -> int:
         if not args.passes and args.emit == "gs" and args.depth is None and replayed.output_text:
             # The accepted text as the session produced it (its hash is the recorded one).
             text = replayed.output_text
-            results.append(Result(text if text.endswith("\n") else text + "\n", [], replayed.module))
+            take(Result(text if text.endswith("\n") else text + "\n", [], replayed.module))
         else:
-            results.append(process_module(replayed.module, args, timer))
+            take(process_module(replayed.module, args, timer))
     elif args.import_spec:
         from graphsynth.frontend.cli import FactoryError, import_from_factory
 
@@ -252,9 +266,9 @@ def _run(args: argparse.Namespace, timer: Timer | None) -> int:
         except FileError:
             raise  # a path problem: exit 2 (run_tool)
         except GraphsynthError as e:
-            results.append(Result("", e.diagnostics))
+            take(Result("", e.diagnostics))
         else:
-            results.append(process_module(module, args, timer))
+            take(process_module(module, args, timer))
     else:
         with t.phase("Read input"):
             filename, data = _read_input(args.input or "-")
@@ -270,22 +284,13 @@ def _run(args: argparse.Namespace, timer: Timer | None) -> int:
                     failed = True
                     print(render_all(problems, args.diagnostics), file=sys.stderr)
                 continue
-            results.append(result)
-    outputs: list[str] = []
-    path_problem = False
-    for result in results:
-        if result.diagnostics:
-            failed = True
-            path_problem = path_problem or exit_code(result.diagnostics) == 2
-            print(render_all(result.diagnostics, args.diagnostics), file=sys.stderr)
-        if result.output:
-            outputs.append(result.output)
-    if args.view_op_graph and not failed and results and results[-1].module is not None:
+            take(result)
+    if args.view_op_graph and not failed and last_module is not None:
         from graphsynth.query.picture import PictureError
 
         try:
             with t.phase("View op graph"):
-                _view_op_graph(results[-1].module, args)
+                _view_op_graph(last_module, args)
         except PictureError as e:  # dot failed or timed out, too big for matplotlib: -o stays as it was
             report(PROG, e.diagnostics, args.diagnostics)
             return 2
