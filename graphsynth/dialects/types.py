@@ -65,7 +65,12 @@ class TensorType(ParametrizedAttribute, TypeAttribute):
         return h
 
     def __str__(self) -> str:
-        return f"{self.dtype.data}{format_shape(self.shape)}"
+        # The text form of the type, made once (the printer and the diagnostics ask per line).
+        text = self.__dict__.get("_text")
+        if text is None:
+            text = f"{self.dtype.data}{format_shape(self.shape)}"
+            object.__setattr__(self, "_text", text)
+        return text
 
     def print_parameters(self, printer: Printer) -> None:
         printer.print_string("<" + self.dtype.data + ", [")
