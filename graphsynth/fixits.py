@@ -160,15 +160,9 @@ def _fix_primitive(v: _GraphVerifier, op: gs.GsOp, d: Diagnostic, bad: set[Opera
         _corroborated(v, r, bad) and (v.same_type(want, got) or _rejected_by_a_user(v, r, want))
         for r, want, got in zip(op.results, inferred, declared)
     ):
-        edits = []
-        for r, want, got in zip(op.results, inferred, declared):
-            if v.same_type(want, got):
-                continue
-            edit = _span_edit(loc, line, _locate().result_type_span(line, v.name(r)), _sig_text(want))
-            if edit is None:
-                return
-            edits.append(edit)
-        _attach(d, edits, MACHINE_APPLICABLE)
+        edits = _declaration_edits(v, op, loc, line, inferred, declared)
+        if edits is not None:
+            _attach(d, edits, MACHINE_APPLICABLE)
         return
     # Integers keep the writer's convention: a negative index is replaced by a negative one, a
     # count or a positive index by a non-negative one (``start_dim=1`` rather than ``-3``,
@@ -189,14 +183,25 @@ def _fix_primitive(v: _GraphVerifier, op: gs.GsOp, d: Diagnostic, bad: set[Opera
         _attach(d, found[0], MAYBE_INCORRECT)
         d.notes.append(f"{len(found)} single changes make the op verify; the first is shown")
     elif inferred is not None:
-        edits = []
-        for r, want, got in zip(op.results, inferred, declared):
-            if not v.same_type(want, got):
-                edit = _span_edit(loc, line, _locate().result_type_span(line, v.name(r)), _sig_text(want))
-                if edit is None:
-                    return
-                edits.append(edit)
-        _attach(d, edits, MAYBE_INCORRECT)
+        edits = _declaration_edits(v, op, loc, line, inferred, declared)
+        if edits is not None:
+            _attach(d, edits, MAYBE_INCORRECT)
+
+
+def _declaration_edits(v: _GraphVerifier, op: gs.GsOp, loc: Location, line: str, inferred: list[Sig],
+                       declared: list[Sig]) -> list[TextEdit] | None:
+    """The edits that declare each result of ``op`` with the type its rule gives (None when one
+    declaration cannot be found on the line)."""
+    span_of = _locate().result_type_span
+    edits = []
+    for r, want, got in zip(op.results, inferred, declared):
+        if v.same_type(want, got):
+            continue
+        edit = _span_edit(loc, line, span_of(line, v.name(r)), _sig_text(want))
+        if edit is None:
+            return None
+        edits.append(edit)
+    return edits
 
 
 def _search(
