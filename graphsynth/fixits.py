@@ -41,6 +41,7 @@ _GraphVerifier = Any
 
 # Findings of an op's shape rule or result declaration that a single change can repair.
 _REPAIRABLE = frozenset(("GS301", "GS302", "GS303", "GS304", "GS305", "GS306"))
+MAX_POOL = 24
 MAX_TRIES = 4000  # rule evaluations per op (about 10 us each)
 # ... and per graph: a graph of thousands of wrong ops (a model's reply gone astray) gets repairs
 # searched for its first findings, about half a second's worth, not for every one (each of
@@ -54,7 +55,6 @@ class _Tries:
     def __init__(self) -> None:
         self.left = MAX_GRAPH_TRIES
         self.noted = False
-MAX_POOL = 24
 
 
 def suggest_fixes(v: _GraphVerifier) -> None:
