@@ -193,6 +193,8 @@ class _Builder(_AttrLiterals):
             last = block.last_op
             if not isinstance(last, gs.ReturnOp):
                 self.report("GS211", f"graph '{name_tok}' has no 'return'", g, fix="end the graph body with 'return %value'")
+        if len(self.diagnostics) > first:
+            return None  # a read with diagnostics builds no module: the graph op would be thrown away
         props = {
             "sym_name": StringAttr(str(name_tok)),
             "arg_names": ArrayAttr([StringAttr(a) for a in arg_names]),
