@@ -305,10 +305,8 @@ def declaration_fixits(text: str, filename: str, diags: list[Diagnostic]) -> Non
         if sig is None or (isinstance(sig, _Placeholders) and d.edits):
             continue  # a rename (maybe-incorrect) says more than a declaration with holes
         after, indent = inserts[d.value]
-        from graphsynth.fixits import _sig_text
-
         line = after + 1  # the new line goes before this 1-based line
-        typed = sig.text() if isinstance(sig, _Placeholders) else _sig_text(sig)
+        typed = sig.text() if isinstance(sig, _Placeholders) else str(sig)
         d.edits = [TextEdit(filename, line, 1, line, 1, "", f"{indent}param {d.value}: {typed}\n")]
         d.applicability = HAS_PLACEHOLDERS if isinstance(sig, _Placeholders) else MACHINE_APPLICABLE
 

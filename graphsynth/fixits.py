@@ -31,7 +31,6 @@ from xdsl.ir import Operation, SSAValue
 
 from graphsynth.diagnostics import MACHINE_APPLICABLE, MAYBE_INCORRECT, Diagnostic, Location, TextEdit, source_line
 from graphsynth.dialects import gs
-from graphsynth.dialects.dimtext import format_shape
 from graphsynth.dialects.rules import RuleContext, Sig
 from graphsynth.dialects.symdim import SymDim
 
@@ -197,7 +196,7 @@ def _declaration_edits(v: _GraphVerifier, op: gs.GsOp, loc: Location, line: str,
     for r, want, got in zip(op.results, inferred, declared):
         if v.same_type(want, got):
             continue
-        edit = _span_edit(loc, line, span_of(line, v.name(r)), _sig_text(want))
+        edit = _span_edit(loc, line, span_of(line, v.name(r)), str(want))
         if edit is None:
             return None
         edits.append(edit)
@@ -305,7 +304,7 @@ def _search(
                     continue
                 new = Sig(cur.shape[:dim] + (x,) + cur.shape[dim + 1 :], cur.dtype)
                 if works([new if q == p else s for q, s in enumerate(sigs)], attrs):
-                    add(_span_edit(ploc, pline, loc_.param_type_span(pline, owner.param_name.data), _sig_text(new)))
+                    add(_span_edit(ploc, pline, loc_.param_type_span(pline, owner.param_name.data), str(new)))
     return found
 
 
@@ -327,7 +326,7 @@ def _fix_return(v: _GraphVerifier, op: gs.ReturnOp, bad: set[Operation]) -> None
                 continue
             if isinstance(val.owner, Operation) and val.owner in bad:
                 return
-            edit = _span_edit(gloc, gline, _locate().graph_output_type_span(gline, i), _sig_text(t.sig()))
+            edit = _span_edit(gloc, gline, _locate().graph_output_type_span(gline, i), str(t.sig()))
             if edit is None:
                 return
             edits.append(edit)
@@ -355,10 +354,6 @@ def _attach(d: Diagnostic, edits: list[TextEdit], applicability: str) -> None:
     if edits and all(e.old != e.new for e in edits):
         d.edits = list(edits)
         d.applicability = applicability
-
-
-def _sig_text(sig: Sig) -> str:
-    return f"{sig.dtype}{format_shape(sig.shape)}"
 
 
 def _attr_text(kind: str, value: Any) -> str:

@@ -48,7 +48,12 @@ class Sig:
     dtype: str
 
     def __str__(self) -> str:
-        return f"{self.dtype}{format_shape(self.shape)}"
+        # Made once: a diagnostic and its fix-it both write the same signature.
+        text = self.__dict__.get("_text")
+        if text is None:
+            text = f"{self.dtype}{format_shape(self.shape)}"
+            object.__setattr__(self, "_text", text)
+        return text
 
 class ShapeError(Exception):
     """A violated shape rule; the verifier turns it into a Diagnostic."""
