@@ -56,7 +56,7 @@ class _GraphVerifier:
         return self._printer.name(v)
 
     def report(self, op: Operation, code: str, message: str, **kw: Any) -> None:
-        opname = op.SPEC.name if isinstance(op, gs.GsOp) else op.name.removeprefix("gs.")
+        opname = op.SPEC.name if _is_primitive(type(op)) else op.name.removeprefix("gs.")
         loc = self.locate(op)
         value = kw.pop("value", None) or (self.name(op.results[0]) if op.results else None)
         d = error(code, f"{opname}: {message}", op=opname, value=value, loc=loc, **kw)
