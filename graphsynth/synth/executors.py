@@ -4,16 +4,19 @@ on either executor.
 
 - :class:`ProcessExecutor` (default): ``workers`` long-lived processes (one torch thread each)
   fed one job at a time over pipes, forked from a multiprocessing forkserver that has imported
-  torch and the trainer (spawned where the platform has no forkserver).  A worker that passes its job's hard deadline (the
-  task's time cap x 1.5 + 30 s, plus start-up time for a fresh worker) or whose resident memory
-  grows by more than twice the task's memory cap plus 512 MiB is killed and replaced, and the job is recorded as failed
-  (GS912 / GS911; memory is measured above the worker's size once torch is imported); a worker that dies (segfault, OOM killer) is recorded as GS913.
+  torch and the trainer (spawned where the platform has no forkserver).  A worker that passes
+  its job's hard deadline (the task's time cap x 1.5 + 30 s, plus start-up time for a fresh
+  worker) or whose resident memory grows by more than twice the task's memory cap plus 512 MiB
+  is killed and replaced, and the job is recorded as failed (GS912 / GS911; memory is measured
+  above the worker's size once torch is imported); a worker that dies (segfault, OOM killer) is
+  recorded as GS913.
 - :class:`RayExecutor` (``executor="ray"``, extra ``graphsynth[ray]``): one Ray task per job
   (``num_cpus=1``, no retries).  A cluster that is already initialised is used as it is;
   otherwise ``ray.init(address=...)`` attaches to ``address`` (or ``$RAY_ADDRESS``), or starts a
-  local one with ``num_cpus=workers``, no dashboard, bound to 127.0.0.1.  Ray's own access control cannot be
-  relied on (see docs/synthesis.md): a cluster spanning machines belongs on a private network.  Jobs past their deadline are cancelled
-  (``ray.cancel(force=True)``) and recorded as GS912.
+  local one with ``num_cpus=workers``, no dashboard, bound to 127.0.0.1.  Ray's own access
+  control cannot be relied on (see docs/synthesis.md): a cluster spanning machines belongs on a
+  private network.  Jobs past their deadline are cancelled (``ray.cancel(force=True)``) and
+  recorded as GS912.
 
 ``submit(job)`` queues a training, ``poll(timeout)`` returns the ``(job, result_dict, worker)``
 of the trainings that finished (in any order), ``pending()`` counts those not yet returned; the
